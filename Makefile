@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make test` and `make run`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAGE ?= simple
+
+.PHONY: test run bench lint format deploy package clean
+
+# The virtualenv is rebuilt whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The pinned Serverless Framework CLI (osls) and its plugins.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed node_modules/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+run: $(VENV)/.installed
+	$(PY) -m local
+
+bench: $(VENV)/.installed node_modules/.installed
+	$(PY) -m bench
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+package: node_modules/.installed
+	npx sls package --stage $(STAGE)
+
+deploy: node_modules/.installed
+	npx sls deploy --stage $(STAGE)
+
+clean:
+	rm -rf $(VENV) node_modules .serverless .pytest_cache .hypothesis
