@@ -1,0 +1,1 @@
+"""What every HTTP handler shares: caller identity, request parsing, responses, errors."""

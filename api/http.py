@@ -1,0 +1,135 @@
+"""API Gateway HTTP API (payload 2.0) requests and responses.
+
+A handler module is `handler = http_handler(route)` where `route(request)` returns a pydantic
+model (or a plain dict) to send with status 200, and raises `ApiError` for anything else.
+"""
+
+import base64
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from api.errors import ApiError, BadRequest, InternalError, Unauthorized
+from api.log import logger
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# The original backend sent the CORS header itself; the HTTP API's `cors: true` adds it too.
+HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
+SERVER_ERROR_MESSAGE = "Temporary server error"
+
+
+class Request:
+    def __init__(self, event: dict[str, Any]):
+        self.event = event
+        self.context = event.get("requestContext") or {}
+
+    @property
+    def request_id(self) -> str | None:
+        return self.context.get("requestId")
+
+    def claimed_username(self) -> str | None:
+        """The username the JWT authorizer vouches for, or None."""
+        claims = ((self.context.get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+        # ID tokens carry `cognito:username`, access tokens `username`.
+        username = claims.get("cognito:username") or claims.get("username")
+        return username if isinstance(username, str) and username.strip() else None
+
+    @property
+    def caller(self) -> str:
+        """The signed-in caller; fails closed with 401 when the claims do not name one."""
+        username = self.claimed_username()
+        if username is None:
+            raise Unauthorized(detail="no username claim in the request context")
+        return username
+
+    def path(self, name: str) -> str:
+        value = (self.event.get("pathParameters") or {}).get(name)
+        if not value:
+            raise BadRequest(f"{name} is required in the path")
+        return value
+
+    def query(self, name: str) -> str | None:
+        return (self.event.get("queryStringParameters") or {}).get(name)
+
+    def limit(self, default: int = 100, maximum: int = 100) -> int:
+        """The `limit` query parameter: a page size from 1 to `maximum`."""
+        raw = self.query("limit")
+        if raw is None:
+            return default
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= maximum:
+            raise BadRequest(f"limit must be an integer from 1 to {maximum}")
+        return int(raw)
+
+    def body(self, model: type[Model]) -> Model:
+        """The JSON body validated as `model`; 400 naming the first invalid field otherwise."""
+        raw = self.event.get("body")
+        if raw and self.event.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(raw)
+            except ValueError as error:
+                raise BadRequest("Request body is not valid base64") from error
+        if not raw:
+            raise BadRequest("Request body is required")
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            raise BadRequest(describe(error)) from error
+
+
+def describe(error: ValidationError) -> str:
+    """A sentence for the client naming the first invalid field: `ownerCohort: Field required`."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return "Request body is not valid JSON"
+    if first["type"] == "model_type":
+        return "Request body must be a JSON object"
+    message = first["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in first["loc"])
+    return f"{field}: {message}" if field else message
+
+
+def respond(status: int, body: BaseModel | dict) -> dict[str, Any]:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(exclude_none=True)
+    else:
+        text = json.dumps(body)
+    return {"statusCode": status, "headers": dict(HEADERS), "body": text}
+
+
+def error_response(error: ApiError) -> dict[str, Any]:
+    # A 5xx never says more than the generic message: details stay in the log.
+    message = SERVER_ERROR_MESSAGE if error.status >= 500 else error.message
+    return respond(error.status, {"code": error.status, "message": message})
+
+
+def http_handler(route: Callable[[Request], BaseModel | dict]) -> Callable[..., dict]:
+    @functools.wraps(route)
+    def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        request = Request(event)
+        logger.append_keys(
+            request_id=request.request_id,
+            route=event.get("routeKey"),
+            caller=request.claimed_username(),
+        )
+        try:
+            return respond(200, route(request))
+        except ApiError as error:
+            log = logger.warning if error.status < 500 else logger.error
+            log(
+                error.message,
+                status=error.status,
+                detail=error.detail,
+                exc_info=error.status >= 500,
+            )
+            return error_response(error)
+        except Exception:
+            logger.exception("Unhandled error")
+            return error_response(InternalError())
+        finally:
+            logger.remove_keys(["request_id", "route", "caller"])
+
+    return handler

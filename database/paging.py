@@ -1,0 +1,61 @@
+"""Opaque page tokens and page-filling queries.
+
+A token is the query's LastEvaluatedKey as URL-safe base64 JSON of plain strings. A token
+that does not decode, or whose key does not fit the query it is sent to, is a 400: passed on
+to DynamoDB it would be a ValidationException, i.e. a 500.
+"""
+
+import base64
+import binascii
+import json
+
+from api.errors import BadRequest
+from database.client import dynamodb, from_item, to_item
+
+# A filtered query keeps reading until the page is full, at most this many times per request,
+# so a page comes back empty only when that many reads in a row matched nothing.
+MAX_READS_PER_PAGE = 5
+
+INVALID_START_KEY = "startKey is not valid for this query"
+
+
+def encode_key(key: dict[str, dict]) -> str:
+    plain = json.dumps(from_item(key), sort_keys=True, separators=(",", ":"))
+    return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
+
+
+def decode_key(token: str, *, shape: set[str], fixed: dict[str, str]) -> dict[str, str]:
+    """The plain key in `token`; 400 unless it has exactly the attributes in `shape`, all
+    non-empty strings, and the values in `fixed` (e.g. the caller's own partition)."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest(INVALID_START_KEY, detail=str(error)) from error
+    if (
+        not isinstance(key, dict)
+        or set(key) != shape
+        or not all(isinstance(value, str) and value for value in key.values())
+        or any(key[name] != value for name, value in fixed.items())
+    ):
+        raise BadRequest(INVALID_START_KEY, detail=f"startKey {key!r}")
+    return key
+
+
+def query_page(
+    request: dict, limit: int, start_key: dict[str, str] | None = None
+) -> tuple[list[dict], dict | None]:
+    """Up to `limit` matching items from the query `request`, reading on while a filter leaves
+    the page short, and the key to resume from (None when the query is exhausted).
+
+    Each read asks only for what is still missing, so the resume key never skips an item."""
+    items: list[dict] = []
+    key = to_item(start_key) if start_key else None
+    for _ in range(MAX_READS_PER_PAGE):
+        page = dynamodb().query(
+            **request, Limit=limit - len(items), **({"ExclusiveStartKey": key} if key else {})
+        )
+        items.extend(from_item(item) for item in page["Items"])
+        key = page.get("LastEvaluatedKey")
+        if key is None or len(items) >= limit:
+            break
+    return items, key

@@ -1,0 +1,63 @@
+"""The users table: one item per player, keyed by `username`."""
+
+from botocore.exceptions import ClientError
+
+from api.errors import NotFound
+from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
+from database.models import NewUser, User, UserUpdate
+
+
+@translate_errors
+def get_user(username: str) -> User | None:
+    item = dynamodb().get_item(TableName=USERS_TABLE, Key=to_item({"username": username}))
+    return User.model_validate(from_item(item["Item"])) if "Item" in item else None
+
+
+@translate_errors
+def create_user(user: NewUser) -> bool:
+    """Stores a new player; a player who already exists is left untouched (returns False)."""
+    try:
+        dynamodb().put_item(
+            TableName=USERS_TABLE,
+            Item=to_item(user.model_dump()),
+            ConditionExpression="attribute_not_exists(username)",
+        )
+        return True
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+@translate_errors
+def update_user(username: str, update: UserUpdate) -> User:
+    """Applies the update's public fields to an existing player in one conditional write."""
+    changes = update.changes()
+    if not changes:
+        user = get_user(username)
+        if user is None:
+            raise NotFound("User not found")
+        return user
+    names = {f"#{field}": field for field in changes}
+    try:
+        result = dynamodb().update_item(
+            TableName=USERS_TABLE,
+            Key=to_item({"username": username}),
+            UpdateExpression="SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+            ConditionExpression="attribute_exists(username)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item({f":{k}": v for k, v in changes.items()}),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise NotFound("User not found") from error
+        raise
+    return User.model_validate(from_item(result["Attributes"]))
+
+
+def require_user(username: str) -> User:
+    user = get_user(username)
+    if user is None:
+        raise NotFound("User not found")
+    return user

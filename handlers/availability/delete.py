@@ -1,0 +1,13 @@
+"""DELETE /availability/{id}: deletes one of the caller's availabilities."""
+
+from api.http import Request, http_handler
+from database.availabilities import delete_availability
+
+
+def delete(request: Request) -> dict:
+    caller = request.caller
+    delete_availability(caller, request.path("id"))
+    return {}
+
+
+handler = http_handler(delete)

@@ -1,0 +1,17 @@
+"""PUT /availability: creates or replaces one of the caller's availabilities."""
+
+from api.errors import Forbidden
+from api.http import Request, http_handler
+from database.availabilities import put_availability
+from database.models import Availability
+
+
+def set_availability(request: Request) -> Availability:
+    caller = request.caller
+    availability = request.body(Availability)
+    if availability.owner != caller:
+        raise Forbidden("owner must be the caller")
+    return put_availability(availability)
+
+
+handler = http_handler(set_availability)

@@ -1,0 +1,21 @@
+"""GET /meeting/{id}: one of the caller's meetings, with the other member's public profile."""
+
+from api.errors import Forbidden, NotFound
+from api.http import Request, http_handler
+from database.meetings import get_meeting
+from database.models import MeetingWithOpponent
+from database.users import require_user
+
+
+def get(request: Request) -> MeetingWithOpponent:
+    caller = request.caller
+    meeting = get_meeting(request.path("id"))
+    if meeting is None:
+        raise NotFound("Meeting not found")
+    if caller not in (meeting.owner, meeting.participant):
+        raise Forbidden("You are not a member of this meeting")
+    opponent = meeting.participant if caller == meeting.owner else meeting.owner
+    return MeetingWithOpponent(meeting=meeting, opponent=require_user(opponent))
+
+
+handler = http_handler(get)
