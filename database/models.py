@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from database.times import format_time, parse_time
+from database.times import format_time, to_instant
 
 Cohort = Literal[
     "0-400", "400-600", "600-700",
@@ -40,7 +40,7 @@ AvailabilityType = Literal[
 
 # An RFC 3339 instant in, the fixed-width UTC form out (see database.times).
 Time = Annotated[
-    datetime, BeforeValidator(parse_time), PlainSerializer(format_time, return_type=str)
+    datetime, BeforeValidator(to_instant), PlainSerializer(format_time, return_type=str)
 ]
 # Free text from a client, bounded so one request cannot bloat an item.
 Text = Annotated[str, StringConstraints(max_length=100)]

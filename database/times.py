@@ -35,6 +35,16 @@ def parse_time(value: str) -> datetime:
         raise ValueError("is out of range") from error
 
 
+def to_instant(value: object) -> datetime:
+    """An RFC 3339 string or an aware datetime, as an aware UTC datetime with millisecond
+    precision (the precision that is stored)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset")
+        return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+    return parse_time(value)
+
+
 def format_time(instant: datetime) -> str:
     """The fixed-width UTC form, e.g. `2030-01-01T09:00:00.000Z`."""
     t = instant.astimezone(UTC)

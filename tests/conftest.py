@@ -1,0 +1,34 @@
+"""Every handler test runs against moto tables built from serverless.yml's own definitions."""
+
+import os
+
+# Before any handler module is imported: table names are read at import, and no test may
+# reach a real AWS account or a local emulator left running.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    USERS_TABLE="test-users",
+    AVAILABILITIES_TABLE="test-availabilities",
+    MEETINGS_TABLE="test-meetings",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+)
+for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+    os.environ.pop(variable, None)
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from database.client import dynamodb  # noqa: E402
+from support import create_tables  # noqa: E402
+
+
+@pytest.fixture
+def tables():
+    """Fresh, empty tables (and a fresh client bound to them) for one test."""
+    with mock_aws():
+        dynamodb.cache_clear()
+        create_tables(dynamodb())
+        yield dynamodb()
+    dynamodb.cache_clear()

@@ -1,0 +1,122 @@
+"""Events, tables and table snapshots shared by the handler tests."""
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+
+TABLE_NAMES = {
+    "UsersTable": "test-users",
+    "AvailabilitiesTable": "test-availabilities",
+    "MeetingsTable": "test-meetings",
+}
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads serverless.yml, keeping CloudFormation short-form tags (!Ref, !GetAtt...) as data."""
+
+
+def _tagged(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {f"!{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tagged)
+
+
+def serverless_config() -> dict:
+    return yaml.load((ROOT / "serverless.yml").read_text(), Loader=_CloudFormationLoader)
+
+
+def table_definitions() -> dict[str, dict]:
+    """The Properties of each DynamoDB table in serverless.yml, by logical id."""
+    resources = serverless_config()["resources"]["Resources"]
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+    }
+
+
+def create_tables(client) -> None:
+    for logical_id, properties in table_definitions().items():
+        name = TABLE_NAMES[logical_id]
+        table = {
+            key: properties[key]
+            for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")
+            if key in properties
+        }
+        client.create_table(TableName=name, BillingMode=properties["BillingMode"], **table)
+        if "TimeToLiveSpecification" in properties:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"]
+            )
+
+
+def snapshot(client) -> dict[str, list]:
+    """Every item of every table, to prove a rejected request changed nothing."""
+    state = {}
+    for name in TABLE_NAMES.values():
+        items = client.scan(TableName=name)["Items"]
+        state[name] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return state
+
+
+def http_event(
+    route_key: str,
+    *,
+    caller: str | None = "alice",
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    path: dict[str, str] | None = None,
+) -> dict:
+    """A real API Gateway HTTP API (payload 2.0) event for `route_key`, signed in as `caller`
+    (None: no claims at all, as on the public route)."""
+    event = copy.deepcopy(json.loads((EVENTS / "httpApiV2Event.json").read_text()))
+    method, raw_path = route_key.split(" ", 1)
+    for name, value in (path or {}).items():
+        raw_path = raw_path.replace("{" + name + "}", value)
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    event["rawPath"] = event["requestContext"]["http"]["path"] = raw_path
+    event["requestContext"]["http"]["method"] = method
+    if caller is None:
+        del event["requestContext"]["authorizer"]
+        del event["headers"]["authorization"]
+    else:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:username"] = caller
+    if query:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    if path:
+        event["pathParameters"] = path
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def post_confirmation_event(username: str, **attributes: str) -> dict:
+    event = json.loads((EVENTS / "cognitoPostConfirmationEvent.json").read_text())
+    event["userName"] = username
+    event["request"]["userAttributes"].update(attributes)
+    return event
+
+
+def body(response: dict) -> Any:
+    assert response["headers"]["Content-Type"] == "application/json"
+    return json.loads(response["body"])
+
+
+def add_user(client, username: str, cohort: str = "1500-1600", **fields: str) -> None:
+    item = {"username": username, "dojoCohort": cohort, "email": f"{username}@example.com"}
+    item.update(fields)
+    client.put_item(TableName="test-users", Item={k: {"S": v} for k, v in item.items()})
