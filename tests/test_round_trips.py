@@ -1,0 +1,83 @@
+"""DynamoDB round trips per request: never more than the original Go backend made."""
+
+import pytest
+
+from handlers.availability import book, delete
+from handlers.availability import get as get_availability
+from handlers.availability import set as set_availability
+from handlers.meeting import get as get_meeting
+from handlers.meeting import list as list_meetings
+from handlers.user import create
+from handlers.user import get as get_user
+from handlers.user import set as set_user
+from support import add_user, http_event, post_confirmation_event
+
+AVAILABILITY = {
+    "owner": "alice",
+    "ownerDiscord": "alice#1",
+    "ownerCohort": "1500-1600",
+    "id": "a1",
+    "startTime": "2030-01-01T09:00:00Z",
+    "endTime": "2030-01-01T12:00:00Z",
+    "types": ["CLASSICAL_GAME"],
+    "cohorts": ["ALL_COHORTS"],
+}
+SEARCH = {"byTime": "1", "startTime": "2030-01-01T00:00:00Z"}
+BOOKING = {
+    "owner": "alice",
+    "id": "a1",
+    "startTime": "2030-01-01T10:00:00Z",
+    "type": "CLASSICAL_GAME",
+}
+
+# (name, handler, event, the original's calls, ours): book was 4 (read, read, delete, put) and
+# is one transaction now; set user was a read and a write and is one conditional update.
+CASES = [
+    ("createUser", create.handler, post_confirmation_event("carol"), 1, 1),
+    ("getUser", get_user.handler, http_event("GET /user"), 1, 1),
+    ("setUser", set_user.handler, http_event("PUT /user", body={"dojoCohort": "0-400"}), 2, 1),
+    ("setAvailability", set_availability.handler,
+     http_event("PUT /availability", body={**AVAILABILITY, "id": "a2"}), 1, 1),
+    ("getAvailability (own)", get_availability.handler, http_event("GET /availability"), 1, 1),
+    ("getAvailability (search)", get_availability.handler,
+     http_event("GET /availability", caller="bob", query=SEARCH), 2, 2),
+    ("bookAvailability", book.handler,
+     http_event("PUT /availability/book", caller="bob", body=BOOKING), 4, 3),
+    ("getMeeting", get_meeting.handler,
+     http_event("GET /meeting/{id}", caller="bob", path={"id": "m1"}), 2, 2),
+    ("listMeetings", list_meetings.handler, http_event("GET /meeting", caller="bob"), 2, 2),
+    ("deleteAvailability", delete.handler,
+     http_event("DELETE /availability/{id}", path={"id": "a1"}), 1, 1),
+]  # fmt: skip
+
+
+@pytest.fixture
+def counted(tables):
+    add_user(tables, "alice")
+    add_user(tables, "bob")
+    set_availability.handler(http_event("PUT /availability", body=AVAILABILITY), None)
+    tables.put_item(
+        TableName="test-meetings",
+        Item={
+            "id": {"S": "m1"},
+            "owner": {"S": "alice"},
+            "participant": {"S": "bob"},
+            "startTime": {"S": "2030-01-01T09:00:00.000Z"},
+            "type": {"S": "CLASSICAL_GAME"},
+        },
+    )
+    calls = []
+    tables.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("handler", "event", "original", "ours"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_round_trips(counted, handler, event, original, ours):
+    result = handler(event, None)
+
+    assert result.get("statusCode", 200) == 200, result
+    assert len(counted) == ours <= original, counted
