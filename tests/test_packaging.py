@@ -1,0 +1,508 @@
+"""`sls package` for real, offline: the CloudFormation template and the zips that
+`sls deploy` would upload, for the `simple` and `dev` stages.
+
+Needs Node and `npm ci` (make test does it); no AWS credentials are used or needed.
+Each stage is packaged once per session (module-scoped fixtures), into a temporary dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_ZIP_BYTES = 6 * 1024 * 1024
+# CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER on any 3.12.x).
+PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
+
+HANDLERS = {
+    "createUser": "handlers/user/create.handler",
+    "getUser": "handlers/user/get.handler",
+    "setUser": "handlers/user/set.handler",
+    "setAvailability": "handlers/availability/set.handler",
+    "getAvailability": "handlers/availability/get.handler",
+    "deleteAvailability": "handlers/availability/delete.handler",
+    "bookAvailability": "handlers/availability/book.handler",
+    "getMeeting": "handlers/meeting/get.handler",
+    "listMeetings": "handlers/meeting/list.handler",
+}
+
+# RouteKey -> (function, needs the JWT authorizer)
+ROUTES = {
+    "GET /user": ("getUser", True),
+    "GET /public/user/{username}": ("getUser", False),
+    "PUT /user": ("setUser", True),
+    "PUT /availability": ("setAvailability", True),
+    "GET /availability": ("getAvailability", True),
+    "DELETE /availability/{id}": ("deleteAvailability", True),
+    "PUT /availability/book": ("bookAvailability", True),
+    "GET /meeting/{id}": ("getMeeting", True),
+    "GET /meeting": ("listMeetings", True),
+}
+
+USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
+SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
+OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
+PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
+
+# Exactly the DynamoDB grants each function's role must have: (action, table or index).
+DYNAMODB_GRANTS = {
+    "createUser": {("PutItem", USERS)},
+    "getUser": {("GetItem", USERS)},
+    "setUser": {("UpdateItem", USERS)},
+    "setAvailability": {("PutItem", AVAILABILITIES), ("ConditionCheckItem", MEETINGS)},
+    "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
+    "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
+    "bookAvailability": {
+        ("GetItem", AVAILABILITIES),
+        ("DeleteItem", AVAILABILITIES),
+        ("GetItem", USERS),
+        ("PutItem", MEETINGS),
+    },
+    "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
+    "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
+}
+
+DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
+
+
+def logical_id(function: str) -> str:
+    return function[0].upper() + function[1:] + "LambdaFunction"
+
+
+class Package:
+    """One `sls package` output: the template and the function zips."""
+
+    def __init__(self, stage: str, path: Path, seconds: float) -> None:
+        self.stage = stage
+        self.path = path
+        self.seconds = seconds
+        self.template_path = path / "cloudformation-template-update-stack.json"
+        self.template = json.loads(self.template_path.read_text())
+        self.resources: dict = self.template["Resources"]
+
+    def of_type(self, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def effective(self) -> dict[str, dict]:
+        """The resources CloudFormation would create: those whose Condition holds."""
+        conditions = self.template.get("Conditions", {})
+        return {
+            k: v
+            for k, v in self.resources.items()
+            if "Condition" not in v or evaluate(conditions[v["Condition"]], conditions)
+        }
+
+
+def evaluate(expr, conditions: dict):
+    """Evaluate a condition or an Fn::If whose inputs are literals (stage settings)."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        ((fn, args),) = expr.items()
+        if fn == "Fn::Equals":
+            return evaluate(args[0], conditions) == evaluate(args[1], conditions)
+        if fn == "Fn::Not":
+            return not evaluate(args[0], conditions)
+        if fn == "Fn::And":
+            return all(evaluate(a, conditions) for a in args)
+        if fn == "Fn::Or":
+            return any(evaluate(a, conditions) for a in args)
+        if fn == "Condition":
+            return evaluate(conditions[args], conditions)
+        if fn == "Fn::If":
+            name, then, otherwise = args
+            return then if evaluate(conditions[name], conditions) else otherwise
+    return expr
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without any AWS_* variable: packaging must not need AWS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["SLS_TELEMETRY_DISABLED"] = "1"
+    return env
+
+
+# Not copied into the packaging tree: tools, caches, and the git-ignored secret files
+# (so packaging `simple` proves it needs none of them).
+NOT_COPIED = shutil.ignore_patterns(
+    ".git",
+    "node_modules",
+    ".venv",
+    ".serverless",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "__pycache__",
+    "oauth.yml",
+    "discord.yml",
+    "tournament.yml",
+    "wix.yml",
+)
+
+
+def sls_package(stage: str, workdir: Path, files: dict[str, str] | None = None) -> Package:
+    """`sls package --stage STAGE` on a copy of the repo (the framework scribbles in
+    <service>/.serverless, which would collide with a concurrent `make package`)."""
+    npx = shutil.which("npx")
+    assert npx, "npx (Node.js) is required to package the service; install Node 20+"
+    node_modules = ROOT / "node_modules"
+    assert (node_modules / ".bin" / "sls").exists(), "run `npm ci` first"
+    service = workdir / "service"
+    shutil.copytree(ROOT, service, ignore=NOT_COPIED, symlinks=True)
+    (service / "node_modules").symlink_to(node_modules, target_is_directory=True)
+    for name, text in (files or {}).items():
+        (service / name).write_text(text)
+    out = workdir / "package"
+
+    started = time.monotonic()
+    proc = subprocess.run(
+        [npx, "--no-install", "sls", "package", "--stage", stage, "--package", str(out)],
+        cwd=service,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, (
+        f"sls package --stage {stage} failed:\n{proc.stdout}\n{proc.stderr}"
+    )
+    print(f"\nsls package --stage {stage}: {seconds:.1f} s")
+    return Package(stage, out, seconds)
+
+
+@pytest.fixture(scope="module")
+def simple(tmp_path_factory) -> Package:
+    return sls_package("simple", tmp_path_factory.mktemp("sls-simple"))
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory) -> Package:
+    # dev has Google sign-in, whose OAuth client is read from the git-ignored oauth.yml.
+    return sls_package("dev", tmp_path_factory.mktemp("sls-dev"), {"oauth.yml": DUMMY_OAUTH})
+
+
+@pytest.fixture(params=["simple", "dev"])
+def package(request) -> Package:
+    return request.getfixturevalue(request.param)
+
+
+# --- helpers to read CloudFormation values ---------------------------------------------
+
+
+def ref_name(value) -> str | None:
+    """'X' for {Ref: X} or {Fn::GetAtt: [X, ...]}; None otherwise."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return att[0] if isinstance(att, list) else att.split(".")[0]
+    return None
+
+
+def arn_target(resource) -> str:
+    """'Table' for the table's Arn, 'Table/index/Name' for an index ARN built from it."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        assert resource["Fn::GetAtt"][1] == "Arn", resource
+        return ref_name(resource)
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        sep, parts = resource["Fn::Join"]
+        return sep.join(arn_target(p) if isinstance(p, dict) else p for p in parts)
+    raise AssertionError(f"unexpected DynamoDB resource {resource!r}")
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(role: dict) -> list[dict]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+    ]
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def key_schema(table: dict) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]]
+
+
+def test_tables(package: Package):
+    tables = package.of_type("AWS::DynamoDB::Table")
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS}
+    props = {name: t["Properties"] for name, t in tables.items()}
+    stage = package.stage
+    assert props[USERS]["TableName"] == f"{stage}-users"
+    assert props[AVAILABILITIES]["TableName"] == f"{stage}-availabilities"
+    assert props[MEETINGS]["TableName"] == f"{stage}-meetings"
+    for p in props.values():
+        assert p["BillingMode"] == "PAY_PER_REQUEST"
+
+    assert key_schema(props[USERS]) == [("username", "HASH")]
+    assert "GlobalSecondaryIndexes" not in props[USERS]
+    assert key_schema(props[AVAILABILITIES]) == [("owner", "HASH"), ("id", "RANGE")]
+    assert key_schema(props[MEETINGS]) == [("id", "HASH")]
+
+    def indexes(p):
+        return {
+            i["IndexName"]: (key_schema(i), i["Projection"]["ProjectionType"])
+            for i in p.get("GlobalSecondaryIndexes", [])
+        }
+
+    assert indexes(props[AVAILABILITIES]) == {
+        "SearchIndex": ([("status", "HASH"), ("startTime", "RANGE")], "ALL")
+    }
+    assert indexes(props[MEETINGS]) == {
+        "OwnerIndex": ([("owner", "HASH"), ("id", "RANGE")], "ALL"),
+        "ParticipantIndex": ([("participant", "HASH"), ("id", "RANGE")], "ALL"),
+    }
+    for name in (AVAILABILITIES, MEETINGS):
+        assert props[name]["TimeToLiveSpecification"] == {
+            "AttributeName": "expirationTime",
+            "Enabled": True,
+        }
+    assert "TimeToLiveSpecification" not in props[USERS]
+
+
+# --- functions --------------------------------------------------------------------------
+
+
+def test_functions(package: Package):
+    functions = package.of_type("AWS::Lambda::Function")
+    assert set(functions) == {logical_id(f) for f in HANDLERS}
+    for name, handler in HANDLERS.items():
+        props = functions[logical_id(name)]["Properties"]
+        assert props["Handler"] == handler
+        runtime = props["Runtime"]
+        assert runtime.startswith("python3.")
+        assert int(runtime.split(".")[1]) >= 12, runtime
+        assert props["Architectures"] == ["arm64"]
+        assert props["MemorySize"] >= 512
+        assert 3 <= props["Timeout"] <= 29  # under API Gateway's 30 s limit
+        env = props["Environment"]["Variables"]
+        assert env["stage"] == package.stage
+        assert env["USERS_TABLE"] == {"Ref": USERS}
+        assert env["AVAILABILITIES_TABLE"] == {"Ref": AVAILABILITIES}
+        assert env["MEETINGS_TABLE"] == {"Ref": MEETINGS}
+        assert env["POWERTOOLS_SERVICE_NAME"] == "dojo-scheduler"
+        assert env["LOG_LEVEL"]
+
+
+# --- HTTP API ---------------------------------------------------------------------------
+
+
+def test_routes_and_authorizer(package: Package):
+    apis = package.of_type("AWS::ApiGatewayV2::Api")
+    assert len(apis) == 1
+    (api,) = apis.values()
+    assert api["Properties"]["ProtocolType"] == "HTTP"
+    assert api["Properties"].get("CorsConfiguration"), "cors: true"
+
+    authorizers = package.of_type("AWS::ApiGatewayV2::Authorizer")
+    assert len(authorizers) == 1
+    ((authorizer_id, authorizer),) = authorizers.items()
+    props = authorizer["Properties"]
+    assert props["AuthorizerType"] == "JWT"
+    assert props["IdentitySource"] == ["$request.header.Authorization"]
+    assert props["JwtConfiguration"]["Audience"] == [{"Ref": "CognitoUserPoolClient"}]
+    issuer = json.dumps(props["JwtConfiguration"]["Issuer"])
+    assert "https://cognito-idp." in issuer
+    assert '{"Ref": "CognitoUserPool"}' in issuer
+
+    integrations = package.of_type("AWS::ApiGatewayV2::Integration")
+    routes = package.of_type("AWS::ApiGatewayV2::Route")
+    by_key = {r["Properties"]["RouteKey"]: r["Properties"] for r in routes.values()}
+    assert "$default" not in by_key
+    assert set(by_key) == set(ROUTES)
+    for key, (function, authenticated) in ROUTES.items():
+        route = by_key[key]
+        if authenticated:
+            assert route.get("AuthorizationType") == "JWT", key
+            assert route.get("AuthorizerId") == {"Ref": authorizer_id}, key
+        else:
+            assert route.get("AuthorizationType", "NONE") == "NONE", key
+            assert "AuthorizerId" not in route, key
+        _, parts = route["Target"]["Fn::Join"]
+        integration = integrations[ref_name(parts[1])]["Properties"]
+        assert integration["PayloadFormatVersion"] == "2.0"
+        assert ref_name(integration["IntegrationUri"]) == logical_id(function), key
+
+
+# --- Cognito ----------------------------------------------------------------------------
+
+
+def test_user_pool_and_post_confirmation(package: Package):
+    pools = package.of_type("AWS::Cognito::UserPool")
+    assert list(pools) == ["CognitoUserPool"]
+    pool = pools["CognitoUserPool"]["Properties"]
+    assert pool["UsernameConfiguration"] == {"CaseSensitive": False}
+    assert pool["AliasAttributes"] == ["email"]
+    assert pool["AutoVerifiedAttributes"] == ["email"]
+    assert {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True} in (
+        pool["Schema"]
+    )
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 6
+    assert ref_name(pool["LambdaConfig"]["PostConfirmation"]) == logical_id("createUser")
+
+    permissions = [
+        p["Properties"]
+        for p in package.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
+    ]
+    assert len(permissions) == 1
+    (permission,) = permissions
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert ref_name(permission["FunctionName"]) == logical_id("createUser")
+    assert ref_name(permission["SourceArn"]) == "CognitoUserPool"
+
+    clients = package.of_type("AWS::Cognito::UserPoolClient")
+    assert list(clients) == ["CognitoUserPoolClient"]
+    assert package.of_type("AWS::Cognito::UserPoolDomain")
+
+    outputs = package.template["Outputs"]
+    for name in ("ApiUrl", "UserPoolId", "UserPoolClientId", "Region"):
+        assert name in outputs, name
+
+
+def identity_providers(package: Package) -> list:
+    client = package.resources["CognitoUserPoolClient"]["Properties"]
+    conditions = package.template.get("Conditions", {})
+    return [ref_name(p) or p for p in evaluate(client["SupportedIdentityProviders"], conditions)]
+
+
+def test_google_sign_in_only_off_simple(simple: Package, dev: Package):
+    google = "AWS::Cognito::UserPoolIdentityProvider"
+    assert not [r for r in simple.effective().values() if r["Type"] == google]
+    assert identity_providers(simple) == ["COGNITO"]
+
+    providers = {k: r for k, r in dev.effective().items() if r["Type"] == google}
+    assert list(providers) == ["GoogleIdentityProvider"]
+    props = providers["GoogleIdentityProvider"]["Properties"]
+    assert props["ProviderType"] == "Google"
+    assert props["ProviderDetails"]["client_id"]
+    assert identity_providers(dev) == ["COGNITO", "GoogleIdentityProvider"]
+
+
+# --- IAM --------------------------------------------------------------------------------
+
+
+def test_no_wildcards_in_iam(package: Package):
+    roles = package.of_type("AWS::IAM::Role")
+    policies = package.of_type("AWS::IAM::Policy")
+    statements = [s for r in roles.values() for s in role_statements(r)] + [
+        s
+        for p in policies.values()
+        for s in as_list(p["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    assert statements
+    for statement in statements:
+        actions = as_list(statement["Action"])
+        assert not [a for a in actions if "*" in a], statement
+        if any(a.startswith("dynamodb:") for a in actions):
+            assert "*" not in as_list(statement["Resource"]), statement
+            assert "NotResource" not in statement and "NotAction" not in statement
+
+
+def test_each_function_has_least_privilege_role(package: Package):
+    functions = package.of_type("AWS::Lambda::Function")
+    roles = package.of_type("AWS::IAM::Role")
+    seen_roles = set()
+    for name, expected in DYNAMODB_GRANTS.items():
+        role_id = ref_name(functions[logical_id(name)]["Properties"]["Role"])
+        assert role_id in roles, name
+        assert role_id not in seen_roles, f"{name} shares a role"
+        seen_roles.add(role_id)
+
+        granted = set()
+        for statement in role_statements(roles[role_id]):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                service, _, verb = action.partition(":")
+                if service == "logs":
+                    assert verb in {"CreateLogStream", "PutLogEvents"}, action
+                    continue
+                assert service == "dynamodb", f"{name}: unexpected {action}"
+                for resource in as_list(statement["Resource"]):
+                    granted.add((verb, arn_target(resource)))
+        assert granted == expected, name
+
+
+# --- cfn-lint -----------------------------------------------------------------------------
+
+
+def test_cfn_lint(package: Package):
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = [str(cfn_lint)] if cfn_lint.exists() else [shutil.which("cfn-lint") or "cfn-lint"]
+    proc = subprocess.run(
+        [
+            *command,
+            "--non-zero-exit-code",
+            "error",
+            "-i",
+            "W3005",
+            "--",
+            str(package.template_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, f"cfn-lint errors:\n{proc.stdout}\n{proc.stderr}"
+
+
+# --- zips -----------------------------------------------------------------------------------
+
+
+def test_zips(simple: Package):
+    for name, handler in HANDLERS.items():
+        path = simple.path / f"{name}.zip"
+        size = path.stat().st_size
+        print(f"{name}.zip: {size / 1e6:.2f} MB")
+        assert size <= MAX_ZIP_BYTES, f"{name}.zip is {size} bytes"
+
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            module = handler.rsplit(".", 1)[0]
+            source = f"{module}.py"
+            assert source in names, name
+            assert "api/__init__.py" in names and "database/__init__.py" in names, name
+            # Only this function's handler, nothing else of the repo.
+            handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
+            assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}
+            for prefix in ("tests/", "local/", "node_modules/", "config/", "bench/", ".venv/"):
+                assert not [n for n in names if n.startswith(prefix)], (name, prefix)
+            assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], name
+
+            # Dependencies built for the Lambda runtime: CPython 3.12 on arm64.
+            core = [n for n in names if n.startswith("pydantic_core/") and n.endswith(".so")]
+            assert core, name
+            for so in core:
+                assert "aarch64" in so and "cp312" in so.replace("cpython-312", "cp312"), so
+
+            # Bytecode for 3.12, hash-checked (the zip dates are fixed, /var/task read-only).
+            pyc = f"{module.rpartition('/')[0]}/__pycache__/{module.rpartition('/')[2]}"
+            pyc += ".cpython-312.pyc"
+            assert pyc in names, name
+            assert "pydantic/__pycache__/main.cpython-312.pyc" in names, name
+            header = zf.read(pyc)[:8]
+            assert header[:4] == PY312_MAGIC, name
+            assert int.from_bytes(header[4:8], "little") == 0b11, "checked-hash pyc"
+            stray = [n for n in names if n.endswith(".pyc") and ".cpython-312." not in n]
+            assert not stray, stray[:5]
+
+
+def test_packaging_time(simple: Package, dev: Package):
+    print(f"\npackaging: simple {simple.seconds:.0f} s, dev {dev.seconds:.0f} s")
+    assert simple.seconds + dev.seconds < 300
