@@ -1,0 +1,190 @@
+"""`make bench`: cold start, warm overhead, zip size and DynamoDB round trips per handler,
+each against a floor measured in the same run. A report, not a test: it exits 0 even when a
+target is missed (marked ✗).
+
+    .venv/bin/python -m bench [--no-package] [--no-importtime]
+
+BENCH_ROUNDS (default 12) sets the interleaved cold-start rounds, BENCH_ITERATIONS (default
+200) the warm requests per handler. The table is printed and written to bench/results/latest.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import cold, package
+from bench.cases import CASES, ROOT
+
+COLD_TARGET = 1.25  # × the floor's cold start
+WARM_TARGET = 0.25  # × one stubbed GetItem
+ZIP_TARGET = 6 * 1024 * 1024  # bytes
+RESULTS = ROOT / "bench" / "results"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def mark(ok: bool | None) -> str:
+    return "" if ok is None else (" ✓" if ok else " ✗")
+
+
+def spread(values: list[float], scale: float = 1, digits: int = 0) -> str:
+    low, mid, high = min(values) * scale, statistics.median(values) * scale, max(values) * scale
+    return f"{mid:.{digits}f} [{low:.{digits}f}–{high:.{digits}f}]"
+
+
+def warm_run(iterations: int) -> dict:
+    """bench.warm in a fresh process (its stdout takes the handlers' logs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(cold.child_env("http://127.0.0.1:9"))  # never reached: the hook answers
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.warm", str(iterations), out.name],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench.warm failed:\n{proc.stderr}")
+        return json.loads(Path(out.name).read_text())
+
+
+def top(profile: dict[str, float], n: int) -> str:
+    ranked = sorted(profile.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{name} {ms:.0f}" for name, ms in ranked if ms >= 0.5)
+
+
+def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str | None) -> str:
+    runs, imports = coldruns["runs"], coldruns["imports"]
+    floor = runs[cold.FLOOR]
+    unit = warm["median"]["GetItem"]
+    lines = [
+        f"# make bench: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs), "
+        f"{rounds} interleaved cold rounds, {warm['iterations']} warm requests per handler.",
+        "",
+        f"- **Floor, cold**: a fresh `python` that imports boto3, creates a DynamoDB client and "
+        f"makes one GetItem (moto server): **{spread(floor['wall'], 1000)} ms** "
+        "(median [min–max]).",
+        f"- **Floor, warm**: one stubbed GetItem on the handlers' client: **{unit * 1e6:.0f} µs**.",
+        f"- Targets: cold ≤ {COLD_TARGET}× floor, warm overhead ≤ {WARM_TARGET}× GetItem, "
+        f"zip ≤ {ZIP_TARGET / 2**20:.0f} MiB, calls ≤ the Go backend's (book ≤ 3, user set ≤ 1).",
+        "",
+        "| handler | cold ms | cold ×floor | warm µs (total / ours) | warm ×GetItem "
+        "| zip MiB | calls (ours / Go) | targets |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for case in CASES:
+        why = coldruns["failed"].get(case.name) or warm["failed"].get(case.name)
+        if why:
+            lines.append(f"| {case.name} | failed: `{why}` | | | | | | ✗ fails |")
+            continue
+        row = runs[case.name]
+        ratio = statistics.median(row["ratio"])
+        cold_ok = ratio <= COLD_TARGET
+        calls = len(warm["calls"][case.name])
+        total = warm["median"][case.name]
+        ours = total - calls * unit
+        warm_ok = ours / unit <= WARM_TARGET
+        size = sizes.get(case.function)
+        zip_ok = None if size is None else size <= ZIP_TARGET
+        zip_cell = f"{size / 2**20:.2f}{mark(zip_ok)}" if size else "n/a"
+        calls_ok = calls <= case.call_target
+        target = f" (≤ {case.call_target})" if case.call_target < case.original else ""
+        misses = [
+            name
+            for name, ok in (
+                ("cold", cold_ok),
+                ("warm", warm_ok),
+                ("zip", zip_ok),
+                ("calls", calls_ok),
+            )
+            if ok is False
+        ]
+        lines.append(
+            f"| {case.name} | {spread(row['wall'], 1000)} "
+            f"| {spread(row['ratio'], digits=2)}×{mark(cold_ok)} "
+            f"| {total * 1e6:.0f} / {ours * 1e6:.0f} | {ours / unit:.2f}×{mark(warm_ok)} "
+            f"| {zip_cell} | {calls} / {case.original}{target}{mark(calls_ok)} "
+            f"| {'✗ ' + ', '.join(misses) if misses else '✓'} |"
+        )
+    if why_no_zip:
+        lines += ["", f"zip: n/a ({why_no_zip})"]
+    lines += [
+        "",
+        "Cold ms and ×floor: median [min–max] over the rounds; ×floor is the median of the "
+        "per-round ratios. Warm: median request time with DynamoDB stubbed, and what is left "
+        "after subtracting one stubbed GetItem per DynamoDB call.",
+        "",
+        "## Where the cold start goes (medians, ms)",
+        "",
+        "Start-up = interpreter start and exit (wall − imports − request); the request "
+        "includes creating the boto3 client. Import self-time per package from "
+        f"`python -X importtime` (median of {cold.IMPORT_RUNS} runs); Δ = more than the floor.",
+        "",
+        "| | wall | start-up | imports | first request | import self-time by package "
+        "| Δ vs floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    floor_imports = imports.get(cold.FLOOR, {})
+    for name in [cold.FLOOR, *(case.name for case in CASES)]:
+        row = runs[name]
+        if name in coldruns["failed"]:
+            continue
+        wall, imp, call = (statistics.median(row[k]) * 1000 for k in ("wall", "import", "call"))
+        profile = imports.get(name, {})
+        delta = {k: v - floor_imports.get(k, 0.0) for k, v in profile.items()}
+        lines.append(
+            f"| {name} | {wall:.0f} | {wall - imp - call:.0f} | {imp:.0f} | {call:.0f} "
+            f"| {top(profile, 6) or 'n/a'} | {top(delta, 4) if name != cold.FLOOR else ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--no-package", action="store_true", help="skip `sls package`")
+    parser.add_argument("--no-importtime", action="store_true", help="skip -X importtime runs")
+    args = parser.parse_args()
+    rounds = int(os.environ.get("BENCH_ROUNDS", "12"))
+    iterations = int(os.environ.get("BENCH_ITERATIONS", "200"))
+    if args.no_importtime:
+        cold.IMPORT_RUNS = 0
+
+    sizes, why_no_zip = {}, "skipped (--no-package)"
+    if not args.no_package:
+        progress("sls package --stage simple (about a minute)...")
+        started = time.perf_counter()
+        sizes, why_no_zip = package.zip_sizes({case.function for case in CASES})
+        progress(
+            f"  {time.perf_counter() - started:.0f} s{': ' + why_no_zip if why_no_zip else ''}"
+        )
+
+    progress(f"cold starts: {rounds} rounds of {len(CASES) + 1} fresh processes...")
+    coldruns = cold.measure(CASES, rounds, random.Random(), progress)
+    progress(f"warm requests: {iterations} per handler...")
+    warm = warm_run(iterations) | {"iterations": iterations}
+
+    table = report(rounds, coldruns, warm, sizes, why_no_zip)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(table)
+    progress(f"written to {(RESULTS / 'latest.md').relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""What is measured: one realistic, successful request per handler, and the data it needs.
+
+The same items seed the emulator (cold starts) and make up the canned DynamoDB answers (warm
+runs), so every request succeeds with status 200 both ways. Booking and deleting consume their
+availability, so each round `r` books and deletes its own (`book-r`, `del-r`).
+"""
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import TABLE_NAMES, http_event, post_confirmation_event  # noqa: E402
+
+USERS, AVAILABILITIES, MEETINGS = (
+    TABLE_NAMES[name] for name in ("UsersTable", "AvailabilitiesTable", "MeetingsTable")
+)
+TABLE_ENV = {
+    "USERS_TABLE": USERS,
+    "AVAILABILITIES_TABLE": AVAILABILITIES,
+    "MEETINGS_TABLE": MEETINGS,
+}
+
+# bob searches this day; the per-round availabilities (2031) stay outside it, so every
+# search returns the same page however many rounds have booked or deleted theirs.
+SEARCH = {"byTime": "1", "startTime": "2030-01-01T00:00:00Z", "endTime": "2030-01-02T00:00:00Z"}
+
+
+def _user(username: str, cohort: str) -> dict:
+    return {
+        "username": username,
+        "email": f"{username}@example.com",
+        "name": username.title(),
+        "discordUsername": f"{username}#1234",
+        "chesscomUsername": username,
+        "lichessUsername": username,
+        "dojoCohort": cohort,
+    }
+
+
+def _availability(owner: str, id: str, day: str, cohorts: list[str]) -> dict:
+    # As database.availabilities stores it: UTC times, lists, status and TTL.
+    return {
+        "owner": owner,
+        "ownerDiscord": f"{owner}#1234",
+        "ownerCohort": "1500-1600",
+        "id": id,
+        "startTime": f"{day}T09:00:00.000Z",
+        "endTime": f"{day}T12:00:00.000Z",
+        "types": ["CLASSICAL_GAME", "OPENING_SPARRING"],
+        "cohorts": cohorts,
+        "status": "SCHEDULED",
+        "expirationTime": 1924678800,
+    }
+
+
+def _meeting(id: str, owner: str, participant: str) -> dict:
+    return {
+        "id": id,
+        "owner": owner,
+        "participant": participant,
+        "startTime": "2030-01-01T10:00:00.000Z",
+        "type": "CLASSICAL_GAME",
+        "expirationTime": 1924678800,
+    }
+
+
+ALICE = _user("alice", "1500-1600")
+USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave", "erin"))]
+ALICE_AVAILABILITIES = [
+    _availability("alice", f"alice-{n}", "2030-01-01", ["ALL_COHORTS", "1500-1600"])
+    for n in range(3)
+]
+MEETING_ITEMS = [_meeting("m1", "alice", "bob"), _meeting("m2", "bob", "alice")]
+
+
+def round_availabilities(round: int) -> list[dict]:
+    """dave's availabilities that round `round` books (erin) and deletes (dave)."""
+    return [
+        _availability("dave", f"{kind}-{round}", "2031-01-01", ["ALL_COHORTS"])
+        for kind in ("book", "del")
+    ]
+
+
+def seed_items(rounds: int) -> dict[str, list[dict]]:
+    """Every item the emulator needs for rounds 0 (the warm-up) to `rounds`."""
+    consumed = [item for r in range(rounds + 1) for item in round_availabilities(r)]
+    return {
+        USERS: USER_ITEMS,
+        AVAILABILITIES: ALICE_AVAILABILITIES + consumed,
+        MEETINGS: MEETING_ITEMS,
+    }
+
+
+SET_AVAILABILITY = {
+    "owner": "alice",
+    "ownerDiscord": "alice#1234",
+    "ownerCohort": "1500-1600",
+    "id": "alice-set",
+    "startTime": "2030-01-03T09:00:00Z",
+    "endTime": "2030-01-03T12:00:00Z",
+    "types": ["CLASSICAL_GAME"],
+    "cohorts": ["1500-1600", "1600-1700"],
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # the row
+    function: str  # serverless.yml function (its zip)
+    module: str  # the handler module
+    original: int  # DynamoDB calls the Go backend made for this request
+    event: Callable[[int], dict]  # round -> event
+    max_calls: int | None = None  # a stricter target than `original`
+
+    @property
+    def call_target(self) -> int:
+        return min(self.original, self.max_calls or self.original)
+
+
+CASES = [
+    Case("user/create", "createUser", "handlers.user.create", 1,
+         lambda r: post_confirmation_event(f"new-{r}")),
+    Case("user/get", "getUser", "handlers.user.get", 1,
+         lambda r: http_event("GET /user")),
+    Case("user/set", "setUser", "handlers.user.set", 2,
+         lambda r: http_event("PUT /user", body={"discordUsername": "alice#1234"}), 1),
+    Case("availability/set", "setAvailability", "handlers.availability.set", 1,
+         lambda r: http_event("PUT /availability", body=SET_AVAILABILITY)),
+    Case("availability/get (own)", "getAvailability", "handlers.availability.get", 1,
+         lambda r: http_event("GET /availability")),
+    Case("availability/get (byTime)", "getAvailability", "handlers.availability.get", 2,
+         lambda r: http_event("GET /availability", caller="bob", query=SEARCH)),
+    Case("availability/delete", "deleteAvailability", "handlers.availability.delete", 1,
+         lambda r: http_event("DELETE /availability/{id}", caller="dave",
+                              path={"id": f"del-{r}"})),
+    Case("availability/book", "bookAvailability", "handlers.availability.book", 4,
+         lambda r: http_event("PUT /availability/book", caller="erin", body={
+             "owner": "dave", "id": f"book-{r}",
+             "startTime": "2031-01-01T10:00:00Z", "type": "CLASSICAL_GAME",
+         }), 3),
+    Case("meeting/get", "getMeeting", "handlers.meeting.get", 2,
+         lambda r: http_event("GET /meeting/{id}", caller="bob", path={"id": "m1"})),
+    Case("meeting/list", "listMeetings", "handlers.meeting.list", 2,
+         lambda r: http_event("GET /meeting", caller="bob")),
+]  # fmt: skip
+
+
+def status(result: dict) -> int:
+    """A handler's HTTP status; the Cognito trigger returns its event, i.e. success."""
+    return result.get("statusCode", 200) if isinstance(result, dict) else 0

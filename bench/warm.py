@@ -1,0 +1,132 @@
+"""Warm requests with DynamoDB answering instantly, and the DynamoDB calls each one makes.
+
+Run as `python -m bench.warm ITERATIONS OUT.json` (bench/__main__ does, in a fresh process
+whose stdout takes the handlers' logs). A `before-send` hook on the handlers' own client
+(`database.client.dynamodb()`) answers every call with a canned HTTP 200 JSON body, so botocore
+still serialises, signs and parses everything; only the network is gone. The unit is one such
+stubbed GetItem, timed the same way in the same rounds.
+"""
+
+import importlib
+import json
+import os
+import random
+import statistics
+import sys
+import time
+
+from bench.cases import (
+    ALICE,
+    ALICE_AVAILABILITIES,
+    AVAILABILITIES,
+    CASES,
+    MEETING_ITEMS,
+    MEETINGS,
+    TABLE_ENV,
+    USERS,
+    round_availabilities,
+    status,
+)
+
+WARMUP = 20
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+def canned_responses() -> dict[tuple[str, str], bytes]:
+    """(operation, table or index) -> the JSON body DynamoDB would send back."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+
+    def item(values: dict) -> dict:
+        return {key: serializer.serialize(value) for key, value in values.items()}
+
+    def page(items: list[dict]) -> dict:
+        return {"Items": [item(i) for i in items], "Count": len(items), "ScannedCount": len(items)}
+
+    booked = round_availabilities(0)[0]
+    answers = {
+        ("GetItem", USERS): {"Item": item(ALICE)},
+        ("GetItem", AVAILABILITIES): {"Item": item(booked)},
+        ("GetItem", MEETINGS): {"Item": item(MEETING_ITEMS[0])},
+        ("Query", AVAILABILITIES): page(ALICE_AVAILABILITIES),
+        ("Query", "SearchIndex"): page(ALICE_AVAILABILITIES),
+        ("Query", "OwnerIndex"): page(MEETING_ITEMS[1:]),
+        ("Query", "ParticipantIndex"): page(MEETING_ITEMS[:1]),
+        ("UpdateItem", USERS): {"Attributes": item(ALICE)},
+    }
+    return {key: json.dumps(value).encode() for key, value in answers.items()}
+
+
+def install(client, calls: list[str]) -> None:
+    """Answers every call of `client` from canned_responses() and records operation names."""
+    from botocore.awsrequest import AWSResponse
+
+    answers = canned_responses()
+    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
+
+    def reply(request, **_):
+        target = request.headers["X-Amz-Target"]
+        operation = (target.decode() if isinstance(target, bytes) else target).split(".")[-1]
+        params = json.loads(request.body)
+        where = params.get("IndexName") or params.get("TableName")
+        body = answers.get((operation, where), b"{}")  # writes: PutItem, DeleteItem, Transact
+        return AWSResponse(request.url, 200, headers, _Body(body))
+
+    client.meta.events.register("before-send.dynamodb", reply)
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+
+def main(iterations: int, out: str) -> None:
+    os.environ.update(TABLE_ENV)
+    from database.client import dynamodb
+
+    calls: list[str] = []
+    client = dynamodb()
+    install(client, calls)
+
+    def get_item():
+        client.get_item(TableName=USERS, Key={"username": {"S": "alice"}})
+
+    runs = {"GetItem": get_item}
+    counts, failed = {}, {}
+    for case in CASES:
+        handler = importlib.import_module(case.module).handler
+        event = case.event(0)
+        calls.clear()
+        try:
+            result = handler(event, None)
+        except Exception as error:
+            failed[case.name] = f"{type(error).__name__}: {error}"
+            continue
+        if status(result) != 200:
+            failed[case.name] = f"status {status(result)}: {result.get('body')}"
+            continue
+        counts[case.name] = list(calls)
+        runs[case.name] = lambda handler=handler, event=event: handler(event, None)
+
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    order = list(runs)
+    for iteration in range(WARMUP + iterations):
+        random.shuffle(order)
+        for name in order:
+            started = time.perf_counter()
+            runs[name]()
+            elapsed = time.perf_counter() - started
+            if iteration >= WARMUP:
+                times[name].append(elapsed)
+
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    with open(out, "w") as file:
+        json.dump({"median": medians, "calls": counts, "failed": failed}, file)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
