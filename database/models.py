@@ -8,14 +8,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import uuid4
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    Field,
-    PlainSerializer,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from database.times import format_time, to_instant
 
@@ -43,8 +36,14 @@ Time = Annotated[
     datetime, BeforeValidator(to_instant), PlainSerializer(format_time, return_type=str)
 ]
 # Free text from a client, bounded so one request cannot bloat an item.
-Text = Annotated[str, StringConstraints(max_length=100)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Text = Annotated[str, Field(max_length=100)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Model(BaseModel):
+    # Each model's validator is built on first use, not at import: a function pays only for the
+    # models it touches, after its cold start has begun serving.
+    model_config = ConfigDict(defer_build=True)
 
 
 def _new_id(value: object) -> object:
@@ -52,7 +51,7 @@ def _new_id(value: object) -> object:
     return value or str(uuid4())
 
 
-class User(BaseModel):
+class User(Model):
     """A player's public profile."""
 
     username: Name
@@ -62,7 +61,7 @@ class User(BaseModel):
     dojoCohort: Cohort | Literal[""] = ""  # empty until the player picks one
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Model):
     """Body of `PUT /user`: the public fields a player may change. Absent fields are kept."""
 
     username: Text | None = None  # accepted only when it is the caller's own
@@ -75,7 +74,7 @@ class UserUpdate(BaseModel):
         return self.model_dump(exclude_none=True, exclude={"username"})
 
 
-class NewUser(BaseModel):
+class NewUser(Model):
     """What the sign-up trigger stores; `email` and `name` are never returned."""
 
     username: Name
@@ -83,7 +82,7 @@ class NewUser(BaseModel):
     name: str = ""
 
 
-class Availability(BaseModel):
+class Availability(Model):
     owner: Name
     ownerDiscord: Name
     ownerCohort: Cohort
@@ -103,7 +102,7 @@ class Availability(BaseModel):
         return ALL_COHORTS in self.cohorts or cohort in self.cohorts
 
 
-class BookingRequest(BaseModel):
+class BookingRequest(Model):
     """Body of `PUT /availability/book`."""
 
     owner: Name
@@ -112,7 +111,7 @@ class BookingRequest(BaseModel):
     type: AvailabilityType
 
 
-class Meeting(BaseModel):
+class Meeting(Model):
     owner: str  # the availability's owner
     participant: str  # who booked it
     id: str  # the availability's id
@@ -120,21 +119,21 @@ class Meeting(BaseModel):
     type: AvailabilityType
 
 
-class MeetingWithOpponent(BaseModel):
+class MeetingWithOpponent(Model):
     meeting: Meeting
     opponent: User
 
 
-class AvailabilityPage(BaseModel):
+class AvailabilityPage(Model):
     availabilities: list[Availability]
     lastEvaluatedKey: str | None = None  # omitted on the last page
 
 
-class MeetingPage(BaseModel):
+class MeetingPage(Model):
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: int
     message: str
