@@ -86,7 +86,7 @@ def delete_availability(owner: str, availability_id: str) -> None:
 @translate_errors
 def list_owned(owner: str, limit: int, start: str | None) -> tuple[list[Availability], str | None]:
     """The owner's availabilities, in id order."""
-    start_key = start and decode_key(start, shape={"owner", "id"}, fixed={"owner": owner})
+    start_key = start and decode_key(start, shapes=({"owner", "id"},), fixed={"owner": owner})
     request = {
         "TableName": AVAILABILITIES_TABLE,
         "KeyConditionExpression": "#owner = :owner",
@@ -110,7 +110,7 @@ def search(
     low, high = format_time(start), end and format_time(end)
     start_key = start_token and decode_key(
         start_token,
-        shape={"status", "startTime", "owner", "id"},
+        shapes=({"status", "startTime", "owner", "id"},),
         fixed={"status": SCHEDULED},
     )
     if start_key and not _within(start_key["startTime"], low, high):

@@ -1,6 +1,5 @@
 """The meetings table (`id`) and its `OwnerIndex` / `ParticipantIndex` (member + `id`)."""
 
-from api.errors import BadRequest
 from database.client import MEETINGS_TABLE, dynamodb, from_item, to_item, translate_errors
 from database.models import Meeting
 from database.paging import decode_key, encode_key, query_page
@@ -25,7 +24,11 @@ def list_for_member(
     {participant} alone: "the owner side is done, start the participant side"."""
     side, start_key = 0, None
     if start:
-        start_key = _decode(start, username)
+        start_key = decode_key(
+            start,
+            shapes=({"owner", "id"}, {"participant", "id"}, {"participant"}),
+            fixed={"owner": username, "participant": username},
+        )
         side = 0 if "owner" in start_key else 1
         if "id" not in start_key:
             start_key = None
@@ -47,16 +50,3 @@ def list_for_member(
             more = member == "owner"
             return meetings, encode_key(to_item({"participant": username})) if more else None
     return meetings, None
-
-
-def _decode(token: str, username: str) -> dict[str, str]:
-    for shape, member in (
-        ({"owner", "id"}, "owner"),
-        ({"participant", "id"}, "participant"),
-        ({"participant"}, "participant"),
-    ):
-        try:
-            return decode_key(token, shape=shape, fixed={member: username})
-        except BadRequest:
-            continue
-    raise BadRequest("startKey is not valid for this query")

@@ -24,18 +24,21 @@ def encode_key(key: dict[str, dict]) -> str:
     return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
 
 
-def decode_key(token: str, *, shape: set[str], fixed: dict[str, str]) -> dict[str, str]:
-    """The plain key in `token`; 400 unless it has exactly the attributes in `shape`, all
-    non-empty strings, and the values in `fixed` (e.g. the caller's own partition)."""
+def decode_key(
+    token: str, *, shapes: tuple[set[str], ...], fixed: dict[str, str]
+) -> dict[str, str]:
+    """The plain key in `token`; 400 unless its attributes are exactly one of `shapes`, all
+    non-empty strings, and those named in `fixed` hold that value (e.g. the caller's own
+    partition)."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
         raise BadRequest(INVALID_START_KEY, detail=str(error)) from error
     if (
         not isinstance(key, dict)
-        or set(key) != shape
+        or set(key) not in shapes
         or not all(isinstance(value, str) and value for value in key.values())
-        or any(key[name] != value for name, value in fixed.items())
+        or any(key[name] != value for name, value in fixed.items() if name in key)
     ):
         raise BadRequest(INVALID_START_KEY, detail=f"startKey {key!r}")
     return key

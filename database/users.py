@@ -13,6 +13,13 @@ def get_user(username: str) -> User | None:
     return User.model_validate(from_item(item["Item"])) if "Item" in item else None
 
 
+def require_user(username: str) -> User:
+    user = get_user(username)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
 @translate_errors
 def create_user(user: NewUser) -> bool:
     """Stores a new player; a player who already exists is left untouched (returns False)."""
@@ -34,10 +41,7 @@ def update_user(username: str, update: UserUpdate) -> User:
     """Applies the update's public fields to an existing player in one conditional write."""
     changes = update.changes()
     if not changes:
-        user = get_user(username)
-        if user is None:
-            raise NotFound("User not found")
-        return user
+        return require_user(username)
     names = {f"#{field}": field for field in changes}
     try:
         result = dynamodb().update_item(
@@ -54,10 +58,3 @@ def update_user(username: str, update: UserUpdate) -> User:
             raise NotFound("User not found") from error
         raise
     return User.model_validate(from_item(result["Attributes"]))
-
-
-def require_user(username: str) -> User:
-    user = get_user(username)
-    if user is None:
-        raise NotFound("User not found")
-    return user
