@@ -66,6 +66,20 @@ def top(profile: dict[str, float], n: int) -> str:
     return ", ".join(f"{name} {ms:.0f}" for name, ms in ranked if ms >= 0.5)
 
 
+def revision() -> str:
+    """The commit measured, and whether the code differed from it."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown revision"
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "api", "database", "handlers", "requirements.txt"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"`{head.stdout.strip()}`" + (" + uncommitted changes" if dirty else "")
+
+
 def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str | None) -> str:
     runs, imports = coldruns["runs"], coldruns["imports"]
     floor = runs[cold.FLOOR]
@@ -73,7 +87,8 @@ def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str
     lines = [
         f"# make bench: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs), "
+        f"Code at {revision()}; Python {platform.python_version()} on {platform.machine()} "
+        f"({os.cpu_count()} CPUs), "
         f"{rounds} interleaved cold rounds, {warm['iterations']} warm requests per handler.",
         "",
         f"- **Floor, cold**: a fresh `python` that imports boto3, creates a DynamoDB client and "

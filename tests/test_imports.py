@@ -36,7 +36,7 @@ GET_HANDLERS = {
 
 # The one switch for boto3: False while database/ creates its client with boto3, True once it
 # uses botocore directly (then boto3, and with it s3transfer, must not load at all).
-BOTO3_FORBIDDEN = False
+BOTO3_FORBIDDEN = True
 
 # No handler needs any of these (a name forbids the package and its submodules): test and dev
 # tools, the local dev server, the benchmark, SDKs of other services, X-Ray, and boto3's
