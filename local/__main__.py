@@ -1,0 +1,128 @@
+"""`make run`: the whole backend on 127.0.0.1, from serverless.yml, in one process.
+
+PORT (default 4000) is the API's port, MOTO_PORT moto's (default: any free port), SEED=0 skips
+the demo data. Ctrl-C (or SIGTERM) stops everything.
+"""
+
+import functools
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from local import aws, serverless
+from local.authorizer import JwtAuthorizer
+from local.cognito import CognitoEndpoint
+from local.lambdas import Lambdas
+from local.openapi import document
+from local.seed import DEMO, DEMO_PASSWORD, login_of, seed
+from local.server import COGNITO_PATH, LocalApi, LocalServer, bind
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "local"
+log = logging.getLogger("local")
+
+
+def main() -> int:
+    started = time.perf_counter()
+    # The stack's own lines; the handlers' (JSON) lines come from their powertools loggers.
+    output = logging.StreamHandler(sys.stdout)
+    output.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    log.addHandler(output)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+
+    service = serverless.load(ROOT / "serverless.yml", STAGE)
+    _isolate_from_aws()
+    moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
+    try:
+        # Every boto3 client in this process, the handlers' included, now talks to moto.
+        os.environ["AWS_ENDPOINT_URL"] = moto_url
+        # The functions' environment, before any handler is imported: they read it at import.
+        os.environ.update(service.environment())
+        aws.create_tables(service)
+        pool = aws.create_user_pool(service)
+        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")))
+    except BaseException:
+        moto.stop()
+        raise
+    config = server.api.config
+    ready = threading.Thread(target=_announce, args=(config, pool, moto_url, started), daemon=True)
+    ready.start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("Stopping")
+    finally:
+        server.server_close()
+        moto.stop()
+    return 0
+
+
+def _isolate_from_aws() -> None:
+    """Dummy credentials and a fixed region, so nothing here can reach a real AWS account."""
+    for name in [n for n in os.environ if n.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE"))]:
+        del os.environ[name]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_SESSION_TOKEN="local",
+        AWS_DEFAULT_REGION=serverless.REGION,
+        AWS_REGION=serverless.REGION,
+    )
+
+
+def _server(
+    service: serverless.Service, pool: aws.UserPool, moto_url: str, port: int
+) -> LocalServer:
+    lambdas = Lambdas(service)
+    trigger = service.post_confirmation_function()
+    cognito = CognitoEndpoint(
+        moto_url, pool, trigger and functools.partial(lambdas.invoke, trigger)
+    )
+    authorizer = JwtAuthorizer(
+        f"{moto_url}/{pool.id}/.well-known/jwks.json", pool.issuer, [pool.client_id]
+    )
+    server = bind(port)
+    api_url = f"http://127.0.0.1:{server.server_address[1]}"
+    config = {
+        "apiUrl": api_url,
+        "region": serverless.REGION,
+        "userPoolId": pool.id,
+        "userPoolClientId": pool.client_id,
+        "cognitoEndpoint": f"{api_url}{COGNITO_PATH}",
+    }
+    server.api = LocalApi(service, lambdas, authorizer, cognito, config, document(service, api_url))
+    return server
+
+
+def _announce(config: dict[str, str], pool: aws.UserPool, moto_url: str, started: float) -> None:
+    demo = None
+    if os.environ.get("SEED", "1") != "0":
+        try:
+            seed(config["apiUrl"], config["cognitoEndpoint"], pool)
+            demo = f"{login_of(DEMO, pool)} / {DEMO_PASSWORD}"
+        except Exception:
+            log.exception("Demo data could not be created")
+    api_url = config["apiUrl"]
+    lines = [f"  {name:<17} {value}" for name, value in config.items()]
+    lines += [
+        f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
+        f"  {'DynamoDB (moto)':<17} {moto_url}",
+    ]
+    if demo:
+        lines.append(f"  {'Demo login':<17} {demo}")
+    log.info(
+        "dojo-scheduler is running locally (ready in %.1f s; Ctrl-C to stop)\n%s",
+        time.perf_counter() - started,
+        "\n".join(lines),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

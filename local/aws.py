@@ -1,0 +1,136 @@
+"""The embedded AWS: moto's server on loopback, with serverless.yml's tables and user pool.
+
+Everything is created through boto3 against moto, from the CloudFormation properties in
+serverless.yml, so the local tables and pool are the deployed ones (as far as moto models them).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.serverless import REGION, Service
+
+# The CloudFormation properties create_table takes as they are.
+_TABLE_PROPERTIES = (
+    "TableName",
+    "KeySchema",
+    "AttributeDefinitions",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "ProvisionedThroughput",
+)
+# The user pool properties that change how sign-up and sign-in behave locally.
+_POOL_PROPERTIES = (
+    "Policies",
+    "UsernameAttributes",
+    "AliasAttributes",
+    "AutoVerifiedAttributes",
+    "UsernameConfiguration",
+    "AccountRecoverySetting",
+    "Schema",
+)
+_CLIENT_PROPERTIES = (
+    "ClientName",
+    "ExplicitAuthFlows",
+    "ReadAttributes",
+    "WriteAttributes",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+    "PreventUserExistenceErrors",
+)
+# A browser app (Amplify) signs in with SRP, scripts and tests with a password; both refresh.
+_AUTH_FLOWS = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+
+
+@dataclass(frozen=True)
+class UserPool:
+    id: str
+    client_id: str
+    # Attributes that sign in in place of a username (`email`): Cognito then names each user
+    # by a generated id, and that id is what the tokens and the trigger carry.
+    username_attributes: tuple[str, ...]
+    auto_verified_attributes: tuple[str, ...]
+
+    @property
+    def issuer(self) -> str:
+        # What moto writes into `iss`: the real Cognito issuer, whatever its own address is.
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.id}"
+
+
+def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
+    """moto's server on 127.0.0.1:`port` (0: any free port) and its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
+
+
+def create_tables(service: Service) -> list[str]:
+    dynamodb = boto3.client("dynamodb")
+    names = []
+    for properties in service.resources("AWS::DynamoDB::Table").values():
+        table = {key: properties[key] for key in _TABLE_PROPERTIES if key in properties}
+        dynamodb.create_table(**table)
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(
+                TableName=table["TableName"],
+                TimeToLiveSpecification={
+                    "AttributeName": ttl["AttributeName"],
+                    "Enabled": bool(ttl.get("Enabled", True)),
+                },
+            )
+        names.append(table["TableName"])
+    return names
+
+
+def create_user_pool(service: Service) -> UserPool:
+    """The first user pool and client in serverless.yml; email sign-in defaults otherwise."""
+    pools = service.resources("AWS::Cognito::UserPool")
+    pool_id, properties = next(
+        iter(pools.items()),
+        (None, {"UsernameAttributes": ["email"], "AutoVerifiedAttributes": ["email"]}),
+    )
+    pool = {key: properties[key] for key in _POOL_PROPERTIES if key in properties}
+    if "Schema" in pool:
+        pool["Schema"] = [_schema_attribute(attribute) for attribute in pool["Schema"]]
+    cognito = boto3.client("cognito-idp")
+    created = cognito.create_user_pool(
+        PoolName=properties.get("UserPoolName") or f"{service.name}-{service.stage}", **pool
+    )["UserPool"]
+
+    clients = service.resources("AWS::Cognito::UserPoolClient")
+    client_properties = next(
+        (
+            client
+            for client in clients.values()
+            if pool_id is None or client.get("UserPoolId") == {"Ref": pool_id}
+        ),
+        {},
+    )
+    client = {key: client_properties[key] for key in _CLIENT_PROPERTIES if key in client_properties}
+    client["ClientName"] = client.get("ClientName") or f"{service.name}-{service.stage}-web"
+    client["ExplicitAuthFlows"] = sorted({*client.get("ExplicitAuthFlows", ()), *_AUTH_FLOWS})
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=created["Id"], GenerateSecret=False, **client
+    )["UserPoolClient"]["ClientId"]
+    return UserPool(
+        id=created["Id"],
+        client_id=client_id,
+        username_attributes=tuple(pool.get("UsernameAttributes", ())),
+        auto_verified_attributes=tuple(pool.get("AutoVerifiedAttributes", ())),
+    )
+
+
+def _schema_attribute(attribute: dict[str, Any]) -> dict[str, Any]:
+    # CloudFormation takes numbers for the length and value bounds; the API takes strings.
+    converted = dict(attribute)
+    for constraints in ("StringAttributeConstraints", "NumberAttributeConstraints"):
+        if constraints in converted:
+            converted[constraints] = {k: str(v) for k, v in converted[constraints].items()}
+    return converted

@@ -1,0 +1,160 @@
+"""An OpenAPI 3.1 description of the API: the paths are serverless.yml's routes, the schemas
+the pydantic models the handlers validate and return. Local tooling only: no handler imports it.
+"""
+
+import html
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from database.models import (
+    Availability,
+    AvailabilityPage,
+    BookingRequest,
+    ErrorBody,
+    Meeting,
+    MeetingPage,
+    MeetingWithOpponent,
+    User,
+    UserUpdate,
+)
+from local.serverless import Route, Service
+
+_PAGING = {
+    "limit": "Page size, 1 to 100 (default 100).",
+    "startKey": "The `lastEvaluatedKey` of the previous page.",
+}
+
+# Per route: summary, request body, response body, query parameters. A route missing here (a
+# new function) is still listed, without schemas.
+_OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None, dict]] = {
+    "GET /user": ("The caller's profile", None, User, {}),
+    "GET /public/user/{username}": ("A player's public profile", None, User, {}),
+    "PUT /user": ("Change the caller's public profile fields", UserUpdate, User, {}),
+    "PUT /availability": ("Create or replace an availability", Availability, Availability, {}),
+    "GET /availability": (
+        "The caller's availabilities, or with byTime a search of others' that admit the "
+        "caller's cohort",
+        None,
+        AvailabilityPage,
+        {
+            "byTime": "Any value: search others' availabilities by start time.",
+            "startTime": "RFC 3339; required with byTime.",
+            "endTime": "RFC 3339, not before startTime.",
+            **_PAGING,
+        },
+    ),
+    "DELETE /availability/{id}": ("Delete one of the caller's availabilities", None, None, {}),
+    "PUT /availability/book": ("Book an availability as a meeting", BookingRequest, Meeting, {}),
+    "GET /meeting/{id}": (
+        "One of the caller's meetings, with the opponent's profile",
+        None,
+        MeetingWithOpponent,
+        {},
+    ),
+    "GET /meeting": ("The caller's meetings", None, MeetingPage, _PAGING),
+}
+_REF = "#/components/schemas/{model}"
+_PARAMETER = re.compile(r"\{([^{}]+?)\+?\}")
+
+
+def document(service: Service, server_url: str) -> dict[str, Any]:
+    requests = {model for _, model, _, _ in _OPERATIONS.values() if model}
+    responses = {model for _, _, model, _ in _OPERATIONS.values() if model} | {ErrorBody}
+    keys, schemas = models_json_schema(
+        [(model, "validation") for model in requests]
+        + [(model, "serialization") for model in responses],
+        ref_template=_REF,
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in service.routes:
+        method = "x-amazon-apigateway-any-method" if route.method == "ANY" else route.method
+        operation = _operation(route, lambda model, mode: keys[(model, mode)])
+        paths.setdefault(route.path.replace("+}", "}"), {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": service.name, "version": service.stage},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "cognito": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A Cognito ID or access token of the user pool.",
+                }
+            },
+        },
+    }
+
+
+def _operation(route: Route, schema_of) -> dict[str, Any]:
+    summary, request, response, query = _OPERATIONS.get(route.key, (route.function, None, None, {}))
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAMETER.findall(route.path)
+    ] + [
+        {"name": name, "in": "query", "description": text, "schema": {"type": "string"}}
+        for name, text in query.items()
+    ]
+    success: dict[str, Any] = {"description": "OK"}
+    if response:
+        success["content"] = _json(schema_of(response, "serialization"))
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(route),
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            "200": success,
+            "default": {
+                "description": "An error",
+                "content": _json(schema_of(ErrorBody, "serialization")),
+            },
+        },
+    }
+    if request:
+        operation["requestBody"] = {
+            "required": True,
+            "content": _json(schema_of(request, "validation")),
+        }
+    if route.authorizer:
+        operation["security"] = [{"cognito": list(route.scopes)}]
+        operation["responses"]["401"] = {
+            "description": "No valid token (answered by API Gateway)",
+            "content": _json(
+                {"type": "object", "properties": {"message": {"const": "Unauthorized"}}}
+            ),
+        }
+    return operation
+
+
+def _operation_id(route: Route) -> str:
+    # Unique even when one function serves several routes (getUser: /user and /public/user).
+    words = re.findall(r"[A-Za-z]+", route.key.replace("{", "by "))
+    return words[0].lower() + "".join(word.capitalize() for word in words[1:])
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def docs_page(service: Service) -> str:
+    """A page listing the routes, enhanced by Swagger UI when its CDN is reachable."""
+    rows = "".join(
+        f"<li><code>{html.escape(route.key)}</code> {'(JWT)' if route.authorizer else ''}</li>"
+        for route in service.routes
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(service.name)} (local)</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="swagger-ui"><h1>{html.escape(service.name)}</h1>
+<p><a href="/_local/openapi.json">openapi.json</a></p><ul>{rows}</ul></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>
+if (window.SwaggerUIBundle) SwaggerUIBundle({{url: "/_local/openapi.json", dom_id: "#swagger-ui"}});
+</script></body></html>
+"""

@@ -1,0 +1,118 @@
+"""Demo data, created the way a frontend would: sign-up through the Cognito endpoint (so the
+PostConfirmation trigger creates each profile), then the API with each player's token."""
+
+import json
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from local.aws import UserPool
+
+DEMO_PASSWORD = "Demo-pass-1"  # meets Cognito's default password policy too
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An availability `days` from now, from `hour` UTC, for `hours`."""
+
+    days: int
+    hour: int
+    hours: int
+    types: tuple[str, ...]
+    cohorts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Player:
+    username: str
+    name: str
+    cohort: str
+    offers: tuple[Offer, ...] = ()
+
+
+DEMO = Player(
+    "demo", "Demo Player", "1200-1300", (Offer(4, 18, 2, ("CLASSICAL_GAME",), ("1200-1300",)),)
+)
+PLAYERS = (
+    DEMO,
+    Player(
+        "anna",
+        "Anna Example",
+        "1100-1200",
+        (Offer(1, 18, 2, ("CLASSICAL_GAME", "OPENING_SPARRING"), ("ALL_COHORTS",)),),
+    ),
+    Player(
+        "boris",
+        "Boris Example",
+        "1200-1300",
+        (
+            Offer(2, 17, 2, ("ENDGAME_SPARRING", "ROOK_ENDGAME_PROGRESSION"), ("1200-1300",)),
+            Offer(5, 9, 3, ("MIDDLEGAME_SPARRING",), ("1100-1200", "1200-1300", "1300-1400")),
+        ),
+    ),
+    Player(
+        "carla",
+        "Carla Example",
+        "1300-1400",
+        (Offer(3, 9, 2, ("CLASSIC_ANALYSIS", "BOOK_STUDY"), ("ALL_COHORTS",)),),
+    ),
+)
+
+
+def login_of(player: Player, pool: UserPool) -> str:
+    # A pool that signs in by email takes the email in place of a username.
+    email = f"{player.username}@example.com"
+    return email if "email" in pool.username_attributes else player.username
+
+
+def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
+    cognito = boto3.client("cognito-idp", endpoint_url=cognito_endpoint)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for player in PLAYERS:
+        login = login_of(player, pool)
+        cognito.sign_up(
+            ClientId=pool.client_id,
+            Username=login,
+            Password=DEMO_PASSWORD,
+            UserAttributes=[
+                {"Name": "email", "Value": f"{player.username}@example.com"},
+                {"Name": "name", "Value": player.name},
+            ],
+        )
+        cognito.confirm_sign_up(ClientId=pool.client_id, Username=login, ConfirmationCode="0")
+        token = cognito.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": login, "PASSWORD": DEMO_PASSWORD},
+        )["AuthenticationResult"]["IdToken"]
+        discord = f"{player.username}_dojo"
+        profile = {"discordUsername": discord, "dojoCohort": player.cohort}
+        user = _call(api_url, "PUT", "/user", token, profile)
+        for offer in player.offers:
+            start = hour.replace(hour=offer.hour) + timedelta(days=offer.days)
+            availability = {
+                "owner": user["username"],
+                "ownerDiscord": discord,
+                "ownerCohort": player.cohort,
+                "startTime": start.isoformat().replace("+00:00", "Z"),
+                "endTime": (start + timedelta(hours=offer.hours))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "types": list(offer.types),
+                "cohorts": list(offer.cohorts),
+            }
+            _call(api_url, "PUT", "/availability", token, availability)
+
+
+def _call(api_url: str, method: str, path: str, token: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        f"{api_url}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
