@@ -54,6 +54,7 @@ class UserPool:
     # Attributes that sign in in place of a username (`email`): Cognito then names each user
     # by a generated id, and that id is what the tokens and the trigger carry.
     username_attributes: tuple[str, ...]
+    alias_attributes: tuple[str, ...]  # attributes that sign in as well as the username
     auto_verified_attributes: tuple[str, ...]
 
     @property
@@ -123,6 +124,7 @@ def create_user_pool(service: Service) -> UserPool:
         id=created["Id"],
         client_id=client_id,
         username_attributes=tuple(pool.get("UsernameAttributes", ())),
+        alias_attributes=tuple(pool.get("AliasAttributes", ())),
         auto_verified_attributes=tuple(pool.get("AutoVerifiedAttributes", ())),
     )
 

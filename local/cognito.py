@@ -93,6 +93,8 @@ class CognitoEndpoint:
                 UserAttributes=[{"Name": n, "Value": v} for n, v in verified.items()],
             )
             attributes.update(verified)
+        if "email" in self.pool.alias_attributes and attributes.get("email_verified") == "true":
+            attributes["cognito:email_alias"] = attributes["email"]
         event = post_confirmation_event(
             self.pool.id,
             user["Username"],

@@ -1,0 +1,306 @@
+"""End to end: `python -m local` in a subprocess, used the way a frontend uses the deployed stack
+(sign-up and sign-in with the AWS SDK against the Cognito endpoint, then the API over HTTP)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto.utilities.utils import load_resource
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Local-pass-1"
+COHORT = "1200-1300"
+
+
+@dataclass
+class Stack:
+    config: dict[str, str]
+    output: Path
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """Status, headers (lower-case names) and JSON body (None when empty)."""
+        request = urllib.request.Request(
+            self.config["apiUrl"] + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, raw, text = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw, text = error.code, error.headers, error.read()
+        return status, {k.lower(): v for k, v in raw.items()}, json.loads(text) if text else None
+
+    def cognito(self):
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.config["cognitoEndpoint"],
+            region_name=self.config["region"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def sign_up_and_in(self, username: str, *, admin_confirm: bool = False) -> dict[str, str]:
+        """The user's AuthenticationResult (IdToken, AccessToken, ...)."""
+        cognito, client_id = self.cognito(), self.config["userPoolClientId"]
+        cognito.sign_up(
+            ClientId=client_id,
+            Username=username,
+            Password=PASSWORD,
+            UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}],
+        )
+        if admin_confirm:
+            cognito.admin_confirm_sign_up(UserPoolId=self.config["userPoolId"], Username=username)
+        else:  # any code is accepted locally
+            cognito.confirm_sign_up(ClientId=client_id, Username=username, ConfirmationCode="42")
+        return cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+        )["AuthenticationResult"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Stack:
+    port = _free_port()
+    output = tmp_path_factory.mktemp("local") / "output.log"
+    with output.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local"],
+            cwd=ROOT,
+            env={**os.environ, "PORT": str(port), "SEED": "0"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the stack exited with {process.returncode}:\n{output.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stack did not answer within 60 s:\n{output.read_text()}")
+            try:
+                url = f"http://127.0.0.1:{port}/_local/config"
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    config = json.load(response)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield Stack(config, output)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def alice(stack: Stack) -> dict[str, str]:
+    return stack.sign_up_and_in("alice")
+
+
+@pytest.fixture(scope="module")
+def bob(stack: Stack) -> dict[str, str]:
+    return stack.sign_up_and_in("bob", admin_confirm=True)
+
+
+def test_config_describes_the_stack(stack: Stack):
+    assert stack.config["apiUrl"].startswith("http://127.0.0.1:")
+    assert stack.config["region"] == "us-east-1"
+    assert stack.config["userPoolId"].startswith("us-east-1_")
+    assert stack.config["userPoolClientId"]
+    assert stack.config["cognitoEndpoint"].startswith(stack.config["apiUrl"])
+
+
+def test_a_player_signs_up_books_and_meets(stack: Stack, alice, bob):
+    # GIVEN two players just signed up: the PostConfirmation trigger created their profiles
+    alice_token, bob_token = alice["IdToken"], bob["AccessToken"]  # either token type works
+    status, _, profile = stack.call("GET", "/user", alice_token)
+    assert (status, profile["username"], profile["dojoCohort"]) == (200, "alice", "")
+    assert "email" not in profile
+    assert stack.call("GET", "/user", bob_token)[2]["username"] == "bob"
+
+    # WHEN both pick a cohort and alice offers a game
+    for token, discord in ((alice_token, "alice#1"), (bob_token, "bob#2")):
+        update = {"dojoCohort": COHORT, "discordUsername": discord}
+        status, _, profile = stack.call("PUT", "/user", token, update)
+        assert (status, profile["dojoCohort"]) == (200, COHORT)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    offer = {
+        "owner": "alice",
+        "ownerDiscord": "alice#1",
+        "ownerCohort": COHORT,
+        "startTime": start.isoformat(),
+        "endTime": (start + timedelta(hours=2)).isoformat(),
+        "types": ["CLASSICAL_GAME"],
+        "cohorts": [COHORT],
+    }
+    status, _, availability = stack.call("PUT", "/availability", alice_token, offer)
+    assert status == 200, availability
+    assert stack.call("GET", "/availability", alice_token)[2]["availabilities"] == [availability]
+
+    # THEN bob finds it, books it, and both see the meeting
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    status, _, found = stack.call("GET", f"/availability?byTime=1&startTime={now}", bob_token)
+    assert (status, found["availabilities"]) == (200, [availability])
+    booking = {
+        "owner": "alice",
+        "id": availability["id"],
+        "startTime": availability["startTime"],
+        "type": "CLASSICAL_GAME",
+    }
+    status, _, meeting = stack.call("PUT", "/availability/book", bob_token, booking)
+    assert (status, meeting["participant"], meeting["owner"]) == (200, "bob", "alice")
+    for token, opponent in ((alice_token, "bob"), (bob_token, "alice")):
+        status, _, detail = stack.call("GET", f"/meeting/{meeting['id']}", token)
+        assert (status, detail["meeting"], detail["opponent"]["username"]) == (
+            200,
+            meeting,
+            opponent,
+        )
+        assert stack.call("GET", "/meeting", token)[2]["meetings"] == [meeting]
+    assert stack.call("GET", f"/availability?byTime=1&startTime={now}", bob_token)[2] == {
+        "availabilities": []
+    }
+
+    # AND anyone can read a public profile, without a token
+    status, _, public = stack.call("GET", "/public/user/alice")
+    assert (status, public["username"], public["discordUsername"]) == (200, "alice", "alice#1")
+
+
+def _moto_signed(claims: dict[str, Any]) -> str:
+    """A token signed with the private key moto signs its Cognito tokens with."""
+    key = jwt.PyJWK(load_resource("moto.cognitoidp", "resources/jwks-private.json")).key
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
+
+
+def test_the_authorizer_rejects_what_api_gateway_rejects(stack: Stack, alice):
+    token = alice["IdToken"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    unauthorized = (401, {"message": "Unauthorized"})
+
+    # No token, or not a token
+    assert _status_and_body(stack.call("GET", "/user")) == unauthorized
+    assert _status_and_body(stack.call("GET", "/user", "not-a-jwt")) == unauthorized
+
+    # A payload altered after signing: the signature no longer matches
+    header, _, signature = token.split(".")
+    altered = jwt.utils.base64url_encode(json.dumps({**claims, "cognito:username": "bob"}).encode())
+    tampered = f"{header}.{altered.decode()}.{signature}"
+    assert _status_and_body(stack.call("GET", "/user", tampered)) == unauthorized
+
+    # Signed by another key
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "dummy"})
+    assert _status_and_body(stack.call("GET", "/user", forged)) == unauthorized
+
+    # Signed by the pool's own key but expired (the same token, unexpired, is accepted)
+    now = int(time.time())
+    fresh = _moto_signed({**claims, "iat": now - 60, "exp": now + 3600})
+    assert stack.call("GET", "/user", fresh)[0] == 200
+    expired = _moto_signed({**claims, "iat": now - 7200, "exp": now - 3600})
+    assert _status_and_body(stack.call("GET", "/user", expired)) == unauthorized
+
+    # Valid signature, but for another app client or another issuer
+    for wrong in ({"aud": "another-client"}, {"iss": "https://cognito-idp.example/other"}):
+        assert stack.call("GET", "/user", _moto_signed({**claims, **wrong}))[0] == 401
+
+    # The "Bearer " prefix is optional, as with API Gateway
+    status, _, _ = stack.call("GET", "/user", headers={"Authorization": token})
+    assert status == 200
+
+
+def _status_and_body(response: tuple[int, dict[str, str], Any]) -> tuple[int, Any]:
+    return response[0], response[2]
+
+
+def test_cors_preflight_and_headers(stack: Stack, alice):
+    status, headers, _ = stack.call(
+        "OPTIONS",
+        "/availability",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "*"
+    assert "PUT" in headers["access-control-allow-methods"].split(",")
+    allowed = headers["access-control-allow-headers"].lower().split(",")
+    assert {"authorization", "content-type"} <= set(allowed)
+    for path, token in (("/user", alice["IdToken"]), ("/user", None), ("/nowhere", None)):
+        assert stack.call("GET", path, token)[1]["access-control-allow-origin"] == "*"
+
+
+def test_unknown_routes_are_api_gateways_404(stack: Stack, alice):
+    not_found = (404, {"message": "Not Found"})
+    assert _status_and_body(stack.call("GET", "/nowhere")) == not_found
+    assert _status_and_body(stack.call("POST", "/user", alice["IdToken"], {})) == not_found
+
+
+class _TagsAsNone(yaml.SafeLoader):
+    pass
+
+
+_TagsAsNone.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def test_openapi_lists_exactly_the_routes_of_serverless_yml(stack: Stack):
+    with (ROOT / "serverless.yml").open() as file:
+        functions = yaml.load(file, Loader=_TagsAsNone).get("functions") or {}
+    declared = {
+        (event["httpApi"]["method"].lower(), event["httpApi"]["path"]): bool(
+            event["httpApi"].get("authorizer")
+        )
+        for function in functions.values()
+        for event in function.get("events") or []
+        if "httpApi" in event
+    }
+    status, _, document = stack.call("GET", "/_local/openapi.json")
+    assert (status, document["openapi"]) == (200, "3.1.0")
+    listed = {
+        (method, path): "security" in operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert listed == declared
+    schemas = document["components"]["schemas"]
+    assert {"User", "Meeting", "ErrorBody", "MeetingPage"} <= set(schemas)
+    assert any(name.startswith("BookingRequest") for name in schemas)
+
+
+def test_the_log_has_one_line_per_request(stack: Stack):
+    stack.call("GET", "/public/user/nobody")
+    lines = stack.output.read_text().splitlines()
+    assert any("GET /public/user/nobody 404" in line and "getUser" in line for line in lines)
