@@ -88,6 +88,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _shell_environment() -> dict[str, str]:
+    """This process's environment without what conftest.py sets for in-process handler tests
+    (AWS settings, table names, a quieter log level): `make run` starts from a shell."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "POWERTOOLS_")) and not name.endswith("_TABLE")
+    }
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Stack:
     port = _free_port()
@@ -96,7 +106,7 @@ def stack(tmp_path_factory) -> Stack:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**os.environ, "PORT": str(port), "SEED": "0"},
+            env={**_shell_environment(), "PORT": str(port), "SEED": "0"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
