@@ -47,7 +47,7 @@ class JwtAuthorizer:
             )
         except jwt.PyJWTError as error:
             raise Denied(401, str(error)) from error
-        audience = claims.get("aud", claims.get("client_id"))
+        audience = claims.get("aud") or claims.get("client_id")
         audiences = set(audience) if isinstance(audience, list) else {audience}
         if not audiences & self.audiences:
             raise Denied(401, f"audience {audience!r} is not allowed")

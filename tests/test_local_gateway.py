@@ -1,0 +1,258 @@
+"""Unit tests of the local stack's API Gateway part: serverless.yml reading, routing, payload
+2.0 events and responses, the JWT authorizer, and how a crashing function is answered."""
+
+import base64
+import json
+import logging
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from local import serverless
+from local.authorizer import Denied, JwtAuthorizer, as_strings
+from local.events import HttpRequest, http_event, http_response
+from local.lambdas import Lambdas
+from local.routing import Router
+from local.server import LocalApi
+from local.serverless import Function, Route, Service
+
+SERVERLESS_YML = """
+service: svc
+provider:
+  stage: ${opt:stage, 'dev'}
+  environment:
+    TABLE: !Ref Table
+    LEVEL: ${self:custom.level, 'INFO'}
+    MISSING: ${self:custom.nothing, 'fallback'}
+    NAME: ${self:service}-${sls:stage}
+  httpApi:
+    authorizers:
+      jwt:
+        identitySource: $request.header.X-Token
+custom:
+  level: DEBUG
+functions:
+  hello:
+    handler: handlers/hello.handler
+    timeout: 3
+    events:
+      - httpApi: 'GET /hello'
+      - httpApi: {method: '*', path: '/any/{proxy+}', authorizer: {name: jwt, scopes: [read]}}
+resources:
+  Resources:
+    Table:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        TableName: ${sls:stage}-things
+    Pool:
+      Type: AWS::Cognito::UserPool
+      Properties:
+        LambdaConfig:
+          PostConfirmation: !GetAtt HelloLambdaFunction.Arn
+"""
+
+
+def test_serverless_yml_is_read_with_tags_and_variables(tmp_path: Path):
+    (tmp_path / "serverless.yml").write_text(SERVERLESS_YML)
+    service = serverless.load(tmp_path / "serverless.yml", "local")
+    assert service.environment() == {
+        "TABLE": "local-things",
+        "LEVEL": "DEBUG",
+        "MISSING": "fallback",
+        "NAME": "svc-local",
+    }
+    assert service.routes == [
+        Route("GET", "/hello", "hello", None),
+        Route("ANY", "/any/{proxy+}", "hello", "jwt", ("read",)),
+    ]
+    assert service.functions["hello"] == Function("hello", "handlers.hello", "handler", 1024, 3)
+    assert service.identity_header("jwt") == "x-token"
+    assert service.post_confirmation_function() == service.functions["hello"]
+
+
+def test_routes_match_with_api_gateways_precedence():
+    router = Router(
+        [
+            Route("ANY", "/{proxy+}", "catchAll", None),
+            Route("PUT", "/availability/{id}", "replace", None),
+            Route("PUT", "/availability/book", "book", None),
+        ]
+    )
+    assert router.match("PUT", "/availability/book")[0].function == "book"
+    assert router.match("PUT", "/availability/a%20b") == (
+        Route("PUT", "/availability/{id}", "replace", None),
+        {"id": "a b"},
+    )
+    assert router.match("GET", "/availability/x")[1] == {"proxy": "availability/x"}
+    assert Router([Route("GET", "/user", "getUser", None)]).match("POST", "/user") is None
+
+
+def _request(**overrides) -> HttpRequest:
+    fields = {
+        "method": "GET",
+        "target": "/meeting/m1?limit=5&tag=a&tag=b&plus=x%2By&blank",
+        "headers": [
+            ("Host", "127.0.0.1:4000"),
+            ("X-Multi", "a"),
+            ("x-multi", "b"),
+            ("Cookie", "a=1; b=2"),
+            ("User-Agent", "test"),
+        ],
+        "body": b"",
+        "source_ip": "127.0.0.1",
+        "protocol": "HTTP/1.1",
+    }
+    return HttpRequest(**{**fields, **overrides})
+
+
+def test_a_request_becomes_a_payload_2_event():
+    route = Route("GET", "/meeting/{id}", "getMeeting", "jwt")
+    event = http_event(_request(), route, {"id": "m1"}, {"cognito:username": "alice"})
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /meeting/{id}"
+    assert event["rawPath"] == "/meeting/m1"
+    assert event["rawQueryString"] == "limit=5&tag=a&tag=b&plus=x%2By&blank"
+    assert event["queryStringParameters"] == {
+        "limit": "5",
+        "tag": "a,b",
+        "plus": "x+y",
+        "blank": "",
+    }
+    assert event["pathParameters"] == {"id": "m1"}
+    assert event["headers"]["x-multi"] == "a,b"
+    assert "cookie" not in event["headers"]
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert "body" not in event and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "$default"
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/meeting/m1",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "test",
+    }
+    assert context["authorizer"]["jwt"] == {"claims": {"cognito:username": "alice"}, "scopes": None}
+    assert abs(context["timeEpoch"] - time.time() * 1000) < 5000
+
+
+def test_bodies_are_text_or_base64():
+    route = Route("PUT", "/user", "setUser", None)
+    text = http_event(_request(method="PUT", body='{"a": "é"}'.encode()), route, {}, None)
+    assert (text["body"], text["isBase64Encoded"]) == ('{"a": "é"}', False)
+    assert "authorizer" not in text["requestContext"]
+    binary = http_event(_request(method="PUT", body=b"\xff\x00"), route, {}, None)
+    assert (binary["body"], binary["isBase64Encoded"]) == ("/wA=", True)
+
+
+def test_function_results_are_read_as_api_gateway_does():
+    plain = http_response({"hello": "world"})
+    assert (plain.status, json.loads(plain.body)) == (200, {"hello": "world"})
+    assert ("Content-Type", "application/json") in plain.headers
+    full = http_response(
+        {
+            "statusCode": 201,
+            "headers": {"X-A": "1"},
+            "cookies": ["s=1"],
+            "body": base64.b64encode(b"\x00hi").decode(),
+            "isBase64Encoded": True,
+        }
+    )
+    assert (full.status, full.body) == (201, b"\x00hi")
+    assert full.headers == [("X-A", "1"), ("Set-Cookie", "s=1")]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """A key pair whose public half is served as a JWKS (from a file: URL)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    jwks = tmp_path_factory.mktemp("jwks") / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**public, "kid": "k1", "alg": "RS256"}]}))
+    return private, jwks.as_uri()
+
+
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test"
+
+
+def _token(private, **claims) -> str:
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": "client", "iat": now, "exp": now + 60, **claims}
+    payload = {name: value for name, value in payload.items() if value is not None}
+    return jwt.encode(payload, private, algorithm="RS256", headers={"kid": "k1"})
+
+
+def test_the_authorizer_accepts_id_and_access_tokens(keys):
+    private, jwks_url = keys
+    authorizer = JwtAuthorizer(jwks_url, ISSUER, ["client"])
+    assert authorizer.authorize(f"Bearer {_token(private, sub='a')}")["sub"] == "a"
+    assert authorizer.authorize(_token(private, sub="a"))["sub"] == "a"  # no "Bearer "
+    access = _token(private, aud=None, client_id="client", scope="read write")
+    assert authorizer.authorize(access, scopes=["read"])["client_id"] == "client"
+
+
+@pytest.mark.parametrize(
+    ("claims", "scopes", "status"),
+    [
+        ({"exp": int(time.time()) - 1}, (), 401),
+        ({"aud": "another"}, (), 401),
+        ({"iss": "https://elsewhere"}, (), 401),
+        ({"scope": "write"}, ("read",), 403),
+    ],
+)
+def test_the_authorizer_denies(keys, claims, scopes, status):
+    private, jwks_url = keys
+    with pytest.raises(Denied) as denied:
+        JwtAuthorizer(jwks_url, ISSUER, ["client"]).authorize(_token(private, **claims), scopes)
+    assert denied.value.status == status
+
+
+def test_the_authorizer_denies_foreign_and_unsigned_tokens(keys):
+    _, jwks_url = keys
+    authorizer = JwtAuthorizer(jwks_url, ISSUER, ["client"])
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    hmac = jwt.encode({"iss": ISSUER, "aud": "client"}, "secret", headers={"kid": "k1"})
+    for token in (None, "", "junk", _token(stranger), hmac):
+        with pytest.raises(Denied):
+            authorizer.authorize(token)
+
+
+def test_claims_reach_the_function_as_strings():
+    claims = {"exp": 17, "email_verified": True, "cognito:groups": ["a", "b"], "sub": "x"}
+    assert as_strings(claims) == {
+        "exp": "17",
+        "email_verified": "true",
+        "cognito:groups": "[a b]",
+        "sub": "x",
+    }
+
+
+def crashing(event, context):
+    raise RuntimeError("boom")
+
+
+def echo(event, context):
+    return {"event": event, "function": context.function_name}
+
+
+def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
+    service = Service(name="svc", stage="t", document={"provider": {"httpApi": {"cors": True}}})
+    for name in ("crashing", "echo"):
+        service.functions[name] = Function(name, __name__, name, 128, 3)
+        service.routes.append(Route("GET", f"/{name}", name, None))
+    api = LocalApi(service, Lambdas(service), None, None, {}, {})
+
+    with caplog.at_level(logging.ERROR, logger="local"):
+        crashed, _ = api.handle(_request(target="/crashing"))
+    assert (crashed.status, json.loads(crashed.body)) == (500, {"message": "Internal Server Error"})
+    assert "RuntimeError: boom" in caplog.text
+    assert ("Access-Control-Allow-Origin", "*") in crashed.headers
+
+    echoed, label = api.handle(_request(target="/echo"))
+    assert (echoed.status, label) == (200, "echo")
+    body = json.loads(echoed.body)
+    assert body["function"] == "svc-t-echo"
+    assert body["event"]["routeKey"] == "GET /echo"
