@@ -66,6 +66,15 @@ def top(profile: dict[str, float], n: int) -> str:
     return ", ".join(f"{name} {ms:.0f}" for name, ms in ranked if ms >= 0.5)
 
 
+def delta(profile: dict[str, float], floor: dict[str, float]) -> str:
+    """The biggest import-time differences from the floor: 4 more, 2 less."""
+    diff = {name: profile.get(name, 0.0) - floor.get(name, 0.0) for name in {*profile, *floor}}
+    ranked = sorted(diff.items(), key=lambda kv: -kv[1])
+    more = [f"+{name} {ms:.0f}" for name, ms in ranked[:4] if ms >= 1]
+    less = [f"−{name} {-ms:.0f}" for name, ms in reversed(ranked[-2:]) if ms <= -1]
+    return ", ".join(more + less)
+
+
 def revision() -> str:
     """The commit measured, and whether the code differed from it."""
     git = ["git", "-C", str(ROOT)]
@@ -80,14 +89,16 @@ def revision() -> str:
     return f"`{head.stdout.strip()}`" + (" + uncommitted changes" if dirty else "")
 
 
-def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str | None) -> str:
+def report(
+    code: str, rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str | None
+) -> str:
     runs, imports = coldruns["runs"], coldruns["imports"]
     floor = runs[cold.FLOOR]
     unit = warm["median"]["GetItem"]
     lines = [
         f"# make bench: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Code at {revision()}; Python {platform.python_version()} on {platform.machine()} "
+        f"Code at {code}; Python {platform.python_version()} on {platform.machine()} "
         f"({os.cpu_count()} CPUs), "
         f"{rounds} interleaved cold rounds, {warm['iterations']} warm requests per handler.",
         "",
@@ -146,9 +157,13 @@ def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str
         "",
         "## Where the cold start goes (medians, ms)",
         "",
-        "Start-up = interpreter start and exit (wall − imports − request); the request "
-        "includes creating the boto3 client. Import self-time per package from "
-        f"`python -X importtime` (median of {cold.IMPORT_RUNS} runs); Δ = more than the floor.",
+        "Wall = spawn until the child prints its result (its exit is not counted: a Lambda "
+        "container does not exit after a request); start-up = wall − imports − request, "
+        "i.e. interpreter start; the request includes creating the DynamoDB client. "
+        "Import self-time per package from "
+        f"`python -X importtime` (median of {cold.IMPORT_RUNS} runs; it inflates what it "
+        "measures: compare rows with each other, not with wall); Δ = the biggest differences "
+        "from the floor's.",
         "",
         "| | wall | start-up | imports | first request | import self-time by package "
         "| Δ vs floor |",
@@ -161,10 +176,9 @@ def report(rounds: int, coldruns: dict, warm: dict, sizes: dict, why_no_zip: str
             continue
         wall, imp, call = (statistics.median(row[k]) * 1000 for k in ("wall", "import", "call"))
         profile = imports.get(name, {})
-        delta = {k: v - floor_imports.get(k, 0.0) for k, v in profile.items()}
         lines.append(
             f"| {name} | {wall:.0f} | {wall - imp - call:.0f} | {imp:.0f} | {call:.0f} "
-            f"| {top(profile, 6) or 'n/a'} | {top(delta, 4) if name != cold.FLOOR else ''} |"
+            f"| {top(profile, 6) or 'n/a'} | {delta(profile, floor_imports) if profile else ''} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -174,6 +188,7 @@ def main() -> int:
     parser.add_argument("--no-package", action="store_true", help="skip `sls package`")
     parser.add_argument("--no-importtime", action="store_true", help="skip -X importtime runs")
     args = parser.parse_args()
+    code = revision()  # before measuring: the tree may change meanwhile
     rounds = int(os.environ.get("BENCH_ROUNDS", "12"))
     iterations = int(os.environ.get("BENCH_ITERATIONS", "200"))
     if args.no_importtime:
@@ -193,7 +208,7 @@ def main() -> int:
     progress(f"warm requests: {iterations} per handler...")
     warm = warm_run(iterations) | {"iterations": iterations}
 
-    table = report(rounds, coldruns, warm, sizes, why_no_zip)
+    table = report(code, rounds, coldruns, warm, sizes, why_no_zip)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(table)
