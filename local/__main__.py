@@ -41,7 +41,7 @@ def main() -> int:
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
     try:
-        # Every boto3 client in this process, the handlers' included, now talks to moto.
+        # Every AWS client in this process, the handlers' included, now talks to moto.
         os.environ["AWS_ENDPOINT_URL"] = moto_url
         # The functions' environment, before any handler is imported: they read it at import.
         os.environ.update(service.environment())
@@ -52,7 +52,9 @@ def main() -> int:
         moto.stop()
         raise
     config = server.api.config
-    ready = threading.Thread(target=_announce, args=(config, pool, moto_url, started), daemon=True)
+    ready = threading.Thread(
+        target=_announce, args=(service.name, config, pool, moto_url, started), daemon=True
+    )
     ready.start()
     try:
         server.serve_forever()
@@ -88,7 +90,11 @@ def _server(
     authorizer = JwtAuthorizer(
         f"{moto_url}/{pool.id}/.well-known/jwks.json", pool.issuer, [pool.client_id]
     )
-    server = bind(port)
+    try:
+        server = bind(port)
+    except OSError as error:
+        message = f"Cannot listen on 127.0.0.1:{port} ({error}): set PORT to another port"
+        raise SystemExit(message) from None
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     config = {
         "apiUrl": api_url,
@@ -101,7 +107,9 @@ def _server(
     return server
 
 
-def _announce(config: dict[str, str], pool: aws.UserPool, moto_url: str, started: float) -> None:
+def _announce(
+    name: str, config: dict[str, str], pool: aws.UserPool, moto_url: str, started: float
+) -> None:
     demo = None
     if os.environ.get("SEED", "1") != "0":
         try:
@@ -110,7 +118,7 @@ def _announce(config: dict[str, str], pool: aws.UserPool, moto_url: str, started
         except Exception:
             log.exception("Demo data could not be created")
     api_url = config["apiUrl"]
-    lines = [f"  {name:<17} {value}" for name, value in config.items()]
+    lines = [f"  {key:<17} {value}" for key, value in config.items()]
     lines += [
         f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
         f"  {'DynamoDB (moto)':<17} {moto_url}",
@@ -118,7 +126,8 @@ def _announce(config: dict[str, str], pool: aws.UserPool, moto_url: str, started
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     log.info(
-        "dojo-scheduler is running locally (ready in %.1f s; Ctrl-C to stop)\n%s",
+        "%s is running locally (ready in %.1f s; Ctrl-C to stop)\n%s",
+        name,
         time.perf_counter() - started,
         "\n".join(lines),
     )
