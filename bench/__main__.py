@@ -147,13 +147,36 @@ def report(
             f"| {zip_cell} | {calls} / {case.original}{target}{mark(calls_ok)} "
             f"| {'✗ ' + ', '.join(misses) if misses else '✓'} |"
         )
-    if why_no_zip:
-        lines += ["", f"zip: n/a ({why_no_zip})"]
     lines += [
         "",
         "Cold ms and ×floor: median [min–max] over the rounds; ×floor is the median of the "
         "per-round ratios. Warm: median request time with DynamoDB stubbed, and what is left "
         "after subtracting one stubbed GetItem per DynamoDB call.",
+    ]
+    if why_no_zip:
+        lines += ["", f"zip: n/a ({why_no_zip})"]
+    lines += [
+        "",
+        "## Warm: our code versus botocore (medians, µs)",
+        "",
+        "The target subtracts one stubbed *GetItem* per call; a Query page or a transaction "
+        "costs botocore more than that. *Outside the client* is the request minus the time "
+        "actually spent in the client's calls, i.e. our code alone.",
+        "",
+        "| handler | request | calls | minus calls × GetItem | outside the client | ×GetItem |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case in CASES:
+        if case.name not in warm["median"]:
+            continue
+        total, outside = warm["median"][case.name], warm["outside_client"][case.name]
+        calls = warm["calls"][case.name]
+        lines.append(
+            f"| {case.name} | {total * 1e6:.0f} | {', '.join(calls)} "
+            f"| {(total - len(calls) * unit) * 1e6:.0f} | {outside * 1e6:.0f} "
+            f"| {outside / unit:.2f}× |"
+        )
+    lines += [
         "",
         "## Where the cold start goes (medians, ms)",
         "",
@@ -163,7 +186,7 @@ def report(
         "Import self-time per package from "
         f"`python -X importtime` (median of {cold.IMPORT_RUNS} runs; it inflates what it "
         "measures: compare rows with each other, not with wall); Δ = the biggest differences "
-        "from the floor's.",
+        "from the floor's; *ours* = api, database, handlers.",
         "",
         "| | wall | start-up | imports | first request | import self-time by package "
         "| Δ vs floor |",
