@@ -63,6 +63,8 @@ def child_env(endpoint: str) -> dict[str, str]:
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
         stage="bench",
+        LOG_LEVEL="INFO",  # as serverless.yml sets them
+        POWERTOOLS_SERVICE_NAME="dojo-scheduler",
     )
     return env
 
