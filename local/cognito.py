@@ -8,7 +8,6 @@ Cognito's error for a failed trigger while the user stays confirmed, as with Cog
 
 import json
 import logging
-import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -43,7 +42,7 @@ class CognitoEndpoint:
             try:
                 self._confirmed(json.loads(request.body))
             except Exception as error:
-                log.error("PostConfirmation trigger failed\n%s", traceback.format_exc())
+                log.exception("PostConfirmation trigger failed")
                 body = {
                     "__type": "UserLambdaValidationException",
                     "message": f"PostConfirmation failed with error {error}.",
