@@ -20,5 +20,5 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         name=attributes.get("name", ""),
     )
     created = create_user(user)
-    logger.info("User confirmed", username=user.username, created=created)
+    logger.info("User confirmed", username=user.username, new_user=created)
     return event
