@@ -1,5 +1,5 @@
 """An OpenAPI 3.1 description of the API: the paths are serverless.yml's routes, the schemas
-the pydantic models the handlers validate and return. Local tooling only: no handler imports it.
+the contract's pydantic models (database/schema.py). Local tooling only: no handler imports it.
 """
 
 import html
@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from database.models import (
+from database.schema import (
     Availability,
     AvailabilityPage,
     BookingRequest,
