@@ -1,7 +1,7 @@
 """API Gateway HTTP API (payload 2.0) requests and responses.
 
-A handler module is `handler = http_handler(route)` where `route(request)` returns a pydantic
-model (or a plain dict) to send with status 200, and raises `ApiError` for anything else.
+A handler module is `handler = http_handler(route)` where `route(request)` returns the JSON
+body (a dict) to send with status 200, and raises `ApiError` for anything else.
 """
 
 import base64
@@ -10,12 +10,11 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from api.errors import ApiError, BadRequest, InternalError, Unauthorized
 from api.log import logger
+from database.models import Invalid
 
-Model = TypeVar("Model", bound=BaseModel)
+Parsed = TypeVar("Parsed")
 
 # The original backend sent the CORS header itself; the HTTP API's `cors: true` adds it too.
 HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
@@ -64,8 +63,8 @@ class Request:
             raise BadRequest(f"limit must be an integer from 1 to {maximum}")
         return int(raw)
 
-    def body(self, model: type[Model]) -> Model:
-        """The JSON body validated as `model`; 400 naming the first invalid field otherwise."""
+    def body(self, parse: Callable[[dict], Parsed]) -> Parsed:
+        """The JSON object in the body, read by `parse`; 400 naming the invalid field otherwise."""
         raw = self.event.get("body")
         if raw and self.event.get("isBase64Encoded"):
             try:
@@ -75,29 +74,27 @@ class Request:
         if not raw:
             raise BadRequest("Request body is required")
         try:
-            return model.model_validate_json(raw)
-        except ValidationError as error:
-            raise BadRequest(describe(error)) from error
+            data = json.loads(raw)
+        except ValueError as error:
+            raise BadRequest("Request body is not valid JSON") from error
+        if not isinstance(data, dict):
+            raise BadRequest("Request body must be a JSON object")
+        try:
+            return parse(data)
+        except Invalid as error:
+            raise BadRequest(str(error)) from error
 
 
-def describe(error: ValidationError) -> str:
-    """A sentence for the client naming the first invalid field: `ownerCohort: Field required`."""
-    first = error.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":
-        return "Request body is not valid JSON"
-    if first["type"] == "model_type":
-        return "Request body must be a JSON object"
-    message = first["msg"].removeprefix("Value error, ")
-    field = ".".join(str(part) for part in first["loc"])
-    return f"{field}: {message}" if field else message
+def page(name: str, records: list, last_key: str | None) -> dict:
+    """A page of records under `name`, with `lastEvaluatedKey` only while more remain."""
+    body = {name: [record.to_json() for record in records]}
+    if last_key:
+        body["lastEvaluatedKey"] = last_key
+    return body
 
 
-def respond(status: int, body: BaseModel | dict) -> dict[str, Any]:
-    if isinstance(body, BaseModel):
-        text = body.model_dump_json(exclude_none=True)
-    else:
-        text = json.dumps(body)
-    return {"statusCode": status, "headers": dict(HEADERS), "body": text}
+def respond(status: int, body: dict) -> dict[str, Any]:
+    return {"statusCode": status, "headers": dict(HEADERS), "body": json.dumps(body)}
 
 
 def error_response(error: ApiError) -> dict[str, Any]:
@@ -106,7 +103,7 @@ def error_response(error: ApiError) -> dict[str, Any]:
     return respond(error.status, {"code": error.status, "message": message})
 
 
-def http_handler(route: Callable[[Request], BaseModel | dict]) -> Callable[..., dict]:
+def http_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
     @functools.wraps(route)
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         request = Request(event)

@@ -26,7 +26,7 @@ BOOKED_OR_MISSING = "Availability not found or already booked"
 
 def _stored(availability: Availability) -> dict:
     return {
-        **availability.model_dump(mode="json"),
+        **availability.to_json(),
         "status": SCHEDULED,
         "expirationTime": expiration(availability.endTime),
     }
@@ -66,7 +66,7 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
     item = dynamodb().get_item(
         TableName=AVAILABILITIES_TABLE, Key=to_item({"owner": owner, "id": availability_id})
     )
-    return Availability.model_validate(from_item(item["Item"])) if "Item" in item else None
+    return Availability.from_item(from_item(item["Item"])) if "Item" in item else None
 
 
 @translate_errors
@@ -94,7 +94,7 @@ def list_owned(owner: str, limit: int, start: str | None) -> tuple[list[Availabi
         "ExpressionAttributeValues": to_item({":owner": owner}),
     }
     items, key = query_page(request, limit, start_key)
-    return [Availability.model_validate(item) for item in items], key and encode_key(key)
+    return [Availability.from_item(item) for item in items], key and encode_key(key)
 
 
 @translate_errors
@@ -135,7 +135,7 @@ def search(
         "ExpressionAttributeValues": to_item(values),
     }
     items, key = query_page(request, limit, start_key)
-    return [Availability.model_validate(item) for item in items], key and encode_key(key)
+    return [Availability.from_item(item) for item in items], key and encode_key(key)
 
 
 def _within(value: str, low: str, high: str | None) -> bool:
@@ -160,7 +160,7 @@ def book(availability: Availability, meeting: Meeting) -> None:
         }
     )
     stored_meeting = {
-        **meeting.model_dump(mode="json"),
+        **meeting.to_json(),
         "expirationTime": expiration(meeting.startTime),
     }
     try:

@@ -11,7 +11,7 @@ _SIDES = (("OwnerIndex", "owner"), ("ParticipantIndex", "participant"))
 @translate_errors
 def get_meeting(meeting_id: str) -> Meeting | None:
     item = dynamodb().get_item(TableName=MEETINGS_TABLE, Key=to_item({"id": meeting_id}))
-    return Meeting.model_validate(from_item(item["Item"])) if "Item" in item else None
+    return Meeting.from_item(from_item(item["Item"])) if "Item" in item else None
 
 
 @translate_errors
@@ -42,7 +42,7 @@ def list_for_member(
             "ExpressionAttributeValues": to_item({":member": username}),
         }
         items, key = query_page(request, limit - len(meetings), start_key)
-        meetings.extend(Meeting.model_validate(item) for item in items)
+        meetings.extend(Meeting.from_item(item) for item in items)
         if key:
             return meetings, encode_key(key)
         start_key = None

@@ -1,27 +1,34 @@
-"""The contract's models. Python field names are the JSON names, exactly.
+"""The contract's records as the functions use them, and the rules a client's input must meet.
 
-Stored-only attributes (`email`, `name`, `status`, `expirationTime`) are not fields of the
-models a response is built from, so they cannot reach a client.
+Standard library only. pydantic (see database/schema.py) would cost a function ~110 ms of
+cold start to import and build its validators, more than everything else above the floor
+of "import botocore, create a client, make one call" together (`make bench`). So the
+functions validate with the plain code below, and schema.py's pydantic models stay the
+published description of the same contract: the OpenAPI document is generated from them, and
+tests/test_schema.py checks, on generated inputs, that both accept and produce exactly
+the same things.
+
+Each record's `to_json()` holds only the contract's public fields: the stored-only
+attributes (`email`, `name`, `status`, `expirationTime`) have no field here, so they cannot
+reach a client.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from database.times import format_time, parse_stored, parse_time
 
-from database.times import format_time, to_instant
-
-Cohort = Literal[
+COHORTS = (
     "0-400", "400-600", "600-700",
     "700-800", "800-900", "900-1000", "1000-1100", "1100-1200", "1200-1300", "1300-1400",
     "1400-1500", "1500-1600", "1600-1700", "1700-1800", "1800-1900", "1900-2000", "2000-2100",
     "2100-2200", "2200-2300", "2300-2400",
     "2400+",
-]  # fmt: skip
+)  # fmt: skip
 ALL_COHORTS = "ALL_COHORTS"
-
-AvailabilityType = Literal[
+AVAILABILITY_TYPES = (
     "CLASSICAL_GAME",
     "OPENING_SPARRING",
     "MIDDLEGAME_SPARRING",
@@ -29,111 +36,212 @@ AvailabilityType = Literal[
     "ROOK_ENDGAME_PROGRESSION",
     "CLASSIC_ANALYSIS",
     "BOOK_STUDY",
-]
-
-# An RFC 3339 instant in, the fixed-width UTC form out (see database.times).
-Time = Annotated[
-    datetime, BeforeValidator(to_instant), PlainSerializer(format_time, return_type=str)
-]
-# Free text from a client, bounded so one request cannot bloat an item.
-Text = Annotated[str, Field(max_length=100)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+)
+# Free text from a client is bounded so one request cannot bloat an item.
+MAX_TEXT = 100
 
 
-class Model(BaseModel):
-    # Each model's validator is built on first use, not at import: a function pays only for the
-    # models it touches, after its cold start has begun serving.
-    model_config = ConfigDict(defer_build=True)
+class Invalid(ValueError):
+    """A client value that breaks a rule; the message names the field."""
 
 
-def _new_id(value: object) -> object:
-    # The original set a fresh UUID v4 when the client sent none (or an empty one).
-    return value or str(uuid4())
+def _text(data: dict, name: str, *, required: bool = True, min_length: int = 1) -> str | None:
+    """A string field. Absent (or null) is an error when `required`, else None."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string")
+    if not min_length <= len(value) <= MAX_TEXT:
+        raise Invalid(f"{name} must be {min_length} to {MAX_TEXT} characters long")
+    return value
 
 
-class User(Model):
+def _choice(data: dict, name: str, choices: tuple[str, ...], *, required: bool = True):
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if value not in choices:
+        raise Invalid(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def _choices(data: dict, name: str, choices: tuple[str, ...]) -> list[str]:
+    values = data.get(name)
+    if not isinstance(values, list) or not values:
+        raise Invalid(f"{name} must be a non-empty list")
+    for value in values:
+        if value not in choices:
+            raise Invalid(f"{name} must hold only {', '.join(choices)}")
+    return values
+
+
+def _time(data: dict, name: str) -> datetime:
+    value = data.get(name)
+    if value is None:
+        raise Invalid(f"{name} is required")
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise Invalid(f"{name} {error}") from error
+
+
+@dataclass(slots=True)
+class User:
     """A player's public profile."""
 
-    username: Name
-    discordUsername: Text = ""
-    chesscomUsername: Text = ""
-    lichessUsername: Text = ""
-    dojoCohort: Cohort | Literal[""] = ""  # empty until the player picks one
+    username: str
+    discordUsername: str = ""
+    chesscomUsername: str = ""
+    lichessUsername: str = ""
+    dojoCohort: str = ""  # empty until the player picks one
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "User":
+        return cls(
+            username=item["username"],
+            discordUsername=item.get("discordUsername", ""),
+            chesscomUsername=item.get("chesscomUsername", ""),
+            lichessUsername=item.get("lichessUsername", ""),
+            dojoCohort=item.get("dojoCohort", ""),
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "username": self.username,
+            "discordUsername": self.discordUsername,
+            "chesscomUsername": self.chesscomUsername,
+            "lichessUsername": self.lichessUsername,
+            "dojoCohort": self.dojoCohort,
+        }
 
 
-class UserUpdate(Model):
-    """Body of `PUT /user`: the public fields a player may change. Absent fields are kept."""
+@dataclass(slots=True)
+class UserUpdate:
+    """Body of `PUT /user`: the public fields to change (absent or null ones are kept).
 
-    username: Text | None = None  # accepted only when it is the caller's own
-    discordUsername: Text | None = None
-    chesscomUsername: Text | None = None
-    lichessUsername: Text | None = None
-    dojoCohort: Cohort | None = None
+    `username` may be sent, but only as the caller's own (the handler checks); it is never a
+    change, nor are `email` and `name`, which only Cognito sets."""
 
-    def changes(self) -> dict[str, str]:
-        return self.model_dump(exclude_none=True, exclude={"username"})
+    username: str | None
+    changes: dict[str, str]
+
+    @classmethod
+    def from_json(cls, data: dict) -> "UserUpdate":
+        changes = {
+            name: value
+            for name in ("discordUsername", "chesscomUsername", "lichessUsername")
+            if (value := _text(data, name, required=False, min_length=0)) is not None
+        }
+        cohort = _choice(data, "dojoCohort", COHORTS, required=False)
+        if cohort is not None:
+            changes["dojoCohort"] = cohort
+        username = _text(data, "username", required=False, min_length=0)
+        return cls(username=username, changes=changes)
 
 
-class NewUser(Model):
-    """What the sign-up trigger stores; `email` and `name` are never returned."""
+@dataclass(slots=True)
+class Availability:
+    owner: str
+    ownerDiscord: str
+    ownerCohort: str
+    id: str
+    startTime: datetime  # the window in which the owner is willing to *start* a game
+    endTime: datetime
+    types: list[str]
+    cohorts: list[str]
 
-    username: Name
-    email: str = ""
-    name: str = ""
+    @classmethod
+    def from_json(cls, data: dict) -> "Availability":
+        """Body of `PUT /availability`; a missing or empty `id` gets a new UUID v4 (as the
+        original did)."""
+        availability = cls(
+            owner=_text(data, "owner"),
+            ownerDiscord=_text(data, "ownerDiscord"),
+            ownerCohort=_choice(data, "ownerCohort", COHORTS),
+            id=_text(data, "id", required=False, min_length=0) or str(uuid4()),
+            startTime=_time(data, "startTime"),
+            endTime=_time(data, "endTime"),
+            types=_choices(data, "types", AVAILABILITY_TYPES),
+            cohorts=_choices(data, "cohorts", (*COHORTS, ALL_COHORTS)),
+        )
+        if availability.startTime >= availability.endTime:
+            raise Invalid("startTime must be before endTime")
+        return availability
 
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "Availability":
+        return cls(
+            owner=item["owner"],
+            ownerDiscord=item["ownerDiscord"],
+            ownerCohort=item["ownerCohort"],
+            id=item["id"],
+            startTime=parse_stored(item["startTime"]),
+            endTime=parse_stored(item["endTime"]),
+            types=item["types"],
+            cohorts=item["cohorts"],
+        )
 
-class Availability(Model):
-    owner: Name
-    ownerDiscord: Name
-    ownerCohort: Cohort
-    id: Annotated[Text, BeforeValidator(_new_id)] = Field(default="", validate_default=True)
-    startTime: Time  # the window in which the owner is willing to *start* a game
-    endTime: Time
-    types: list[AvailabilityType] = Field(min_length=1)
-    cohorts: list[Cohort | Literal["ALL_COHORTS"]] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _starts_before_it_ends(self) -> "Availability":
-        if self.startTime >= self.endTime:
-            raise ValueError("startTime must be before endTime")
-        return self
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "ownerDiscord": self.ownerDiscord,
+            "ownerCohort": self.ownerCohort,
+            "id": self.id,
+            "startTime": format_time(self.startTime),
+            "endTime": format_time(self.endTime),
+            "types": self.types,
+            "cohorts": self.cohorts,
+        }
 
     def admits(self, cohort: str) -> bool:
         return ALL_COHORTS in self.cohorts or cohort in self.cohorts
 
 
-class BookingRequest(Model):
+@dataclass(slots=True)
+class BookingRequest:
     """Body of `PUT /availability/book`."""
 
-    owner: Name
-    id: Name
-    startTime: Time
-    type: AvailabilityType
+    owner: str
+    id: str
+    startTime: datetime
+    type: str
+
+    @classmethod
+    def from_json(cls, data: dict) -> "BookingRequest":
+        return cls(
+            owner=_text(data, "owner"),
+            id=_text(data, "id"),
+            startTime=_time(data, "startTime"),
+            type=_choice(data, "type", AVAILABILITY_TYPES),
+        )
 
 
-class Meeting(Model):
+@dataclass(slots=True)
+class Meeting:
     owner: str  # the availability's owner
     participant: str  # who booked it
     id: str  # the availability's id
-    startTime: Time
-    type: AvailabilityType
+    startTime: datetime
+    type: str
 
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "Meeting":
+        return cls(
+            owner=item["owner"],
+            participant=item["participant"],
+            id=item["id"],
+            startTime=parse_stored(item["startTime"]),
+            type=item["type"],
+        )
 
-class MeetingWithOpponent(Model):
-    meeting: Meeting
-    opponent: User
-
-
-class AvailabilityPage(Model):
-    availabilities: list[Availability]
-    lastEvaluatedKey: str | None = None  # omitted on the last page
-
-
-class MeetingPage(Model):
-    meetings: list[Meeting]
-    lastEvaluatedKey: str | None = None
-
-
-class ErrorBody(Model):
-    code: int
-    message: str
+    def to_json(self) -> dict[str, str]:
+        return {
+            "owner": self.owner,
+            "participant": self.participant,
+            "id": self.id,
+            "startTime": format_time(self.startTime),
+            "type": self.type,
+        }

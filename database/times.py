@@ -9,6 +9,7 @@ precision; they are compared as instants, never as strings.
 import re
 from datetime import UTC, datetime, timedelta
 
+INVALID = "must be an RFC 3339 timestamp, e.g. 2030-01-01T09:00:00Z"
 _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})"
     r"(?:\.(?P<fraction>\d+))?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
@@ -25,24 +26,19 @@ def parse_time(value: str) -> datetime:
     """
     match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError("must be an RFC 3339 timestamp, e.g. 2030-01-01T09:00:00Z")
+        raise ValueError(INVALID)
     fraction = (match["fraction"] or "")[:3].ljust(3, "0")
     offset = "+00:00" if match["offset"] in "Zz" else match["offset"]
     try:
         parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}")
         return parsed.astimezone(UTC)
-    except OverflowError as error:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise ValueError("is out of range") from error
+    except (ValueError, OverflowError) as error:  # 2030-02-30, or before year 1 in UTC
+        raise ValueError(INVALID) from error
 
 
-def to_instant(value: object) -> datetime:
-    """An RFC 3339 string or an aware datetime, as an aware UTC datetime with millisecond
-    precision (the precision that is stored)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("must carry a UTC offset")
-        return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-    return parse_time(value)
+def parse_stored(value: str) -> datetime:
+    """A time this code stored (always the fixed-width UTC form): no need to check it again."""
+    return datetime.fromisoformat(value)
 
 
 def format_time(instant: datetime) -> str:

@@ -4,13 +4,13 @@ from botocore.exceptions import ClientError
 
 from api.errors import NotFound
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
-from database.models import NewUser, User, UserUpdate
+from database.models import User
 
 
 @translate_errors
 def get_user(username: str) -> User | None:
     item = dynamodb().get_item(TableName=USERS_TABLE, Key=to_item({"username": username}))
-    return User.model_validate(from_item(item["Item"])) if "Item" in item else None
+    return User.from_item(from_item(item["Item"])) if "Item" in item else None
 
 
 def require_user(username: str) -> User:
@@ -21,12 +21,13 @@ def require_user(username: str) -> User:
 
 
 @translate_errors
-def create_user(user: NewUser) -> bool:
-    """Stores a new player; a player who already exists is left untouched (returns False)."""
+def create_user(username: str, email: str, name: str) -> bool:
+    """Stores a new player; a player who already exists is left untouched (returns False).
+    `email` and `name` are stored for the club, never returned."""
     try:
         dynamodb().put_item(
             TableName=USERS_TABLE,
-            Item=to_item(user.model_dump()),
+            Item=to_item({"username": username, "email": email, "name": name}),
             ConditionExpression="attribute_not_exists(username)",
         )
         return True
@@ -37,9 +38,8 @@ def create_user(user: NewUser) -> bool:
 
 
 @translate_errors
-def update_user(username: str, update: UserUpdate) -> User:
-    """Applies the update's public fields to an existing player in one conditional write."""
-    changes = update.changes()
+def update_user(username: str, changes: dict[str, str]) -> User:
+    """Applies public-field `changes` to an existing player in one conditional write."""
     if not changes:
         return require_user(username)
     names = {f"#{field}": field for field in changes}
@@ -57,4 +57,4 @@ def update_user(username: str, update: UserUpdate) -> User:
         if error_code(error) == "ConditionalCheckFailedException":
             raise NotFound("User not found") from error
         raise
-    return User.model_validate(from_item(result["Attributes"]))
+    return User.from_item(from_item(result["Attributes"]))

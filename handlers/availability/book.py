@@ -7,9 +7,9 @@ from database.models import BookingRequest, Meeting
 from database.users import require_user
 
 
-def book(request: Request) -> Meeting:
+def book(request: Request) -> dict:
     caller = request.caller
-    booking = request.body(BookingRequest)
+    booking = request.body(BookingRequest.from_json)
     if booking.owner == caller:
         raise BadRequest("You cannot book your own availability")
 
@@ -31,7 +31,7 @@ def book(request: Request) -> Meeting:
         type=booking.type,
     )
     availabilities.book(availability, meeting)
-    return meeting
+    return meeting.to_json()
 
 
 handler = http_handler(book)

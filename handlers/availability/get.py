@@ -1,20 +1,19 @@
 """GET /availability: the caller's own availabilities, or with `byTime` a search of others'."""
 
 from api.errors import BadRequest
-from api.http import Request, http_handler
+from api.http import Request, http_handler, page
 from database import availabilities
-from database.models import AvailabilityPage
 from database.times import parse_time
 from database.users import require_user
 
 
-def get_availabilities(request: Request) -> AvailabilityPage:
+def get_availabilities(request: Request) -> dict:
     caller = request.caller
     limit = request.limit()
     start_key = request.query("startKey")
     if request.query("byTime") is None:
         items, last_key = availabilities.list_owned(caller, limit, start_key)
-        return AvailabilityPage(availabilities=items, lastEvaluatedKey=last_key)
+        return page("availabilities", items, last_key)
 
     start = _time(request, "startTime", required=True)
     end = _time(request, "endTime", required=False)
@@ -22,7 +21,7 @@ def get_availabilities(request: Request) -> AvailabilityPage:
         raise BadRequest("endTime must not be before startTime")
     cohort = require_user(caller).dojoCohort
     items, last_key = availabilities.search(caller, cohort, start, end, limit, start_key)
-    return AvailabilityPage(availabilities=items, lastEvaluatedKey=last_key)
+    return page("availabilities", items, last_key)
 
 
 def _time(request: Request, name: str, *, required: bool):

@@ -6,12 +6,12 @@ from database.availabilities import put_availability
 from database.models import Availability
 
 
-def set_availability(request: Request) -> Availability:
+def set_availability(request: Request) -> dict:
     caller = request.caller
-    availability = request.body(Availability)
+    availability = request.body(Availability.from_json)
     if availability.owner != caller:
         raise Forbidden("owner must be the caller")
-    return put_availability(availability)
+    return put_availability(availability).to_json()
 
 
 handler = http_handler(set_availability)

@@ -3,11 +3,10 @@
 from api.errors import Forbidden, NotFound
 from api.http import Request, http_handler
 from database.meetings import get_meeting
-from database.models import MeetingWithOpponent
 from database.users import require_user
 
 
-def get(request: Request) -> MeetingWithOpponent:
+def get(request: Request) -> dict:
     caller = request.caller
     meeting = get_meeting(request.path("id"))
     if meeting is None:
@@ -15,7 +14,7 @@ def get(request: Request) -> MeetingWithOpponent:
     if caller not in (meeting.owner, meeting.participant):
         raise Forbidden("You are not a member of this meeting")
     opponent = meeting.participant if caller == meeting.owner else meeting.owner
-    return MeetingWithOpponent(meeting=meeting, opponent=require_user(opponent))
+    return {"meeting": meeting.to_json(), "opponent": require_user(opponent).to_json()}
 
 
 handler = http_handler(get)

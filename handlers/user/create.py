@@ -3,7 +3,6 @@
 from typing import Any
 
 from api.log import logger
-from database.models import NewUser
 from database.users import create_user
 
 
@@ -14,11 +13,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         logger.info("Ignoring trigger", trigger_source=event.get("triggerSource"))
         return event
     attributes = (event.get("request") or {}).get("userAttributes") or {}
-    user = NewUser(
-        username=event["userName"],
-        email=attributes.get("email", ""),
-        name=attributes.get("name", ""),
-    )
-    created = create_user(user)
-    logger.info("User confirmed", username=user.username, new_user=created)
+    username = event["userName"]
+    created = create_user(username, attributes.get("email", ""), attributes.get("name", ""))
+    logger.info("User confirmed", username=username, new_user=created)
     return event

@@ -2,16 +2,16 @@
 
 from api.errors import BadRequest
 from api.http import Request, http_handler
-from database.models import User, UserUpdate
+from database.models import UserUpdate
 from database.users import update_user
 
 
-def set_user(request: Request) -> User:
+def set_user(request: Request) -> dict:
     caller = request.caller
-    update = request.body(UserUpdate)
-    if update.username is not None and update.username != caller:
+    update = request.body(UserUpdate.from_json)
+    if update.username not in (None, caller):
         raise BadRequest("username cannot be changed")
-    return update_user(caller, update)
+    return update_user(caller, update.changes).to_json()
 
 
 handler = http_handler(set_user)
