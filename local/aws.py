@@ -71,8 +71,9 @@ def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
     return server, f"http://{host}:{bound}"
 
 
-def create_tables(service: Service) -> list[str]:
-    dynamodb = boto3.client("dynamodb")
+def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
+    """serverless.yml's tables, through `dynamodb` (a client; boto3's default one if None)."""
+    dynamodb = dynamodb or boto3.client("dynamodb")
     names = []
     for properties in service.resources("AWS::DynamoDB::Table").values():
         table = {key: properties[key] for key in _TABLE_PROPERTIES if key in properties}

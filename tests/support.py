@@ -5,62 +5,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+import local.aws
+from local.serverless import load
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 
+# serverless.yml read as the local stack reads it, for the stage the tests name their tables by
+# (conftest.py sets USERS_TABLE etc. to the same names).
+SERVICE = load(ROOT / "serverless.yml", stage="test")
 TABLE_NAMES = {
-    "UsersTable": "test-users",
-    "AvailabilitiesTable": "test-availabilities",
-    "MeetingsTable": "test-meetings",
+    logical_id: SERVICE.table_name(logical_id)
+    for logical_id in SERVICE.resources("AWS::DynamoDB::Table")
 }
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads serverless.yml, keeping CloudFormation short-form tags (!Ref, !GetAtt...) as data."""
-
-
-def _tagged(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {f"!{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _tagged)
-
-
-def serverless_config() -> dict:
-    return yaml.load((ROOT / "serverless.yml").read_text(), Loader=_CloudFormationLoader)
-
-
-def table_definitions() -> dict[str, dict]:
-    """The Properties of each DynamoDB table in serverless.yml, by logical id."""
-    resources = serverless_config()["resources"]["Resources"]
-    return {
-        logical_id: resource["Properties"]
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::DynamoDB::Table"
-    }
-
-
 def create_tables(client) -> None:
-    for logical_id, properties in table_definitions().items():
-        name = TABLE_NAMES[logical_id]
-        table = {
-            key: properties[key]
-            for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")
-            if key in properties
-        }
-        client.create_table(TableName=name, BillingMode=properties["BillingMode"], **table)
-        if "TimeToLiveSpecification" in properties:
-            client.update_time_to_live(
-                TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"]
-            )
+    """serverless.yml's tables (keys, indexes, TTL), so tests and infrastructure cannot drift."""
+    local.aws.create_tables(SERVICE, client)
 
 
 def snapshot(client) -> dict[str, list]:
