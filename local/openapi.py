@@ -143,18 +143,14 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def docs_page(service: Service) -> str:
-    """A page listing the routes, enhanced by Swagger UI when its CDN is reachable."""
+    """A page listing the routes, self-contained (it works offline); any OpenAPI viewer can
+    open /_local/openapi.json for more."""
     rows = "".join(
         f"<li><code>{html.escape(route.key)}</code> {'(JWT)' if route.authorizer else ''}</li>"
         for route in service.routes
     )
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(service.name)} (local)</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="swagger-ui"><h1>{html.escape(service.name)}</h1>
-<p><a href="/_local/openapi.json">openapi.json</a></p><ul>{rows}</ul></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>
-if (window.SwaggerUIBundle) SwaggerUIBundle({{url: "/_local/openapi.json", dom_id: "#swagger-ui"}});
-</script></body></html>
+<html><head><meta charset="utf-8"><title>{html.escape(service.name)} (local)</title></head>
+<body><h1>{html.escape(service.name)}</h1>
+<p><a href="/_local/openapi.json">openapi.json</a> (OpenAPI 3.1)</p><ul>{rows}</ul></body></html>
 """
