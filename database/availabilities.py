@@ -115,8 +115,11 @@ def search(
     )
     if start_key and not _within(start_key["startTime"], low, high):
         raise BadRequest("startKey is not valid for this query", detail=f"startKey {start_key}")
-    values = {":status": SCHEDULED, ":low": low, ":caller": caller, ":cohort": cohort}
-    values[":all"] = ALL_COHORTS
+    values = {":status": SCHEDULED, ":low": low, ":caller": caller, ":all": ALL_COHORTS}
+    admitted = "contains(#cohorts, :all)"
+    if cohort:  # a player who has not picked a cohort yet sees only ALL_COHORTS
+        values[":cohort"] = cohort
+        admitted += " OR contains(#cohorts, :cohort)"
     if high:
         values[":high"] = high
     request = {
@@ -124,8 +127,7 @@ def search(
         "IndexName": "SearchIndex",
         "KeyConditionExpression": "#status = :status AND "
         + ("#start BETWEEN :low AND :high" if high else "#start >= :low"),
-        "FilterExpression": "#owner <> :caller AND "
-        "(contains(#cohorts, :cohort) OR contains(#cohorts, :all))",
+        "FilterExpression": f"#owner <> :caller AND ({admitted})",
         "ExpressionAttributeNames": {
             "#status": "status",
             "#start": "startTime",

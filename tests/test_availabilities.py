@@ -167,6 +167,16 @@ def test_search_matches_time_range_cohort_and_excludes_the_callers_own(tables):
     assert sorted(a["id"] for a in body(response)["availabilities"]) == ["all-cohorts", "in-range"]
 
 
+def test_a_player_without_a_cohort_finds_only_all_cohorts(tables):
+    add_user(tables, "bob", cohort="")
+    put(availability(id="for-1500", cohorts=["1500-1600"]))
+    put(availability(id="for-all", cohorts=["ALL_COHORTS"]))
+
+    response = search(startTime="2030-01-01T00:00:00Z")
+
+    assert [a["id"] for a in body(response)["availabilities"]] == ["for-all"]
+
+
 def test_search_compares_instants_not_strings(tables):
     add_user(tables, "bob")
     put(availability(id="at-nine-utc"))
