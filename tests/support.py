@@ -25,6 +25,21 @@ def create_tables(client) -> None:
     local.aws.create_tables(SERVICE, client)
 
 
+def availability(**overrides: Any) -> dict:
+    """A valid `PUT /availability` body: alice, 2030-01-01 09:00 to 12:00 UTC, classical games
+    for 1500-1600, with `overrides`."""
+    return {
+        "owner": "alice",
+        "ownerDiscord": "alice#1",
+        "ownerCohort": "1500-1600",
+        "startTime": "2030-01-01T09:00:00Z",
+        "endTime": "2030-01-01T12:00:00Z",
+        "types": ["CLASSICAL_GAME"],
+        "cohorts": ["1500-1600"],
+        **overrides,
+    }
+
+
 def snapshot(client) -> dict[str, list]:
     """Every item of every table, to prove a rejected request changed nothing."""
     state = {}

@@ -6,22 +6,7 @@ import pytest
 
 from handlers.availability import delete, get
 from handlers.availability import set as set_availability
-from support import add_user, body, http_event, snapshot
-
-WINDOW = {"startTime": "2030-01-01T09:00:00Z", "endTime": "2030-01-01T12:00:00Z"}
-
-
-def availability(**overrides):
-    value = {
-        "owner": "alice",
-        "ownerDiscord": "alice#1",
-        "ownerCohort": "1500-1600",
-        **WINDOW,
-        "types": ["CLASSICAL_GAME"],
-        "cohorts": ["1500-1600"],
-    }
-    value.update(overrides)
-    return value
+from support import add_user, availability, body, http_event, snapshot
 
 
 def put(payload, caller="alice"):

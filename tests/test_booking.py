@@ -9,18 +9,11 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from handlers.availability import book
 from handlers.availability import set as set_availability
-from support import add_user, body, http_event, snapshot
+from support import add_user, availability, body, http_event, snapshot
 
-AVAILABILITY = {
-    "owner": "alice",
-    "ownerDiscord": "alice#1",
-    "ownerCohort": "1500-1600",
-    "id": "a1",
-    "startTime": "2030-01-01T09:00:00Z",
-    "endTime": "2030-01-01T12:00:00Z",
-    "types": ["CLASSICAL_GAME", "BOOK_STUDY"],
-    "cohorts": ["1500-1600", "1600-1700"],
-}
+AVAILABILITY = availability(
+    id="a1", types=["CLASSICAL_GAME", "BOOK_STUDY"], cohorts=["1500-1600", "1600-1700"]
+)
 BOOKING = {
     "owner": "alice",
     "id": "a1",

@@ -10,18 +10,9 @@ from handlers.meeting import list as list_meetings
 from handlers.user import create
 from handlers.user import get as get_user
 from handlers.user import set as set_user
-from support import add_user, http_event, post_confirmation_event
+from support import add_user, availability, http_event, post_confirmation_event
 
-AVAILABILITY = {
-    "owner": "alice",
-    "ownerDiscord": "alice#1",
-    "ownerCohort": "1500-1600",
-    "id": "a1",
-    "startTime": "2030-01-01T09:00:00Z",
-    "endTime": "2030-01-01T12:00:00Z",
-    "types": ["CLASSICAL_GAME"],
-    "cohorts": ["ALL_COHORTS"],
-}
+AVAILABILITY = availability(id="a1", cohorts=["ALL_COHORTS"])
 SEARCH = {"byTime": "1", "startTime": "2030-01-01T00:00:00Z"}
 BOOKING = {
     "owner": "alice",
