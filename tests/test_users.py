@@ -199,3 +199,15 @@ def test_set_user_without_claims_is_401(tables):
     response = set_user.handler(http_event("PUT /user", caller=None, body={}), None)
 
     assert response["statusCode"] == 401
+
+
+def test_an_unexpected_error_is_a_generic_500(tables, monkeypatch):
+    def broken(username):
+        raise RuntimeError("arn:aws:dynamodb:...:table/test-users exploded")
+
+    monkeypatch.setattr(get, "require_user", broken)
+
+    response = get.handler(http_event("GET /user"), None)
+
+    assert response["statusCode"] == 500
+    assert body(response) == {"code": 500, "message": "Temporary server error"}
