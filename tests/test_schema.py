@@ -85,7 +85,7 @@ def both(data, parse, model):
     return ours, theirs
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(availabilities)
 def test_availability_rules_agree(data):
     ours, theirs = both(data, models.Availability.from_json, schema.Availability)
@@ -98,7 +98,7 @@ def test_availability_rules_agree(data):
         assert ours.to_json() == expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(bookings)
 def test_booking_rules_agree(data):
     ours, theirs = both(data, models.BookingRequest.from_json, schema.BookingRequest)
@@ -113,7 +113,7 @@ def test_booking_rules_agree(data):
         )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(user_updates)
 def test_user_update_rules_agree(data):
     ours, theirs = both(data, models.UserUpdate.from_json, schema.UserUpdate)
