@@ -134,8 +134,8 @@ def emulator(rounds: int):
     """A moto server on a free port, its tables built from serverless.yml and seeded for
     rounds 0..`rounds`; yields its endpoint."""
     import boto3
-    from boto3.dynamodb.types import TypeSerializer
 
+    from database.client import to_item
     from support import create_tables
 
     port = free_port()
@@ -160,12 +160,9 @@ def emulator(rounds: int):
             except Exception:
                 time.sleep(0.1)
         create_tables(client)
-        serializer = TypeSerializer()
         for table, items in seed_items(rounds).items():
             for item in items:
-                client.put_item(
-                    TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()}
-                )
+                client.put_item(TableName=table, Item=to_item(item))
         yield endpoint
     finally:
         server.terminate()

@@ -41,12 +41,7 @@ class _Body:
 
 def canned_responses() -> dict[tuple[str, str], bytes]:
     """(operation, table or index) -> the JSON body DynamoDB would send back."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-
-    def item(values: dict) -> dict:
-        return {key: serializer.serialize(value) for key, value in values.items()}
+    from database.client import to_item as item
 
     def page(items: list[dict]) -> dict:
         return {"Items": [item(i) for i in items], "Count": len(items), "ScannedCount": len(items)}

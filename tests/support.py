@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import local.aws
+from database.client import to_item
 from local.serverless import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,5 +96,4 @@ def body(response: dict) -> Any:
 
 def add_user(client, username: str, cohort: str = "1500-1600", **fields: str) -> None:
     item = {"username": username, "dojoCohort": cohort, "email": f"{username}@example.com"}
-    item.update(fields)
-    client.put_item(TableName="test-users", Item={k: {"S": v} for k, v in item.items()})
+    client.put_item(TableName="test-users", Item=to_item({**item, **fields}))

@@ -2,17 +2,22 @@
 
 import pytest
 
+from database.client import to_item
 from handlers.meeting import get
 from handlers.meeting import list as list_meetings
 from support import add_user, body, http_event
 
 
 def add_meeting(client, meeting_id, owner, participant, start="2030-01-01T09:00:00.000Z"):
-    item = {"id": meeting_id, "owner": owner, "participant": participant, "startTime": start}
-    item = {key: {"S": value} for key, value in item.items()}
-    item["type"] = {"S": "CLASSICAL_GAME"}
-    item["expirationTime"] = {"N": "1893628800"}
-    client.put_item(TableName="test-meetings", Item=item)
+    item = {
+        "id": meeting_id,
+        "owner": owner,
+        "participant": participant,
+        "startTime": start,
+        "type": "CLASSICAL_GAME",
+        "expirationTime": 1893628800,
+    }
+    client.put_item(TableName="test-meetings", Item=to_item(item))
 
 
 @pytest.fixture
