@@ -45,11 +45,11 @@ class Request:
             raise Unauthorized(detail="no username claim in the request context")
         return username
 
-    def path(self, name: str) -> str:
+    def path(self, name: str, *, required: bool = True) -> str | None:
         value = (self.event.get("pathParameters") or {}).get(name)
-        if not value:
+        if not value and required:
             raise BadRequest(f"{name} is required in the path")
-        return value
+        return value or None
 
     def query(self, name: str) -> str | None:
         return (self.event.get("queryStringParameters") or {}).get(name)

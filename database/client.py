@@ -33,8 +33,9 @@ USERS_TABLE = os.environ.get("USERS_TABLE") or f"{_stage}-users"
 AVAILABILITIES_TABLE = os.environ.get("AVAILABILITIES_TABLE") or f"{_stage}-availabilities"
 MEETINGS_TABLE = os.environ.get("MEETINGS_TABLE") or f"{_stage}-meetings"
 
-# Errors DynamoDB asks us to back off from; after botocore's retries they become a 503.
-_THROTTLED = {
+# Throttling and transient DynamoDB faults: still failing after botocore's retries, they are
+# a 503 (worth retrying later), not a 500.
+_TRY_AGAIN_LATER = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
@@ -100,7 +101,7 @@ def translate_errors(operation: Callable[P, R]) -> Callable[P, R]:
         except ClientError as error:
             code = error_code(error)
             detail = f"DynamoDB {code} in {operation.__name__}: {error}"
-            if code in _THROTTLED:
+            if code in _TRY_AGAIN_LATER:
                 raise ServiceUnavailable(detail=detail) from error
             raise InternalError(detail=detail) from error
         except BotoCoreError as error:  # timeouts, connection failures

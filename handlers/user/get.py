@@ -5,9 +5,8 @@ from database.users import require_user
 
 
 def get_user(request: Request) -> dict:
-    if (request.event.get("pathParameters") or {}).get("username"):
-        return require_user(request.path("username")).to_json()
-    return require_user(request.caller).to_json()
+    # The public route names the player; GET /user means the signed-in caller.
+    return require_user(request.path("username", required=False) or request.caller).to_json()
 
 
 handler = http_handler(get_user)
