@@ -51,14 +51,18 @@ def dynamodb():
     return botocore.session.get_session().create_client("dynamodb", config=CONFIG)
 
 
-# Items hold strings, integers (epoch seconds) and lists of strings; nothing else is stored.
+# Items hold strings, booleans, integers (epoch seconds, counts), lists and maps of those.
 def to_attribute(value: Any) -> dict:
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return {"BOOL": value}
+    if isinstance(value, int):
         return {"N": str(value)}
     if isinstance(value, list):
         return {"L": [to_attribute(element) for element in value]}
+    if isinstance(value, dict):
+        return {"M": to_item(value)}
     raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
 
 
@@ -68,8 +72,12 @@ def from_attribute(attribute: dict) -> Any:
         return value
     if kind == "N":
         return int(value)
+    if kind == "BOOL":
+        return value
     if kind == "L":
         return [from_attribute(element) for element in value]
+    if kind == "M":
+        return from_item(value)
     raise TypeError(f"unexpected DynamoDB attribute type {kind}")
 
 
