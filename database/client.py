@@ -16,7 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.errors import ApiError, InternalError, ServiceUnavailable
+from database.errors import DataError, StoreFault, Unavailable
 
 CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -98,21 +98,21 @@ R = TypeVar("R")
 
 
 def translate_errors(operation: Callable[P, R]) -> Callable[P, R]:
-    """Turns botocore failures that the operation did not handle itself into ApiErrors."""
+    """Turns botocore failures that the operation did not handle itself into DataErrors."""
 
     @functools.wraps(operation)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return operation(*args, **kwargs)
-        except ApiError:
+        except DataError:
             raise
         except ClientError as error:
             code = error_code(error)
             detail = f"DynamoDB {code} in {operation.__name__}: {error}"
             if code in _TRY_AGAIN_LATER:
-                raise ServiceUnavailable(detail=detail) from error
-            raise InternalError(detail=detail) from error
+                raise Unavailable(detail=detail) from error
+            raise StoreFault(detail=detail) from error
         except BotoCoreError as error:  # timeouts, connection failures
-            raise ServiceUnavailable(detail=f"{operation.__name__}: {error}") from error
+            raise Unavailable(detail=f"{operation.__name__}: {error}") from error
 
     return wrapper
