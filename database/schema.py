@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainSerializer,
+    RootModel,
     StrictBool,
     StrictInt,
     model_validator,
@@ -171,6 +172,11 @@ class AvailabilityPage(BaseModel):
 class MeetingPage(BaseModel):
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
+
+
+class MeetingOrSession(RootModel[Meeting | Availability]):
+    """What booking and cancelling answer: a one-to-one Meeting, or the group session (an
+    Availability) joined, left or canceled."""
 
 
 class CalendarPage(BaseModel):
