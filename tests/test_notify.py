@@ -603,3 +603,39 @@ def test_member_search_matches_exact_names_only():
     assert client.find_member(GUILD, "oldtimer#1234") == "3"
     assert client.find_member(GUILD, "oldtimer#9999") is None
     assert client.find_member(GUILD, "alice") is None
+
+
+def test_a_refused_message_is_logged_not_retried(players, streams, discord_api):
+    cannot_dm = {"message": "Cannot send messages to this user", "code": 50007}
+    discord_api.answer_messages({"status": 403, "json": cannot_dm}, then_succeed=False)
+    put(players, "meetings", meeting())
+    records = streams.take("meetings")
+    assert run(records) == []  # the same on every retry: not worth blocking the stream
+    assert store.claim_state(store.claim_key(records[0]["eventID"], "booked")) == store.REJECTED
+    assert len(discord_api.calls("POST", "/messages")) == 1
+
+
+def test_an_already_deleted_announcement_is_fine(players, streams, discord_api):
+    put(players, "availabilities", open_availability())
+    delete(players, "availabilities", {"owner": "alice", "id": "a1"})
+    discord_api.mock.remove(responses.DELETE, re.compile(rf"{API}/channels/\d+/messages/\d+"))
+    unknown = {"message": "Unknown Message", "code": 10008}
+    discord_api.mock.add(
+        responses.DELETE, re.compile(rf"{API}/channels/\d+/messages/\d+"), status=404, json=unknown
+    )
+    assert run(streams.take("availabilities")) == []
+    assert store.announcement("alice", "a1") is None
+
+
+class NearlyTimedOut:
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def test_records_are_not_started_without_time_left(players, streams, discord_api):
+    put(players, "meetings", meeting())
+    put(players, "meetings", meeting(id="m2"))
+    records = streams.take("meetings")
+    response = notify.handler({"Records": records}, NearlyTimedOut())
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == sequence(records)
+    assert len(discord_api.mock.calls) == 0
