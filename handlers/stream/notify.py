@@ -45,10 +45,11 @@ TOKEN = os.environ.get("DISCORD_AUTH", "")
 GUILD_ID = os.environ.get("DISCORD_GUILD_ID", "")
 CHANNEL_ID = os.environ.get("DISCORD_CHANNEL_ID", "")
 FRONTEND = os.environ.get("FRONTEND_HOST", "").rstrip("/")
-# Tests and `make run` point this elsewhere.
+# Another base URL (a local stand-in for Discord) for trying it without the real one.
 BASE_URL = os.environ.get("DISCORD_API_URL") or DEFAULT_BASE_URL
-# A record is not started with less time left than a slow one may need (its Discord calls
-# each wait at most ~25 s); it fails instead and is retried.
+# A record is not started with less time left than one slow Discord call may take (3 attempts
+# of up to 3 s connect + 10 s read, and up to 10 s rate-limit waits between them); it fails
+# instead and is retried.
 RESERVE_MS = 60_000
 
 SETTINGS = {
@@ -92,6 +93,10 @@ class _InOrder:
             notify(record)
         except Exception:
             self.failed = True
+            logger.exception(
+                "Change failed; the stream retries it",
+                extra={"eventID": record.event_id, "eventSourceARN": record.event_source_arn},
+            )
             raise
 
 
