@@ -53,6 +53,7 @@ ROUTES = {
 }
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
+NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
@@ -93,6 +94,7 @@ DYNAMODB_GRANTS = {
 }
 
 DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
+DUMMY_DISCORD = "discordAuth: dummy-bot-token\n"
 
 
 def logical_id(function: str) -> str:
@@ -112,6 +114,9 @@ class Package:
 
     def of_type(self, cfn_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def effective_of_type(self, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.effective().items() if v["Type"] == cfn_type}
 
     def effective(self) -> dict[str, dict]:
         """The resources CloudFormation would create: those whose Condition holds."""
@@ -206,8 +211,10 @@ def simple(tmp_path_factory) -> Package:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory) -> Package:
-    # dev has Google sign-in, whose OAuth client is read from the git-ignored oauth.yml.
-    return sls_package("dev", tmp_path_factory.mktemp("sls-dev"), {"oauth.yml": DUMMY_OAUTH})
+    # dev has Google sign-in, whose OAuth client is read from the git-ignored oauth.yml, and
+    # Discord notifications, whose bot token is read from the git-ignored discord.yml.
+    files = {"oauth.yml": DUMMY_OAUTH, "discord.yml": DUMMY_DISCORD}
+    return sls_package("dev", tmp_path_factory.mktemp("sls-dev"), files)
 
 
 @pytest.fixture(params=["simple", "dev"])
@@ -260,8 +267,11 @@ def key_schema(table: dict) -> list[tuple[str, str]]:
 
 
 def test_tables(package: Package):
-    tables = package.of_type("AWS::DynamoDB::Table")
-    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS}
+    tables = package.effective_of_type("AWS::DynamoDB::Table")
+    notifying = package.stage == "dev"
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS} | (
+        {NOTIFICATIONS} if notifying else set()
+    )
     props = {name: t["Properties"] for name, t in tables.items()}
     stage = package.stage
     assert props[USERS]["TableName"] == f"{stage}-users"
@@ -302,8 +312,9 @@ def test_tables(package: Package):
 
 
 def test_functions(package: Package):
-    functions = package.of_type("AWS::Lambda::Function")
-    assert set(functions) == {logical_id(f) for f in HANDLERS}
+    functions = package.effective_of_type("AWS::Lambda::Function")
+    notify = {"notify"} if package.stage == "dev" else set()
+    assert set(functions) == {logical_id(f) for f in HANDLERS.keys() | notify}
     for name, handler in HANDLERS.items():
         props = functions[logical_id(name)]["Properties"]
         assert props["Handler"] == handler
@@ -461,6 +472,98 @@ def test_each_function_has_least_privilege_role(package: Package):
         assert granted == expected, name
 
 
+# --- notifications ----------------------------------------------------------------------
+
+
+NOTIFY_MAPPINGS = {
+    "NotifyEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
+    "NotifyEventSourceMappingDynamodbMeetingsTable": MEETINGS,
+}
+
+
+def stream_specification(package: Package, table: str):
+    spec = package.resources[table]["Properties"].get("StreamSpecification")
+    return evaluate(spec, package.template.get("Conditions", {}))
+
+
+def test_simple_has_no_notifications(simple: Package):
+    effective = simple.effective()
+    for name in ("NotifyLambdaFunction", "NotifyLambdaFunctionRole", NOTIFICATIONS, DEAD_LETTERS):
+        assert name in simple.resources and name not in effective, name
+    for mapping in NOTIFY_MAPPINGS:
+        assert mapping not in effective
+    assert not simple.effective_of_type("AWS::Lambda::EventSourceMapping")
+    for table in (AVAILABILITIES, MEETINGS):
+        assert stream_specification(simple, table) == {"Ref": "AWS::NoValue"}
+
+
+def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Package):
+    effective = dev.effective()
+    for table in (AVAILABILITIES, MEETINGS):
+        assert stream_specification(dev, table) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+    function = effective["NotifyLambdaFunction"]["Properties"]
+    assert function["Handler"] == "handlers/stream/notify.handler"
+    env = function["Environment"]["Variables"]
+    assert env["NOTIFICATIONS_TABLE"] == {"Ref": NOTIFICATIONS}
+    assert env["DISCORD_AUTH"] == "dummy-bot-token"
+    assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
+
+    mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
+    assert set(mappings) == set(NOTIFY_MAPPINGS)
+    for mapping_id, table in NOTIFY_MAPPINGS.items():
+        props = mappings[mapping_id]["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert ref_name(props["FunctionName"]) == "NotifyLambdaFunction"
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["BisectBatchOnFunctionError"] is True
+        assert 0 < props["MaximumRetryAttempts"] <= 10
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 24 * 3600
+        assert props["StartingPosition"] == "LATEST"
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [DEAD_LETTERS, "Arn"]}
+    assert effective[DEAD_LETTERS]["Type"] == "AWS::SQS::Queue"
+    notifications = effective[NOTIFICATIONS]["Properties"]
+    assert key_schema(notifications) == [("id", "HASH")]
+    assert notifications["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+
+
+def test_notify_has_least_privilege_role(dev: Package):
+    function = dev.effective()["NotifyLambdaFunction"]["Properties"]
+    role = dev.effective()[ref_name(function["Role"])]
+    granted = set()
+    for statement in role_statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            if action.startswith("logs:"):
+                continue
+            for resource in as_list(statement["Resource"]):
+                name, attribute = resource["Fn::GetAtt"]
+                granted.add((action, name, attribute))
+    streams = {
+        (f"dynamodb:{verb}", table, "StreamArn")
+        for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+        for table in (AVAILABILITIES, MEETINGS)
+    }
+    notifications = {
+        (f"dynamodb:{verb}", NOTIFICATIONS, "Arn")
+        for verb in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    }
+    assert granted == streams | notifications | {
+        ("dynamodb:GetItem", USERS, "Arn"),
+        ("sqs:SendMessage", DEAD_LETTERS, "Arn"),
+    }
+
+
+def test_notify_zip(dev: Package):
+    with zipfile.ZipFile(dev.path / "notify.zip") as zf:
+        names = set(zf.namelist())
+    assert "handlers/stream/notify.py" in names
+    assert {"notifications/changes.py", "notifications/discord.py"} <= names
+    assert "database/notifications.py" in names
+    assert "requests/__init__.py" in names
+
+
 # --- cfn-lint -----------------------------------------------------------------------------
 
 
@@ -504,7 +607,16 @@ def test_zips(simple: Package):
             # Only this function's handler, nothing else of the repo.
             handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
             assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}
-            for prefix in ("tests/", "local/", "node_modules/", "config/", "bench/", ".venv/"):
+            # notifications/ (the Discord client) is the notify function's alone.
+            for prefix in (
+                "tests/",
+                "local/",
+                "node_modules/",
+                "config/",
+                "bench/",
+                ".venv/",
+                "notifications/",
+            ):
                 assert not [n for n in names if n.startswith(prefix)], (name, prefix)
             # The runtime ships botocore; pydantic is for the docs and tests only.
             assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], name
