@@ -67,8 +67,8 @@ class Operations {
     for (const name of this.serverless.service.getAllFunctions()) {
       const own = this.serverless.service.getFunction(name).reservedConcurrency;
       if (own !== undefined && own !== null) continue;
-      resources[this.provider.naming.getLambdaLogicalId(name)].Properties.ReservedConcurrentExecutions =
-        limit;
+      const { Properties } = resources[this.provider.naming.getLambdaLogicalId(name)];
+      Properties.ReservedConcurrentExecutions = limit;
     }
   }
 
@@ -124,7 +124,7 @@ class Operations {
       added[`${id}ThrottlesAlarm`] = alarm(
         `${name} throttles`,
         `${name} was refused at least one invocation in ${PERIOD / 60} minutes: it reached ` +
-          'its reserved concurrency or the account limit. Callers got errors (API: 5xx).',
+          'its reserved concurrency or the account limit, and those callers got an error.',
         sum('AWS/Lambda', 'Throttles', dimensions)
       );
     }
