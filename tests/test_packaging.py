@@ -35,6 +35,8 @@ HANDLERS = {
     "bookAvailability": "handlers/availability/book.handler",
     "getMeeting": "handlers/meeting/get.handler",
     "listMeetings": "handlers/meeting/list.handler",
+    "cancelMeeting": "handlers/meeting/cancel.handler",
+    "getCalendar": "handlers/calendar/get.handler",
 }
 
 # RouteKey -> (function, needs the JWT authorizer)
@@ -48,12 +50,15 @@ ROUTES = {
     "PUT /availability/book": ("bookAvailability", True),
     "GET /meeting/{id}": ("getMeeting", True),
     "GET /meeting": ("listMeetings", True),
+    "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
+    "GET /calendar": ("getCalendar", True),
 }
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
+JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
 
 # Exactly the DynamoDB grants each function's role must have: (action, table or index).
 DYNAMODB_GRANTS = {
@@ -66,11 +71,27 @@ DYNAMODB_GRANTS = {
     "bookAvailability": {
         ("GetItem", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
+        ("UpdateItem", AVAILABILITIES),
         ("GetItem", USERS),
         ("PutItem", MEETINGS),
     },
     "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
     "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
+    "cancelMeeting": {
+        *(
+            (action, table)
+            for action in ("BatchGetItem", "GetItem", "UpdateItem")
+            for table in (MEETINGS, AVAILABILITIES)
+        ),
+        ("PutItem", AVAILABILITIES),
+    },
+    "getCalendar": {
+        ("Query", AVAILABILITIES),
+        ("Query", OWNER_INDEX),
+        ("Query", PARTICIPANT_INDEX),
+        ("Query", JOINED_INDEX),
+        ("BatchGetItem", AVAILABILITIES),
+    },
 }
 
 DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
@@ -305,6 +326,8 @@ def test_tables(package: Package):
     assert indexes(props[MEETINGS]) == {
         "OwnerIndex": ([("owner", "HASH"), ("id", "RANGE")], "ALL"),
         "ParticipantIndex": ([("participant", "HASH"), ("id", "RANGE")], "ALL"),
+        # version 2: the seats of group sessions, by player and start (the calendar's Query)
+        "JoinedIndex": ([("joinedBy", "HASH"), ("startTime", "RANGE")], "ALL"),
     }
     for name in (AVAILABILITIES, MEETINGS):
         assert props[name]["TimeToLiveSpecification"] == {
