@@ -184,7 +184,7 @@ class Lambdas:
             reusable = False
             try:
                 result = environment.invoke(event)
-                reusable = failed = False
+                reusable, failed = True, False
                 return result
             except FunctionError as error:
                 # A handler that raised leaves its environment warm; a timeout or a crash not.
