@@ -128,6 +128,7 @@ def _announce(
     lines = [f"  {key:<17} {value}" for key, value in config.items()]
     lines += [
         f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
+        f"  {'Stats':<17} {api_url}/_local/stats (also printed on Ctrl-C)",
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
     if demo:

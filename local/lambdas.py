@@ -225,7 +225,9 @@ def stats_table(stats: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<20} {function['requests']:>8} {function['errors']:>6} "
             f"{function['coldStarts']:>5} "
-            + " ".join(f"{latency.get(p, 0):>8.1f}" for p in ("p50", "p90", "p99"))
+            + " ".join(
+                f"{latency[p]:>8.1f}" if latency else f"{'-':>8}" for p in ("p50", "p90", "p99")
+            )
         )
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ nothing the functions do not: what the handler's module imports is its cold star
 
 import importlib
 import json
+import signal
 import socket
 import sys
 import time
@@ -39,6 +40,9 @@ class LambdaContext:
 
 
 def main() -> int:
+    # Ctrl-C in the terminal reaches the whole process group: the stack stops its
+    # environments itself (closing the socket ends the loop below), without a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = socket.socket(fileno=int(sys.argv[1]))
     spec = json.loads(sys.argv[2])
     reader, writer = channel.makefile("rb"), channel.makefile("wb")
