@@ -87,11 +87,12 @@ class Environment:
             raise FunctionError("Runtime.ExitError", f"the environment exited ({status})")
         return json.loads(line)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for stream in (self.reader, self.writer, self.channel):
             stream.close()
         self.process.kill()
-        self.process.wait()
+        if wait:
+            self.process.wait()
 
 
 class FunctionStats:
@@ -157,11 +158,13 @@ class _Pool:
             self.started -= 1
             self.changed.notify()
 
-    def close(self) -> None:
+    def close(self) -> list[Environment]:
+        """Stops the idle environments without waiting for them to exit; returns them."""
         with self.changed:
             idle, self.idle = self.idle, []
         for environment in idle:
-            environment.close()
+            environment.close(wait=False)
+        return idle
 
 
 class Lambdas:
@@ -210,8 +213,9 @@ class Lambdas:
             }
 
     def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
+        stopped = [environment for pool in self._pools.values() for environment in pool.close()]
+        for environment in stopped:  # all at once, then reaped
+            environment.process.wait()
 
 
 def stats_table(stats: dict[str, Any]) -> str:
