@@ -1,4 +1,5 @@
-"""`make run`: the whole backend on 127.0.0.1, from serverless.yml, in one process.
+"""`make run`: the whole backend on 127.0.0.1, from serverless.yml: API Gateway, Cognito and
+DynamoDB in this process, each function's execution environments in processes of their own.
 
 PORT (default 4000) is the API's port, MOTO_PORT moto's (default: any free port), SEED=0 skips
 the demo data, LAMBDA_CONCURRENCY (default 10) caps the execution environments per function.

@@ -34,10 +34,7 @@ class FunctionError(Exception):
 
     def __init__(self, error_type: str, message: str):
         super().__init__(message)
-        self.error_type = error_type
-
-    def __str__(self) -> str:
-        return f"{self.error_type}: {self.args[0]}"
+        self.error_type = error_type  # RuntimeError, Sandbox.Timedout, ...
 
 
 class TimedOut(FunctionError):

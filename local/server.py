@@ -73,7 +73,7 @@ class LocalApi:
             return http_response(result), route.function
         except FunctionError as error:
             # As on Lambda, the function's traceback is in its own log lines.
-            log.error("%s failed: %s", route.function, error)
+            log.error("%s failed: %s: %s", route.function, error.error_type, error)
             return _message(500, "Internal Server Error"), route.function
         except Exception:
             # The function crashed (or returned what API Gateway cannot read): API Gateway's
