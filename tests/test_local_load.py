@@ -1,4 +1,4 @@
-"""`make run` under load: a burst of connections, and thirty players at once booking each
+"""`make run` under load: a burst of 256 connections, and thirty players at once booking each
 other's availabilities, against `python -m local` in a subprocess (bench/load.py drives it).
 
 What must hold is what holds on AWS: no 5xx, no reset or refused connection, no traceback in
@@ -37,7 +37,7 @@ def _tracebacks(output: Path) -> list[str]:
 
 def test_a_burst_of_connections_is_served_not_reset(stack):
     config, output = stack
-    clients = 64
+    clients = 256
     ready = threading.Barrier(clients)
     answers: list = []
 
