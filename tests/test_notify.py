@@ -23,6 +23,7 @@ from handlers.availability import book
 from handlers.availability import set as set_availability
 from handlers.stream import notify
 from notifications.changes import announcement, availability_changes, discord_time
+from notifications.deliver import Notifier, Settings
 from notifications.discord import Discord
 from support import add_user, availability, body, http_event
 
@@ -187,11 +188,9 @@ def sleeps():
 
 @pytest.fixture
 def discord_api(monkeypatch, sleeps):
-    monkeypatch.setattr(notify, "TOKEN", "test-bot-token")
-    monkeypatch.setattr(notify, "GUILD_ID", GUILD)
-    monkeypatch.setattr(notify, "CHANNEL_ID", CHANNEL)
-    monkeypatch.setattr(notify, "FRONTEND", FRONTEND)
-    monkeypatch.setattr(notify, "discord", Discord("test-bot-token", API, sleep=sleeps.append))
+    settings = Settings("test-bot-token", GUILD, CHANNEL, FRONTEND)
+    discord = Discord("test-bot-token", API, sleep=sleeps.append)
+    monkeypatch.setattr(notify, "notifier", Notifier(settings, discord))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield DiscordApi(mock)
 
@@ -403,7 +402,7 @@ def test_a_group_session_from_announcement_to_cancellation(players, streams, dis
 
 
 def test_no_channel_no_announcement(players, streams, discord_api, monkeypatch):
-    monkeypatch.setattr(notify, "CHANNEL_ID", "")
+    monkeypatch.setattr(notify.notifier.settings, "channel_id", "")
     put(players, "availabilities", open_availability())
     delete(players, "availabilities", {"owner": "alice", "id": "a1"})
     assert run(streams.take("availabilities")) == []
@@ -458,7 +457,7 @@ def test_players_without_discord_are_skipped_with_a_log_line(players, streams, d
 
 
 def test_notifications_off_without_a_token(players, streams, discord_api, monkeypatch):
-    monkeypatch.setattr(notify, "TOKEN", "")
+    monkeypatch.setattr(notify.notifier.settings, "token", "")
     put(players, "meetings", meeting())
     put(players, "availabilities", open_availability())
     assert run(streams.take("meetings") + streams.take("availabilities")) == []
