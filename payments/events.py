@@ -1,0 +1,50 @@
+"""What each Stripe webhook event does. Every change is conditional on the state the event
+expects, so a redelivered, late or out-of-order event changes nothing the second time; an
+event this backend does not use is acknowledged and ignored."""
+
+import stripe
+
+from api.log import logger
+from database import meetings, users
+from database.models import PayoutAccount
+from payments import refunds
+
+PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+NOT_PAID = ("checkout.session.expired", "checkout.session.async_payment_failed")
+
+
+def handle(event: stripe.Event) -> None:
+    kind, data = event.type, event.data.object
+    if kind in PAID:
+        _paid(data)
+    elif kind in NOT_PAID:
+        if meeting_id := data.get("client_reference_id"):
+            released = meetings.release_hold(meeting_id, data["id"])
+            logger.info("Checkout not paid", meeting=meeting_id, released=released)
+    elif kind == "account.updated":
+        _account_updated(data, event.created)
+
+
+def _paid(session) -> None:
+    meeting_id = session.get("client_reference_id")
+    # A delayed payment method completes unpaid: async_payment_succeeded comes when it is.
+    if not meeting_id or session.get("payment_status") != "paid":
+        return
+    intent = session["payment_intent"]
+    outcome = meetings.confirm_payment(meeting_id, session["id"], intent)
+    logger.info("Checkout paid", meeting=meeting_id, outcome=outcome)
+    if outcome == meetings.NOT_HELD:
+        # Paid for a slot no longer held (canceled or expired meanwhile): give it all back.
+        refunds.refund(meeting_id, session["id"], intent)
+
+
+def _account_updated(account, created: int) -> None:
+    username = (account.get("metadata") or {}).get("username")
+    if not username:
+        return
+    current = PayoutAccount(
+        account_id=account["id"],
+        charges_enabled=bool(account.get("charges_enabled")),
+        details_submitted=bool(account.get("details_submitted")),
+    )
+    users.update_payout_account(username, current, as_of=created)
