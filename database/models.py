@@ -217,10 +217,13 @@ class Price:
             return None
         if not isinstance(value, dict):
             raise Invalid("price must be an object with amount and currency")
-        amount = _integer(value, "amount", MIN_PRICE, MAX_PRICE)
-        if amount is None:
+        amount, currency = value.get("amount"), value.get("currency")
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            amount = None
+        if amount is None or not MIN_PRICE <= amount <= MAX_PRICE:
             raise Invalid(f"price.amount must be an integer from {MIN_PRICE} to {MAX_PRICE}")
-        currency = _choice(value, "currency", CURRENCIES)
+        if currency not in CURRENCIES:
+            raise Invalid(f"price.currency must be one of {', '.join(CURRENCIES)}")
         return cls(amount=amount, currency=currency)
 
     @classmethod

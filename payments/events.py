@@ -14,7 +14,7 @@ NOT_PAID = ("checkout.session.expired", "checkout.session.async_payment_failed")
 
 
 def handle(event: stripe.Event) -> None:
-    kind, data = event.type, event.data.object
+    kind, data = event.type, event.data.object.to_dict()  # plain dicts, as Stripe sent them
     if kind in PAID:
         _paid(data)
     elif kind in NOT_PAID:
@@ -25,7 +25,7 @@ def handle(event: stripe.Event) -> None:
         _account_updated(data, event.created)
 
 
-def _paid(session) -> None:
+def _paid(session: dict) -> None:
     meeting_id = session.get("client_reference_id")
     # A delayed payment method completes unpaid: async_payment_succeeded comes when it is.
     if not meeting_id or session.get("payment_status") != "paid":
@@ -38,7 +38,7 @@ def _paid(session) -> None:
         refunds.refund(meeting_id, session["id"], intent)
 
 
-def _account_updated(account, created: int) -> None:
+def _account_updated(account: dict, created: int) -> None:
     username = (account.get("metadata") or {}).get("username")
     if not username:
         return
