@@ -29,6 +29,7 @@ from handlers.meeting import cancel
 from handlers.meeting import get as get_meeting
 from handlers.payments import account as get_account
 from handlers.payments import connect, webhook
+from payments import settings as payments_settings
 from payments import stripe_client
 from support import add_user, availability, body, http_event, snapshot
 
@@ -925,3 +926,26 @@ def test_stripe_down_while_connecting_stores_nothing(payments_on):
 
     assert response["statusCode"] == 503
     assert snapshot(payments_on) == before
+
+
+# --- make run -------------------------------------------------------------------------------
+
+
+def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypatch):
+    from local import payments as local_payments
+
+    for name in ("PAYMENTS_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)  # and restored afterwards
+    assert local_payments.enable_if_keyed("us-east-1") is False
+    assert not payments_settings.enabled()
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_nope")
+    with pytest.raises(SystemExit):
+        local_payments.enable_if_keyed("us-east-1")
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    assert local_payments.enable_if_keyed("us-east-1") is True
+    parameters.clear_caches()
+    assert stripe_client._keys() == {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
+    parameters.clear_caches()
