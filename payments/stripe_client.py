@@ -1,8 +1,9 @@
 """Everything this backend asks of Stripe, and Stripe's keys.
 
 The keys (one Secrets Manager secret per stage, JSON `{"secretKey": "sk_...", "webhookSecret":
-"whsec_..."}`) are read at run time with Powertools Parameters and cached for a few minutes, so
-a rotated key is picked up without a deploy. Importing this module loads `stripe` (and
+"whsec_...", "connectWebhookSecret": "whsec_..."}`, the last optional) are read at run time
+with Powertools Parameters and cached for a few minutes, so a rotated key is picked up without
+a deploy. Importing this module loads `stripe` (and
 `requests`, boto3 for the secret): only the functions that talk to Stripe do, and
 bookAvailability and cancelMeeting only on their paid paths.
 
@@ -185,14 +186,19 @@ def onboarding_link(account_id: str) -> str:
 
 
 def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
-    """The event in a webhook request whose Stripe-Signature verifies with the stage's signing
-    secret and is recent (Stripe's default tolerance, 5 minutes); Invalid (400) otherwise."""
-    secret = _keys().get("webhookSecret")
-    if not secret:
+    """The event in a webhook request whose Stripe-Signature verifies with one of the stage's
+    signing secrets and is recent (Stripe's default tolerance, 5 minutes); Invalid (400)
+    otherwise. Two endpoints may deliver here, each with its own secret: the platform's
+    (Checkout) and the Connect one (`account.updated` of the coaches' accounts)."""
+    keys = _keys()
+    secrets = [keys[name] for name in ("webhookSecret", "connectWebhookSecret") if keys.get(name)]
+    if not secrets:
         raise StoreFault(detail="the Stripe secret holds no webhookSecret")
-    try:
-        return stripe.Webhook.construct_event(payload, signature, secret)
-    except stripe.SignatureVerificationError as error:
-        raise Invalid("Invalid Stripe signature", detail=str(error)) from error
-    except ValueError as error:
-        raise Invalid("Invalid webhook payload", detail=str(error)) from error
+    for secret in secrets:
+        try:
+            return stripe.Webhook.construct_event(payload, signature, secret)
+        except stripe.SignatureVerificationError as error:
+            failure = error
+        except ValueError as error:
+            raise Invalid("Invalid webhook payload", detail=str(error)) from error
+    raise Invalid("Invalid Stripe signature", detail=str(failure)) from failure

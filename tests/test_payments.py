@@ -949,3 +949,19 @@ def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypa
     parameters.clear_caches()
     assert stripe_client._keys() == {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
     parameters.clear_caches()
+
+
+def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, stripe_api):
+    secrets = _aws_client("secretsmanager")
+    keys = {
+        "secretKey": SECRET_KEY,
+        "webhookSecret": WEBHOOK_SECRET,
+        "connectWebhookSecret": "whsec_connect",
+    }
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    add_user(payments_on, "dave", stripeAccountId="acct_dave")
+    payload = json.dumps(account_updated("acct_dave", "dave", True, True))
+
+    assert deliver(payload, signature=sign(payload, secret="whsec_connect"))["statusCode"] == 200
+    assert body(account_of("dave"))["chargesEnabled"] is True
