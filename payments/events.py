@@ -8,6 +8,7 @@ from api.log import logger
 from database import meetings, users
 from database.models import PayoutAccount
 from payments import refunds
+from payments.stripe_client import MEETING_KEY
 
 PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 NOT_PAID = ("checkout.session.expired", "checkout.session.async_payment_failed")
@@ -18,7 +19,7 @@ def handle(event: stripe.Event) -> None:
     if kind in PAID:
         _paid(data)
     elif kind in NOT_PAID:
-        if meeting_id := data.get("client_reference_id"):
+        if meeting_id := _meeting_of(data):
             released = meetings.release_hold(meeting_id, data["id"])
             logger.info("Checkout not paid", meeting=meeting_id, released=released)
     elif kind == "account.updated":
@@ -26,7 +27,7 @@ def handle(event: stripe.Event) -> None:
 
 
 def _paid(session: dict) -> None:
-    meeting_id = session.get("client_reference_id")
+    meeting_id = _meeting_of(session)
     # A delayed payment method completes unpaid: async_payment_succeeded comes when it is.
     if not meeting_id or session.get("payment_status") != "paid":
         return
@@ -36,6 +37,11 @@ def _paid(session: dict) -> None:
     if outcome == meetings.NOT_HELD:
         # Paid for a slot no longer held (canceled or expired meanwhile): give it all back.
         refunds.refund(meeting_id, session["id"], intent)
+
+
+def _meeting_of(session: dict) -> str | None:
+    """The meeting a Checkout Session of this backend pays for; None for any other session."""
+    return (session.get("metadata") or {}).get(MEETING_KEY)
 
 
 def _account_updated(account: dict, created: int) -> None:

@@ -38,6 +38,10 @@ HOLD_SECONDS = 31 * 60
 # must still answer well within the function's timeout.
 NETWORK_RETRIES = 1
 
+# The metadata naming the meeting a Checkout Session pays for: the webhook acts only on the
+# sessions that carry it, never on the club's other Stripe payments.
+MEETING_KEY = "dojoSchedulerMeeting"
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -90,7 +94,7 @@ def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
     page = f"{settings.frontend_host()}/meeting/{quote(meeting.id, safe='')}"
     payment_intent: dict[str, Any] = {
         "transfer_data": {"destination": account_id},
-        "metadata": {"meetingId": meeting.id},
+        "metadata": {MEETING_KEY: meeting.id},
     }
     if fee := application_fee(price.amount):
         payment_intent["application_fee_amount"] = fee
@@ -110,7 +114,7 @@ def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
             "payment_intent_data": payment_intent,
             "client_reference_id": meeting.id,
             "metadata": {
-                "meetingId": meeting.id,
+                MEETING_KEY: meeting.id,
                 "owner": meeting.owner,
                 "participant": meeting.participant,
             },

@@ -111,7 +111,7 @@ class Stripe:
             "client_reference_id": form["client_reference_id"][0],
             "expires_at": int(form["expires_at"][0]),
             "livemode": False,
-            "metadata": {"meetingId": form["metadata[meetingId]"][0]},
+            "metadata": {"dojoSchedulerMeeting": form["metadata[dojoSchedulerMeeting]"][0]},
             "mode": "payment",
             "payment_intent": None,
             "payment_status": "unpaid",
@@ -279,6 +279,7 @@ def paid(session_id, meeting_id="p1", intent="pi_test_0001"):
             "id": session_id,
             "object": "checkout.session",
             "client_reference_id": meeting_id,
+            "metadata": {"dojoSchedulerMeeting": meeting_id},
             "payment_intent": intent,
             "payment_status": "paid",
             "status": "complete",
@@ -296,6 +297,7 @@ def expired(session_id, meeting_id="p1"):
             "id": session_id,
             "object": "checkout.session",
             "client_reference_id": meeting_id,
+            "metadata": {"dojoSchedulerMeeting": meeting_id},
             "payment_intent": None,
             "payment_status": "unpaid",
             "status": "expired",
@@ -388,6 +390,7 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     assert form["payment_intent_data[transfer_data][destination]"] == ["acct_coach"]
     assert "payment_intent_data[application_fee_amount]" not in form  # the default fee is 0
     assert form["client_reference_id"] == ["p1"]
+    assert form["metadata[dojoSchedulerMeeting]"] == ["p1"]  # what the webhook acts on
     assert form["success_url"] == ["https://club.example/meeting/p1?checkout=success"]
     assert form["cancel_url"] == ["https://club.example/meeting/p1?checkout=canceled"]
     expires_in = int(form["expires_at"][0]) - time.time()
@@ -601,14 +604,19 @@ def test_late_events_of_an_old_checkout_never_touch_the_next_booking(held, strip
     assert refund["payment_intent"] == ["pi_test_bob"]
 
 
-def test_an_event_this_backend_does_not_use_is_acknowledged(held):
+def test_an_event_this_backend_does_not_use_is_acknowledged(held, stripe_api):
     tables = _tables()
     before = snapshot(tables)
 
     response = deliver(event("customer.created", {"id": "cus_1", "object": "customer"}))
+    # the club's other Checkout Sessions (no meeting in their metadata) are not ours to refund
+    other = paid("cs_test_other", meeting_id="p1")
+    other["data"]["object"]["metadata"] = {"order": "p1"}
 
     assert response["statusCode"] == 200
+    assert deliver(other)["statusCode"] == 200
     assert snapshot(tables) == before
+    assert stripe_api.calls("/refunds") == []
 
 
 def test_a_webhook_is_not_acknowledged_until_the_change_is_durable(held):
