@@ -973,3 +973,15 @@ def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, 
 
     assert deliver(payload, signature=sign(payload, secret="whsec_connect"))["statusCode"] == 200
     assert body(account_of("dave"))["chargesEnabled"] is True
+
+
+def test_a_priced_booking_makes_one_more_dynamodb_call_than_a_free_one(published, stripe_api):
+    """A free booking's 3 calls (tests/test_round_trips.py) plus the coach's account."""
+    calls = []
+    published.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+
+    assert book_as("bob")["statusCode"] == 200
+
+    assert calls == ["GetItem", "GetItem", "GetItem", "TransactWriteItems"]
