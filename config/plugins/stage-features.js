@@ -44,6 +44,9 @@ class StageFeatures {
     this.hooks = {
       'before:package:initialize': () => this.apply(),
       'after:package:createDeploymentArtifacts': () => this.injectRequirements(),
+      // `sls deploy function -f NAME` packages (and configures) that one function.
+      'before:deploy:function:initialize': () => this.apply(),
+      'after:deploy:function:packageFunction': () => this.injectRequirements([(options || {}).function]),
     };
   }
 
@@ -100,8 +103,9 @@ class StageFeatures {
     return path.join(target, 'site');
   }
 
-  async injectRequirements() {
+  async injectRequirements(only) {
     for (const [name, requirements] of Object.entries(this.requirementsOf)) {
+      if (only && !only.includes(name)) continue;
       const fn = this.service.getFunction(name);
       const artifact = path.resolve(this.serverless.serviceDir, fn.package.artifact);
       const site = this.install(requirements);
