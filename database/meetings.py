@@ -195,6 +195,7 @@ def cancel(booking: Booking, by: str, *, reopen: bool, refund_due: bool = False)
             return current  # a concurrent cancel got there first: the same outcome
         raise Conflict("This meeting changed while you canceled it: please try again") from error
     meeting.status = CANCELED
+    meeting.checkoutUrl = None  # nothing to pay any more
     return meeting
 
 

@@ -366,9 +366,11 @@ class Meeting:
     description: str = ""
     status: str = SCHEDULED
     price: Price | None = None  # what the participant pays (copied from the availability)
+    checkoutUrl: str | None = None  # where to pay, while AWAITING_PAYMENT only
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Meeting":
+        status = item.get("status", SCHEDULED)  # version 1 meetings had no status
         return cls(
             owner=item["owner"],
             participant=item["participant"],
@@ -377,12 +379,13 @@ class Meeting:
             type=item["type"],
             location=item.get("location", ""),
             description=item.get("description", ""),
-            status=item.get("status", SCHEDULED),  # version 1 meetings had no status
+            status=status,
             price=Price.from_item(item.get("price")),
+            checkoutUrl=item.get("checkoutUrl") if status == AWAITING_PAYMENT else None,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return _priced(
+        published = _priced(
             self.price,
             {
                 "owner": self.owner,
@@ -395,6 +398,9 @@ class Meeting:
                 "status": self.status,
             },
         )
+        if self.checkoutUrl is not None:
+            published["checkoutUrl"] = self.checkoutUrl
+        return published
 
     def other_member(self, username: str) -> str:
         return self.participant if username == self.owner else self.owner

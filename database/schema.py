@@ -178,12 +178,8 @@ class Meeting(BaseModel):
     # AWAITING_PAYMENT: a priced slot held while the player pays on Stripe Checkout.
     status: Literal[SCHEDULED, CANCELED, AWAITING_PAYMENT] = SCHEDULED
     price: OptionalPrice = None
-
-
-class HeldMeeting(Meeting):
-    """Booking a priced availability: the held meeting, and where the player pays for it."""
-
-    checkoutUrl: str
+    # The Stripe Checkout page that pays for a held meeting: while AWAITING_PAYMENT only.
+    checkoutUrl: Annotated[str | None, Field(exclude_if=lambda url: url is None)] = None
 
 
 class PayoutAccount(BaseModel):
@@ -215,7 +211,7 @@ class MeetingPage(BaseModel):
     lastEvaluatedKey: str | None = None
 
 
-class MeetingOrSession(RootModel[HeldMeeting | Meeting | Availability]):
+class MeetingOrSession(RootModel[Meeting | Availability]):
     """What booking and cancelling answer: a one-to-one Meeting (with its Checkout URL when it
     is priced and held), or the group session (an Availability) joined, left or canceled."""
 

@@ -414,13 +414,19 @@ def test_the_platform_fee_is_a_stage_setting(published, stripe_api, monkeypatch)
     assert form["payment_intent_data[application_fee_amount]"] == ["500"]
 
 
-def test_the_held_meeting_is_visible_to_both_members(held):
+def test_the_held_meeting_is_visible_to_both_members_with_its_checkout(held, stripe_api):
     for caller in ("alice", "bob"):
         response = get_meeting.handler(
             http_event("GET /meeting/{id}", caller=caller, path={"id": "p1"})
         )
-        assert body(response)["meeting"]["status"] == "AWAITING_PAYMENT"
-        assert "checkoutSessionId" not in body(response)["meeting"]
+        shown = body(response)["meeting"]
+        assert shown["status"] == "AWAITING_PAYMENT"
+        assert shown["checkoutUrl"] == held["checkoutUrl"]  # a player who left can come back
+        assert "checkoutSessionId" not in shown
+    # once paid, no checkout is shown any more
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    response = get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": "p1"}))
+    assert "checkoutUrl" not in body(response)["meeting"]
 
 
 def test_stripe_down_while_booking_holds_nothing(published):
@@ -644,6 +650,7 @@ def test_cancelling_a_held_slot_releases_it_and_expires_the_checkout(held, strip
     response = cancel_as("bob")
 
     assert body(response)["status"] == "CANCELED"
+    assert "checkoutUrl" not in body(response)
     assert open_availability(tables)["price"] == PRICE  # the participant gave it back
     assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"
     assert stripe_api.calls("/refunds") == []
