@@ -64,14 +64,23 @@ class Request:
             raise BadRequest(f"limit must be an integer from 1 to {maximum}")
         return int(raw)
 
-    def body(self, parse: Callable[[dict], Parsed]) -> Parsed:
-        """The JSON object in the body, read by `parse`; 400 naming the invalid field otherwise."""
-        raw = self.event.get("body")
-        if raw and self.event.get("isBase64Encoded"):
+    def header(self, name: str) -> str | None:
+        """A request header (payload 2.0 gives their names in lower case)."""
+        return (self.event.get("headers") or {}).get(name.lower())
+
+    def raw_body(self) -> bytes:
+        """The body exactly as sent (what a signature is computed over)."""
+        raw = self.event.get("body") or ""
+        if self.event.get("isBase64Encoded"):
             try:
-                raw = base64.b64decode(raw)
+                return base64.b64decode(raw)
             except ValueError as error:
                 raise BadRequest("Request body is not valid base64") from error
+        return raw.encode()
+
+    def body(self, parse: Callable[[dict], Parsed]) -> Parsed:
+        """The JSON object in the body, read by `parse`; 400 naming the invalid field otherwise."""
+        raw = self.raw_body()
         if not raw:
             raise BadRequest("Request body is required")
         try:

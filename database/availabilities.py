@@ -32,6 +32,7 @@ from database.models import (
     Availability,
     Meeting,
     Participant,
+    Payment,
     User,
 )
 from database.paging import decode_key, encode_key, query_page
@@ -43,6 +44,7 @@ HAS_PARTICIPANTS = "This session has participants: cancel it instead"
 SESSION_FULL = "This session is full"
 ALREADY_JOINED = "You have already joined this session"
 SESSION_CHANGED = "This session changed while you joined it: please try again"
+CANNOT_CHARGE = "Connect a Stripe account that can take charges before setting a price"
 # Optimistic rounds of a join before giving up (each lost round means someone else got a seat).
 JOIN_ATTEMPTS = 5
 
@@ -69,34 +71,47 @@ def snapshot(availability: Availability) -> dict:
 def put_availability(availability: Availability) -> Availability:
     """Creates or replaces an availability, unless its id is a meeting still on (re-creating it
     would leave an availability that can never be booked: its meeting id is taken) or it is a
-    group session someone joined (replacing it would drop them)."""
-    try:
-        dynamodb().transact_write_items(
-            TransactItems=[
-                {
-                    "ConditionCheck": {
-                        "TableName": MEETINGS_TABLE,
-                        "Key": to_item({"id": availability.id}),
-                        "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": AVAILABILITIES_TABLE,
-                        "Item": to_item(stored(availability)),
-                        "ConditionExpression": _NOBODY_JOINED,
-                        "ExpressionAttributeValues": to_item({":zero": 0}),
-                    }
-                },
-            ]
+    group session someone joined (replacing it would drop them). A priced one also needs its
+    owner's Stripe account to take charges, checked in the same transaction (no extra read)."""
+    writes = [
+        {
+            "ConditionCheck": {
+                "TableName": MEETINGS_TABLE,
+                "Key": to_item({"id": availability.id}),
+                "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
+            }
+        },
+        {
+            "Put": {
+                "TableName": AVAILABILITIES_TABLE,
+                "Item": to_item(stored(availability)),
+                "ConditionExpression": _NOBODY_JOINED,
+                "ExpressionAttributeValues": to_item({":zero": 0}),
+            }
+        },
+    ]
+    if availability.price is not None:
+        writes.append(
+            {
+                "ConditionCheck": {
+                    "TableName": USERS_TABLE,
+                    "Key": to_item({"username": availability.owner}),
+                    "ConditionExpression": "stripeChargesEnabled = :yes",
+                    "ExpressionAttributeValues": to_item({":yes": True}),
+                }
+            }
         )
+    try:
+        dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
         if _cancelled_by_condition(error, index=0):
             raise Conflict(ALREADY_BOOKED) from error
         if _cancelled_by_condition(error, index=1):
             raise Conflict(HAS_PARTICIPANTS) from error
+        if _cancelled_by_condition(error, index=2):
+            raise Invalid(CANNOT_CHARGE) from error
         raise
     return Availability.from_item(stored(availability))
 
@@ -252,20 +267,26 @@ def unchanged(availability: Availability) -> tuple[str, dict, dict]:
         if defaults.get(name) == value:
             clause = f"(attribute_not_exists(#p{position}) OR {clause})"
         clauses.append(clause)
+    if availability.price is None:  # a free slot must not have been priced since
+        names["#price"] = "price"
+        clauses.append("attribute_not_exists(#price)")
     return " AND ".join(clauses), names, to_item(values)
 
 
 @translate_errors
-def book(availability: Availability, meeting: Meeting) -> None:
+def book(availability: Availability, meeting: Meeting, payment: Payment | None = None) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting
-    still on (a canceled one is replaced)."""
+    still on (a canceled one is replaced). A priced one is held (the meeting AWAITING_PAYMENT)
+    with the Checkout Session that pays for it."""
     condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
         "availability": snapshot(availability),  # to reopen it if the participant cancels
         "expirationTime": expiration(meeting.startTime),
     }
+    if payment is not None:
+        stored_meeting["checkoutSessionId"] = payment.checkout_session
     try:
         dynamodb().transact_write_items(
             TransactItems=[

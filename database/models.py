@@ -43,12 +43,19 @@ MAX_TEXT = 100
 MAX_LOCATION = 200
 MAX_DESCRIPTION = 1000
 MAX_PARTICIPANTS = 100  # a group session's seats; 1 is a one-to-one availability
+# A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
+# most 50 minor units; the maximum bounds a typo, not a coach.
+CURRENCIES = ("usd", "eur", "gbp", "cad", "aud")
+MIN_PRICE = 50
+MAX_PRICE = 1_000_000
 
 # An availability is open (SCHEDULED); a group session is BOOKED when full and CANCELED when its
-# owner cancels it. A meeting is SCHEDULED or CANCELED.
+# owner cancels it. A meeting is SCHEDULED or CANCELED, and AWAITING_PAYMENT while a priced
+# slot is held for the player's Stripe Checkout (docs/payments.md).
 SCHEDULED = "SCHEDULED"
 BOOKED = "BOOKED"
 CANCELED = "CANCELED"
+AWAITING_PAYMENT = "AWAITING_PAYMENT"
 
 
 def _text(
@@ -198,6 +205,36 @@ class Participant:
 
 
 @dataclass(slots=True)
+class Price:
+    """What a coach charges for a one-to-one session: `amount` in minor units (cents)."""
+
+    amount: int
+    currency: str
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Price | None":
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise Invalid("price must be an object with amount and currency")
+        amount, currency = value.get("amount"), value.get("currency")
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            amount = None
+        if amount is None or not MIN_PRICE <= amount <= MAX_PRICE:
+            raise Invalid(f"price.amount must be an integer from {MIN_PRICE} to {MAX_PRICE}")
+        if currency not in CURRENCIES:
+            raise Invalid(f"price.currency must be one of {', '.join(CURRENCIES)}")
+        return cls(amount=amount, currency=currency)
+
+    @classmethod
+    def from_item(cls, item: dict | None) -> "Price | None":
+        return item and cls(amount=item["amount"], currency=item["currency"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"amount": self.amount, "currency": self.currency}
+
+
+@dataclass(slots=True)
 class Availability:
     owner: str
     ownerDiscord: str
@@ -213,6 +250,7 @@ class Availability:
     # Set by the API, never by a client (read-only in the schema, ignored in a body).
     status: str = SCHEDULED
     participants: list[Participant] = field(default_factory=list)  # in joining order
+    price: Price | None = None  # a paid coaching session (one-to-one only); None is free
 
     @classmethod
     def from_json(cls, data: dict) -> "Availability":
@@ -234,9 +272,12 @@ class Availability:
             )
             or "",
             maxParticipants=_integer(data, "maxParticipants", 1, MAX_PARTICIPANTS) or 1,
+            price=Price.from_json(data.get("price")),
         )
         if availability.startTime >= availability.endTime:
             raise Invalid("startTime must be before endTime")
+        if availability.price is not None and availability.is_group:
+            raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
         return availability
 
     @classmethod
@@ -260,24 +301,28 @@ class Availability:
             maxParticipants=item.get("maxParticipants", 1),
             status=item.get("status", SCHEDULED),
             participants=[Participant(p["username"], p["discord"], p["cohort"]) for p in joined],
+            price=Price.from_item(item.get("price")),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "owner": self.owner,
-            "ownerDiscord": self.ownerDiscord,
-            "ownerCohort": self.ownerCohort,
-            "id": self.id,
-            "startTime": format_time(self.startTime),
-            "endTime": format_time(self.endTime),
-            "types": self.types,
-            "cohorts": self.cohorts,
-            "location": self.location,
-            "description": self.description,
-            "maxParticipants": self.maxParticipants,
-            "status": self.status,
-            "participants": [participant.to_json() for participant in self.participants],
-        }
+        return _priced(
+            self.price,
+            {
+                "owner": self.owner,
+                "ownerDiscord": self.ownerDiscord,
+                "ownerCohort": self.ownerCohort,
+                "id": self.id,
+                "startTime": format_time(self.startTime),
+                "endTime": format_time(self.endTime),
+                "types": self.types,
+                "cohorts": self.cohorts,
+                "location": self.location,
+                "description": self.description,
+                "maxParticipants": self.maxParticipants,
+                "status": self.status,
+                "participants": [participant.to_json() for participant in self.participants],
+            },
+        )
 
     @property
     def is_group(self) -> bool:
@@ -320,9 +365,12 @@ class Meeting:
     location: str = ""
     description: str = ""
     status: str = SCHEDULED
+    price: Price | None = None  # what the participant pays (copied from the availability)
+    checkoutUrl: str | None = None  # where to pay, while AWAITING_PAYMENT only
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Meeting":
+        status = item.get("status", SCHEDULED)  # version 1 meetings had no status
         return cls(
             owner=item["owner"],
             participant=item["participant"],
@@ -331,20 +379,80 @@ class Meeting:
             type=item["type"],
             location=item.get("location", ""),
             description=item.get("description", ""),
-            status=item.get("status", SCHEDULED),  # version 1 meetings had no status
+            status=status,
+            price=Price.from_item(item.get("price")),
+            checkoutUrl=item.get("checkoutUrl") if status == AWAITING_PAYMENT else None,
         )
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "owner": self.owner,
-            "participant": self.participant,
-            "id": self.id,
-            "startTime": format_time(self.startTime),
-            "type": self.type,
-            "location": self.location,
-            "description": self.description,
-            "status": self.status,
-        }
+    def to_json(self) -> dict[str, Any]:
+        published = _priced(
+            self.price,
+            {
+                "owner": self.owner,
+                "participant": self.participant,
+                "id": self.id,
+                "startTime": format_time(self.startTime),
+                "type": self.type,
+                "location": self.location,
+                "description": self.description,
+                "status": self.status,
+            },
+        )
+        if self.checkoutUrl is not None:
+            published["checkoutUrl"] = self.checkoutUrl
+        return published
 
     def other_member(self, username: str) -> str:
         return self.participant if username == self.owner else self.owner
+
+
+def _priced(price: Price | None, published: dict[str, Any]) -> dict[str, Any]:
+    """A record's JSON with `price` only when it has one: a free slot looks as in version 2."""
+    return published if price is None else {**published, "price": price.to_json()}
+
+
+@dataclass(slots=True)
+class Payment:
+    """A priced meeting's Stripe side, stored with the meeting and never returned: the Checkout
+    Session that holds the slot, the PaymentIntent once paid, and a refund owed or made."""
+
+    checkout_session: str
+    payment_intent: str | None = None
+    refund_due: bool = False
+    refund: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "Payment | None":
+        if "checkoutSessionId" not in item:
+            return None
+        return cls(
+            checkout_session=item["checkoutSessionId"],
+            payment_intent=item.get("paymentIntentId"),
+            refund_due=item.get("refundDue", False),
+            refund=item.get("refundId"),
+        )
+
+
+@dataclass(slots=True)
+class PayoutAccount:
+    """A coach's Stripe Connect (Express) account, as the users table keeps it: created once,
+    kept current by Stripe's `account.updated` webhook. Never on a public profile."""
+
+    account_id: str | None = None
+    charges_enabled: bool = False
+    details_submitted: bool = False
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "PayoutAccount":
+        return cls(
+            account_id=item.get("stripeAccountId"),
+            charges_enabled=item.get("stripeChargesEnabled", False),
+            details_submitted=item.get("stripeDetailsSubmitted", False),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "connected": self.account_id is not None,
+            "chargesEnabled": self.charges_enabled,
+            "detailsSubmitted": self.details_submitted,
+        }

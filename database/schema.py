@@ -24,13 +24,17 @@ from pydantic import (
 from database.models import (
     ALL_COHORTS,
     AVAILABILITY_TYPES,
+    AWAITING_PAYMENT,
     BOOKED,
     CANCELED,
     COHORTS,
+    CURRENCIES,
     MAX_DESCRIPTION,
     MAX_LOCATION,
     MAX_PARTICIPANTS,
+    MAX_PRICE,
     MAX_TEXT,
+    MIN_PRICE,
     SCHEDULED,
 )
 from database.times import format_time, parse_time
@@ -109,6 +113,17 @@ class Participant(BaseModel):
     cohort: str
 
 
+class Price(BaseModel):
+    """What a coach charges for a one-to-one session, in minor units (cents)."""
+
+    amount: StrictInt = Field(ge=MIN_PRICE, le=MAX_PRICE)
+    currency: Literal[CURRENCIES]
+
+
+# Only on a priced availability or meeting: omitted (not null) on a free one.
+OptionalPrice = Annotated[Price | None, Field(exclude_if=lambda price: price is None)]
+
+
 class Availability(BaseModel):
     owner: Name
     ownerDiscord: Name
@@ -123,6 +138,8 @@ class Availability(BaseModel):
     maxParticipants: Seats = 1  # 2 or more: a group session
     status: Literal[SCHEDULED, BOOKED, CANCELED] = Field(SCHEDULED, json_schema_extra=ReadOnly)
     participants: list[Participant] = Field([], json_schema_extra=ReadOnly)
+    # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
+    price: OptionalPrice = None
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +152,8 @@ class Availability(BaseModel):
     def _starts_before_it_ends(self) -> "Availability":
         if self.startTime >= self.endTime:
             raise ValueError("startTime must be before endTime")
+        if self.price is not None and self.maxParticipants > 1:
+            raise ValueError("price is only for one-to-one availabilities")
         return self
 
 
@@ -156,7 +175,25 @@ class Meeting(BaseModel):
     type: AvailabilityType
     location: str = ""
     description: str = ""
-    status: Literal[SCHEDULED, CANCELED] = SCHEDULED
+    # AWAITING_PAYMENT: a priced slot held while the player pays on Stripe Checkout.
+    status: Literal[SCHEDULED, CANCELED, AWAITING_PAYMENT] = SCHEDULED
+    price: OptionalPrice = None
+    # The Stripe Checkout page that pays for a held meeting: while AWAITING_PAYMENT only.
+    checkoutUrl: Annotated[str | None, Field(exclude_if=lambda url: url is None)] = None
+
+
+class PayoutAccount(BaseModel):
+    """The caller's Stripe Connect account (`GET /payments/account`)."""
+
+    connected: bool
+    chargesEnabled: bool
+    detailsSubmitted: bool
+
+
+class Onboarding(PayoutAccount):
+    """`POST /payments/account`: the account, and a one-time link to Stripe's onboarding."""
+
+    onboardingUrl: str
 
 
 class MeetingWithOpponent(BaseModel):
@@ -175,8 +212,8 @@ class MeetingPage(BaseModel):
 
 
 class MeetingOrSession(RootModel[Meeting | Availability]):
-    """What booking and cancelling answer: a one-to-one Meeting, or the group session (an
-    Availability) joined, left or canceled."""
+    """What booking and cancelling answer: a one-to-one Meeting (with its Checkout URL when it
+    is priced and held), or the group session (an Availability) joined, left or canceled."""
 
 
 class CalendarPage(BaseModel):

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, serverless
+from local import aws, payments, serverless
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -48,6 +48,12 @@ def main() -> int:
         # The functions' environment, before any handler is imported: they read it at import.
         os.environ.update(service.environment())
         aws.create_tables(service)
+        if payments.enable_if_keyed(serverless.REGION):
+            log.info(
+                "Payments on (Stripe test mode); webhooks: stripe listen --forward-to "
+                "http://localhost:%s/stripe/webhook",
+                os.environ.get("PORT", "4000"),
+            )
         pool = aws.create_user_pool(service)
         server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")))
     except BaseException:

@@ -18,7 +18,9 @@ from database.schema import (
     MeetingOrSession,
     MeetingPage,
     MeetingWithOpponent,
+    Onboarding,
     OwnUser,
+    PayoutAccount,
     User,
     UserUpdate,
 )
@@ -74,6 +76,19 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         None,
         CalendarPage,
         {"startTime": "RFC 3339 (default: 24 hours ago).", **_PAGING},
+    ),
+    "POST /payments/account": (
+        "Connect the caller's Stripe account (created once) and get a Stripe onboarding link",
+        None,
+        Onboarding,
+        {},
+    ),
+    "GET /payments/account": ("The state of the caller's Stripe account", None, PayoutAccount, {}),
+    "POST /stripe/webhook": (
+        "Stripe's events (signed with the Stripe-Signature header, no JWT)",
+        None,
+        None,
+        {},
     ),
 }
 _REF = "#/components/schemas/{model}"

@@ -45,9 +45,18 @@ FORBIDDEN = [
     "database.schema",
     "notifications",
 ]
+# The functions that talk to Stripe (serverless.yml gives them stripe and the key's secret):
+# stripe and requests, and boto3 under Powertools Parameters (which reads the secret). No
+# other function may import them: bookAvailability and cancelMeeting only on their priced
+# paths (test_free_paths_never_load_stripe).
+STRIPE_FUNCTIONS = {"handlers.payments.connect", "handlers.payments.webhook"}
+STRIPE_DEPENDENCIES = ["stripe", "requests", "boto3", "s3transfer"]
 # What one function may load although the others must not: the notify function talks to
-# Discord (requests, and its package notifications/); no API function does.
-ALLOWED = {"handlers.stream.notify": ["requests", "notifications"]}
+# Discord (requests, and its package notifications/), the Stripe functions to Stripe.
+ALLOWED = {
+    "handlers.stream.notify": ["requests", "notifications"],
+    **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
+}
 
 
 def loaded(code: str) -> dict:
@@ -82,5 +91,41 @@ def test_handler_imports_only_what_it_needs(handler_module):
     assert result["callable"], f"{handler_module} has no callable `handler`"
 
     forbidden = [name for name in FORBIDDEN if name not in ALLOWED.get(handler_module, [])]
+    if handler_module in STRIPE_FUNCTIONS:
+        assert "stripe" in result["modules"], "the guard must not pass a function by mistake"
     stray = sorted(m for m in result["modules"] if matches(m, forbidden))
     assert not stray, f"{handler_module} imports modules it does not need: {stray}"
+
+
+def test_free_paths_never_load_stripe():
+    """A free booking and the cancel of a free meeting, run for real (moto) in a fresh
+    interpreter, on a stage with payments on: neither loads stripe nor the payment code that
+    talks to it. (moto itself loads requests and boto3, so only these are checked here; the
+    module-level imports of both handlers are checked above with the whole list.)"""
+    result = loaded(
+        "import json, os, sys\n"
+        "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x',\n"
+        "    AWS_DEFAULT_REGION='us-east-1', PAYMENTS_SECRET_NAME='dojo-scheduler/test/stripe')\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from moto import mock_aws\n"
+        "with mock_aws():\n"
+        "    import support\n"
+        "    from database.client import dynamodb\n"
+        "    from handlers.availability import book, set as publish\n"
+        "    from handlers.meeting import cancel\n"
+        "    support.create_tables(dynamodb())\n"
+        "    support.add_user(dynamodb(), 'alice'); support.add_user(dynamodb(), 'bob')\n"
+        "    body = support.availability(id='a1')\n"
+        "    statuses = [publish.handler(support.http_event('PUT /availability', body=body))]\n"
+        "    booking = {'owner': 'alice', 'id': 'a1', 'startTime': '2030-01-01T10:00:00Z',\n"
+        "               'type': 'CLASSICAL_GAME'}\n"
+        "    statuses.append(book.handler(support.http_event('PUT /availability/book',\n"
+        "        caller='bob', body=booking)))\n"
+        "    statuses.append(cancel.handler(support.http_event('PUT /meeting/cancel/{id}',\n"
+        "        caller='bob', path={'id': 'a1'})))\n"
+        "print(json.dumps({'statuses': [r['statusCode'] for r in statuses],\n"
+        "                  'modules': sorted(sys.modules)}))"
+    )
+    assert result["statuses"] == [200, 200, 200]
+    stray = [m for m in result["modules"] if matches(m, ["stripe", "payments.stripe_client"])]
+    assert not stray, stray

@@ -38,6 +38,14 @@ HANDLERS = {
     "cancelMeeting": "handlers/meeting/cancel.handler",
     "getCalendar": "handlers/calendar/get.handler",
 }
+# Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
+PAYMENT_HANDLERS = {
+    "connectStripeAccount": "handlers/payments/connect.handler",
+    "getStripeAccount": "handlers/payments/account.handler",
+    "stripeWebhook": "handlers/payments/webhook.handler",
+}
+# The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
+STRIPE_FUNCTIONS = {"bookAvailability", "cancelMeeting", "connectStripeAccount", "stripeWebhook"}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -52,6 +60,11 @@ ROUTES = {
     "GET /meeting": ("listMeetings", True),
     "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
     "GET /calendar": ("getCalendar", True),
+}
+PAYMENT_ROUTES = {
+    "POST /payments/account": ("connectStripeAccount", True),
+    "GET /payments/account": ("getStripeAccount", True),
+    "POST /stripe/webhook": ("stripeWebhook", False),  # the Stripe signature authenticates
 }
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
@@ -95,6 +108,37 @@ DYNAMODB_GRANTS = {
         ("BatchGetItem", AVAILABILITIES),
     },
 }
+
+# What payments add on dev: a priced availability checks the owner's account in its transaction.
+PAYMENT_GRANTS = {
+    "setAvailability": {("ConditionCheckItem", USERS)},
+    "connectStripeAccount": {("GetItem", USERS), ("UpdateItem", USERS)},
+    "getStripeAccount": {("GetItem", USERS)},
+    "stripeWebhook": {
+        ("GetItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("PutItem", AVAILABILITIES),
+        ("UpdateItem", USERS),
+    },
+}
+
+
+def handlers_of(package: Package) -> dict[str, str]:
+    return {**HANDLERS, **(PAYMENT_HANDLERS if package.stage != "simple" else {})}
+
+
+def routes_of(package: Package) -> dict[str, tuple[str, bool]]:
+    return {**ROUTES, **(PAYMENT_ROUTES if package.stage != "simple" else {})}
+
+
+def grants_of(package: Package) -> dict[str, set]:
+    if package.stage == "simple":
+        return DYNAMODB_GRANTS
+    return {
+        name: DYNAMODB_GRANTS.get(name, set()) | PAYMENT_GRANTS.get(name, set())
+        for name in {*DYNAMODB_GRANTS, *PAYMENT_GRANTS}
+    }
+
 
 DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
 DUMMY_DISCORD = "discordAuth: dummy-bot-token\n"
@@ -354,8 +398,8 @@ def test_tables(package: Package):
 def test_functions(package: Package):
     functions = package.effective_of_type("AWS::Lambda::Function")
     notify = {"notify"} if package.stage == "dev" else set()
-    assert set(functions) == {logical_id(f) for f in HANDLERS.keys() | notify}
-    for name, handler in HANDLERS.items():
+    assert set(functions) == {logical_id(f) for f in handlers_of(package).keys() | notify}
+    for name, handler in handlers_of(package).items():
         props = functions[logical_id(name)]["Properties"]
         assert props["Handler"] == handler
         runtime = props["Runtime"]
@@ -398,8 +442,8 @@ def test_routes_and_authorizer(package: Package):
     routes = package.of_type("AWS::ApiGatewayV2::Route")
     by_key = {r["Properties"]["RouteKey"]: r["Properties"] for r in routes.values()}
     assert "$default" not in by_key
-    assert set(by_key) == set(ROUTES)
-    for key, (function, authenticated) in ROUTES.items():
+    assert set(by_key) == set(routes_of(package))
+    for key, (function, authenticated) in routes_of(package).items():
         route = by_key[key]
         if authenticated:
             assert route.get("AuthorizationType") == "JWT", key
@@ -492,7 +536,7 @@ def test_each_function_has_least_privilege_role(package: Package):
     functions = package.of_type("AWS::Lambda::Function")
     roles = package.of_type("AWS::IAM::Role")
     seen_roles = set()
-    for name, expected in DYNAMODB_GRANTS.items():
+    for name, expected in grants_of(package).items():
         role_id = ref_name(functions[logical_id(name)]["Properties"]["Role"])
         assert role_id in roles, name
         assert role_id not in seen_roles, f"{name} shares a role"
@@ -505,6 +549,11 @@ def test_each_function_has_least_privilege_role(package: Package):
                 service, _, verb = action.partition(":")
                 if service == "logs":
                     assert verb in {"CreateLogStream", "PutLogEvents"}, action
+                    continue
+                if service == "secretsmanager":
+                    assert package.stage != "simple" and name in STRIPE_FUNCTIONS, name
+                    assert verb == "GetSecretValue", action
+                    assert statement["Resource"] == [secret_arn(package.stage)], statement
                     continue
                 assert service == "dynamodb", f"{name}: unexpected {action}"
                 for resource in as_list(statement["Resource"]):
@@ -602,6 +651,60 @@ def test_notify_zip(dev: Package):
     assert {"notifications/changes.py", "notifications/discord.py"} <= names
     assert "database/notifications.py" in names
     assert "requests/__init__.py" in names
+
+
+# --- payments (Stripe) ----------------------------------------------------------------------
+
+
+def secret_arn(stage: str) -> dict:
+    """The ARN of the stage's Stripe secret, and of nothing else (Secrets Manager adds six
+    random characters to a secret's name)."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:dojo-scheduler/{stage}/stripe-??????",
+            ],
+        ]
+    }
+
+
+def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
+    text = simple.template_path.read_text()
+    for word in ("secretsmanager", "PAYMENTS_SECRET_NAME", "Stripe", "stripe"):
+        assert word not in text, word
+
+    functions = dev.of_type("AWS::Lambda::Function")
+    for name in (*STRIPE_FUNCTIONS, "setAvailability", "getStripeAccount"):
+        env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
+        assert env["PAYMENTS_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
+        assert env["FRONTEND_HOST"] and env["PLATFORM_FEE_PERCENT"] == "0", name
+        assert env["REFUND_WINDOW_HOURS"] == "24", name
+    for name in set(HANDLERS) - STRIPE_FUNCTIONS - {"setAvailability"}:
+        env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
+        assert "PAYMENTS_SECRET_NAME" not in env, name
+    # The secret's name only: no key in the template, nor a secret resource holding one.
+    template = dev.template_path.read_text()
+    assert "sk_live" not in template and "sk_test" not in template and "whsec_" not in template
+    assert not dev.of_type("AWS::SecretsManager::Secret")
+
+
+def test_only_the_functions_that_talk_to_stripe_carry_it(simple: Package, dev: Package):
+    for package in (simple, dev):
+        for name in handlers_of(package):
+            with zipfile.ZipFile(package.path / f"{name}.zip") as zf:
+                names = set(zf.namelist())
+            carries = "stripe/__init__.py" in names
+            assert carries == (package is dev and name in STRIPE_FUNCTIONS), (package.stage, name)
+            if carries:  # compiled like the rest (compile-pyc runs after stage-features)
+                assert "stripe/__pycache__/__init__.cpython-312.pyc" in names, name
+                assert "requests/__init__.py" in names, name
 
 
 # --- cfn-lint -----------------------------------------------------------------------------

@@ -76,6 +76,36 @@ availabilities = body(
     ),
     status=(st.one_of(st.just(ABSENT), st.just("BOOKED")), st.just("NONSENSE")),
     participants=(st.just(ABSENT), st.just([{"username": "mallory"}])),
+    # payments: a price in minor units, in a currency Stripe charges from 50 minor units; only
+    # one-to-one (a drawn maxParticipants above 1 with a price must be refused by both)
+    price=(
+        st.one_of(
+            st.just(ABSENT),
+            st.fixed_dictionaries(
+                {
+                    "amount": st.integers(models.MIN_PRICE, models.MAX_PRICE),
+                    "currency": st.sampled_from(models.CURRENCIES),
+                }
+            ),
+        ),
+        st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "amount": st.one_of(
+                        st.integers(max_value=models.MIN_PRICE - 1),
+                        st.integers(min_value=models.MAX_PRICE + 1),
+                        st.sampled_from([100.0, "100", True, None]),
+                    ),
+                    "currency": st.sampled_from(models.CURRENCIES),
+                }
+            ),
+            st.fixed_dictionaries(
+                {"amount": st.just(100), "currency": st.sampled_from(["USD", "jpy", "", None])}
+            ),
+            st.just({"currency": "usd"}),
+            st.just("100 usd"),
+        ),
+    ),
 )
 optional = st.just(ABSENT)
 bookings = body(
@@ -156,11 +186,29 @@ def test_user_update_rules_agree(data):
             models.Meeting("alice", "bob", "m1", datetime(2030, 1, 1, tzinfo=UTC), "BOOK_STUDY"),
             schema.Meeting,
         ),
+        (
+            models.Meeting(
+                "alice",
+                "bob",
+                "m1",
+                datetime(2030, 1, 1, tzinfo=UTC),
+                "BOOK_STUDY",
+                status=models.AWAITING_PAYMENT,
+                price=models.Price(5000, "usd"),
+                checkoutUrl="https://checkout.stripe.com/c/pay/cs_test_1",
+            ),
+            schema.Meeting,
+        ),
+        (models.PayoutAccount("acct_1", True, False), schema.PayoutAccount),
     ],
 )
 def test_responses_have_the_schemas_fields(record, model):
     assert model.model_validate(record.to_json()).model_dump(mode="json") == record.to_json()
-    assert list(record.to_json()) == list(model.model_fields)
+    # `price` and `checkoutUrl` are omitted when they have no value (as the schema dumps them)
+    optional = ("price", "checkoutUrl")
+    assert list(record.to_json()) == [
+        name for name in model.model_fields if name in record.to_json() or name not in optional
+    ]
 
 
 def test_availability_response_has_the_schemas_fields():
@@ -169,7 +217,7 @@ def test_availability_response_has_the_schemas_fields():
     session.status = models.BOOKED
     published = session.to_json()
 
-    assert list(published) == list(schema.Availability.model_fields)
+    assert list(published) == [n for n in schema.Availability.model_fields if n != "price"]
     [participant] = published["participants"]
     assert schema.Participant.model_validate(participant).model_dump() == participant
     assert list(participant) == list(schema.Participant.model_fields)

@@ -37,6 +37,11 @@ def book(request: Request) -> dict:
         location=availability.location,
         description=availability.description,
     )
+    if availability.price is not None:
+        # Only a priced booking loads Stripe and its keys: a free one imports nothing new.
+        from payments import checkout
+
+        return checkout.hold(availability, meeting)
     availabilities.book(availability, meeting)
     return meeting.to_json()
 

@@ -16,8 +16,6 @@ def cancel(request: Request) -> dict:
         meeting = booking.meeting
         if caller not in (meeting.owner, meeting.participant):
             raise Forbidden("You are not a member of this meeting")
-        if meeting.status == CANCELED:
-            return meeting.to_json()
         # The participant gives the slot back while it can still be played; the owner
         # canceling says they cannot play, so nothing reopens.
         reopen = (
@@ -25,6 +23,13 @@ def cancel(request: Request) -> dict:
             and booking.availability is not None
             and now() < booking.availability.endTime
         )
+        if booking.payment is not None:
+            # Only a priced meeting loads Stripe: its cancel may refund or expire a checkout.
+            from payments import refunds
+
+            return refunds.cancel(booking, caller, reopen=reopen).to_json()
+        if meeting.status == CANCELED:
+            return meeting.to_json()
         return meetings.cancel(booking, caller, reopen=reopen).to_json()
     session = targets.session
     if session is not None and targets.has_seat:

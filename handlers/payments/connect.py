@@ -1,0 +1,18 @@
+"""POST /payments/account: the caller (a coach) gets a Stripe Connect Express account, created
+once, and a link to Stripe's onboarding for it."""
+
+from api.http import Request, http_handler
+from database import users
+from payments import settings, stripe_client
+
+
+def connect(request: Request) -> dict:
+    caller = request.caller
+    settings.require_enabled()
+    account = users.get_payout_account(caller)
+    if account.account_id is None:
+        account = users.claim_payout_account(caller, stripe_client.create_account(caller))
+    return {**account.to_json(), "onboardingUrl": stripe_client.onboarding_link(account.account_id)}
+
+
+handler = http_handler(connect)

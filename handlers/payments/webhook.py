@@ -1,0 +1,16 @@
+"""POST /stripe/webhook: Stripe's events (no JWT: the Stripe-Signature, verified with the
+stage's signing secret, is the authentication). Answers 2xx only once the change is durable;
+Stripe retries anything else."""
+
+from api.http import Request, http_handler
+from payments import events, settings, stripe_client
+
+
+def webhook(request: Request) -> dict:
+    settings.require_enabled()
+    event = stripe_client.verify_event(request.raw_body(), request.header("Stripe-Signature"))
+    events.handle(event)
+    return {"received": True}
+
+
+handler = http_handler(webhook)

@@ -1,0 +1,208 @@
+"""Everything this backend asks of Stripe, and Stripe's keys.
+
+The keys (one Secrets Manager secret per stage, JSON `{"secretKey": "sk_...", "webhookSecret":
+"whsec_...", "connectWebhookSecret": "whsec_..."}`, the last optional) are read at run time
+with Powertools Parameters and cached for a few minutes, so a rotated key is picked up without
+a deploy. Importing this module loads `stripe` (and
+`requests`, boto3 for the secret): only the functions that talk to Stripe do, and
+bookAvailability and cancelMeeting only on their paid paths.
+
+Stripe's failures are reported in the data layer's terms (database.errors), which the API maps:
+Stripe unreachable or failing is Unavailable (503, worth retrying, nothing held); a webhook
+whose signature does not verify is Invalid (400).
+"""
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
+
+import stripe
+from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.parameters.exceptions import (
+    GetParameterError,
+    TransformParameterError,
+)
+
+from api.log import logger
+from database.errors import Invalid, StoreFault, Unavailable
+from database.models import Meeting
+from payments import settings
+
+SECRET_MAX_AGE = 300  # seconds a container keeps the keys before reading them again
+# Stripe's minimum for a Checkout Session's expiry is 30 minutes after its creation; a minute
+# more keeps a clock running slightly behind Stripe's from being refused.
+HOLD_SECONDS = 31 * 60
+# One retry of a failed call (stripe-python sends the same idempotency key): a slow Stripe
+# must still answer well within the function's timeout.
+NETWORK_RETRIES = 1
+
+# The metadata naming the meeting a Checkout Session pays for: the webhook acts only on the
+# sessions that carry it, never on the club's other Stripe payments.
+MEETING_KEY = "dojoSchedulerMeeting"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keys() -> dict[str, str]:
+    try:
+        keys = get_secret(settings.secret_name(), transform="json", max_age=SECRET_MAX_AGE)
+    except (GetParameterError, TransformParameterError) as error:
+        raise Unavailable(detail=f"Stripe keys not readable: {error}") from error
+    if not isinstance(keys, dict) or not keys.get("secretKey"):
+        raise StoreFault(detail="the Stripe secret holds no secretKey")
+    return keys
+
+
+@functools.cache
+def _client_for(api_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(api_key, max_network_retries=NETWORK_RETRIES)
+
+
+def _client() -> stripe.StripeClient:
+    return _client_for(_keys()["secretKey"])
+
+
+def _translated(call: Callable[P, R]) -> Callable[P, R]:
+    """Stripe's errors as the data layer's: down or busy is a 503, anything else a 500."""
+
+    @functools.wraps(call)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+            raise Unavailable(detail=f"Stripe {call.__name__}: {error}") from error
+        except stripe.APIError as error:  # Stripe's own 5xx
+            raise Unavailable(detail=f"Stripe {call.__name__}: {error}") from error
+        except stripe.StripeError as error:
+            raise StoreFault(detail=f"Stripe {call.__name__}: {error!r}") from error
+
+    return wrapper
+
+
+def application_fee(amount: int) -> int:
+    return round(amount * settings.platform_fee_percent() / 100)
+
+
+@_translated
+def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
+    """A Checkout Session for the meeting's price, paid to the coach's connected account (a
+    destination charge, less the club's fee), expiring after Stripe's minimum: (id, url)."""
+    price = meeting.price
+    page = f"{settings.frontend_host()}/meeting/{quote(meeting.id, safe='')}"
+    payment_intent: dict[str, Any] = {
+        "transfer_data": {"destination": account_id},
+        "metadata": {MEETING_KEY: meeting.id},
+    }
+    if fee := application_fee(price.amount):
+        payment_intent["application_fee_amount"] = fee
+    session = _client().v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": price.currency,
+                        "unit_amount": price.amount,
+                        "product_data": {"name": f"Coaching session with {meeting.owner}"},
+                    },
+                }
+            ],
+            "payment_intent_data": payment_intent,
+            "client_reference_id": meeting.id,
+            "metadata": {
+                MEETING_KEY: meeting.id,
+                "owner": meeting.owner,
+                "participant": meeting.participant,
+            },
+            "expires_at": int(time.time()) + HOLD_SECONDS,
+            "success_url": f"{page}?checkout=success",
+            "cancel_url": f"{page}?checkout=canceled",
+        }
+    )
+    return session.id, session.url
+
+
+def expire_checkout(session_id: str) -> None:
+    """Best effort: nobody can pay with this session any more. A failure is only logged: a
+    payment that completes anyway finds no hold and is refunded (payments.events)."""
+    try:
+        _client().v1.checkout.sessions.expire(session_id)
+    except (stripe.StripeError, Unavailable, StoreFault) as error:
+        logger.warning("Could not expire a Checkout Session", session=session_id, detail=str(error))
+
+
+@_translated
+def refund(payment_intent: str) -> str | None:
+    """Refunds the whole payment, the transfer to the coach reversed and the club's fee
+    returned. Idempotent: a retried refund is the same refund (None when Stripe says it was
+    refunded already, after the idempotency key's 24 h)."""
+    try:
+        made = _client().v1.refunds.create(
+            {
+                "payment_intent": payment_intent,
+                "reverse_transfer": True,
+                "refund_application_fee": True,
+            },
+            {"idempotency_key": f"refund-{payment_intent}"},
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "charge_already_refunded":
+            return None
+        raise
+    return made.id
+
+
+@_translated
+def create_account(username: str) -> str:
+    """A Stripe Connect Express account for the coach; the same one for a retried request
+    (idempotency key), and named in its metadata for the `account.updated` webhook."""
+    account = _client().v1.accounts.create(
+        {
+            "type": "express",
+            "metadata": {"username": username},
+            "capabilities": {
+                "card_payments": {"requested": True},
+                "transfers": {"requested": True},
+            },
+        },
+        {"idempotency_key": f"connect-{username}"},
+    )
+    return account.id
+
+
+@_translated
+def onboarding_link(account_id: str) -> str:
+    """A one-time link to Stripe's Express onboarding, back to the frontend afterwards."""
+    page = f"{settings.frontend_host()}/coach/payments"
+    link = _client().v1.account_links.create(
+        {
+            "account": account_id,
+            "type": "account_onboarding",
+            "refresh_url": f"{page}?onboarding=refresh",
+            "return_url": f"{page}?onboarding=done",
+        }
+    )
+    return link.url
+
+
+def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
+    """The event in a webhook request whose Stripe-Signature verifies with one of the stage's
+    signing secrets and is recent (Stripe's default tolerance, 5 minutes); Invalid (400)
+    otherwise. Two endpoints may deliver here, each with its own secret: the platform's
+    (Checkout) and the Connect one (`account.updated` of the coaches' accounts)."""
+    keys = _keys()
+    secrets = [keys[name] for name in ("webhookSecret", "connectWebhookSecret") if keys.get(name)]
+    if not secrets:
+        raise StoreFault(detail="the Stripe secret holds no webhookSecret")
+    for secret in secrets:
+        try:
+            return stripe.Webhook.construct_event(payload, signature, secret)
+        except stripe.SignatureVerificationError as error:
+            failure = error
+        except ValueError as error:
+            raise Invalid("Invalid webhook payload", detail=str(error)) from error
+    raise Invalid("Invalid Stripe signature", detail=str(failure)) from failure

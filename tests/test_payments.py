@@ -1,0 +1,994 @@
+"""Paid coaching sessions on Stripe, end to end through the handlers: priced availabilities, the
+held slot and its Checkout Session, the signed webhook (confirm, release, duplicates, late
+events), refunds on cancel, Stripe Connect onboarding, and faults.
+
+No network: Stripe's HTTP API is mocked with `responses` in the shapes of Stripe's API
+reference, webhook payloads are signed for real (Stripe's v1 HMAC-SHA256 scheme) with a test
+signing secret, and the keys are read from a Secrets Manager secret in moto.
+"""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+from aws_lambda_powertools.utilities import parameters
+
+from database.client import from_item, to_item
+from database.times import format_time
+from handlers.availability import book
+from handlers.availability import get as get_availability
+from handlers.availability import set as set_availability
+from handlers.meeting import cancel
+from handlers.meeting import get as get_meeting
+from handlers.payments import account as get_account
+from handlers.payments import connect, webhook
+from payments import settings as payments_settings
+from payments import stripe_client
+from support import add_user, availability, body, http_event, snapshot
+
+SECRET_NAME = "dojo-scheduler/test/stripe"
+SECRET_KEY = "sk_test_51Dojo"
+WEBHOOK_SECRET = "whsec_test_dojo"
+API = "https://api.stripe.com/v1"
+PRICE = {"amount": 5000, "currency": "usd"}
+PRICED = availability(id="p1", cohorts=["ALL_COHORTS"], price=PRICE, location="Zoom")
+BOOKING = {
+    "owner": "alice",
+    "id": "p1",
+    "startTime": "2030-01-01T10:00:00Z",
+    "type": "CLASSICAL_GAME",
+}
+
+
+# --- fixtures: the secret, Stripe's API, a coach ------------------------------------------
+
+
+@pytest.fixture
+def payments_on(tables, monkeypatch):
+    """A stage with payments: its Stripe keys in Secrets Manager (moto), read by name."""
+    secrets = _aws_client("secretsmanager")
+    secrets.create_secret(
+        Name=SECRET_NAME,
+        SecretString=json.dumps({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}),
+    )
+    monkeypatch.setenv("PAYMENTS_SECRET_NAME", SECRET_NAME)
+    monkeypatch.setenv("FRONTEND_HOST", "https://club.example")
+    parameters.clear_caches()
+    stripe_client._client_for.cache_clear()
+    yield tables
+    parameters.clear_caches()
+    stripe_client._client_for.cache_clear()
+
+
+def _aws_client(service):
+    import boto3
+
+    return boto3.client(service, region_name="us-east-1")
+
+
+class Stripe:
+    """Stripe's API as responses serves it: Checkout Sessions, refunds, accounts, links."""
+
+    def __init__(self, mock: responses.RequestsMock):
+        self.mock = mock
+        self.sessions: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}  # by idempotency key, as Stripe replays them
+        self.accounts: dict[str, dict] = {}
+        mock.add_callback(responses.POST, f"{API}/checkout/sessions", self._create_session)
+        mock.add_callback(
+            responses.POST,
+            re_url(r"/checkout/sessions/(cs_test_\w+)/expire"),
+            self._expire_session,
+        )
+        mock.add_callback(responses.POST, f"{API}/refunds", self._refund)
+        mock.add_callback(responses.POST, f"{API}/accounts", self._create_account)
+        mock.add_callback(responses.POST, f"{API}/account_links", self._account_link)
+
+    def calls(self, path: str) -> list[dict]:
+        """The form parameters of every call to `path`, in order."""
+        return [
+            parse_qs(call.request.body or "")
+            for call in self.mock.calls
+            if call.request.url.split("?")[0] == f"{API}{path}"
+        ]
+
+    def _create_session(self, request):
+        form = parse_qs(request.body)
+        number = len(self.sessions) + 1
+        session_id = f"cs_test_{number:04d}"
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_total": int(form["line_items[0][price_data][unit_amount]"][0]),
+            "currency": form["line_items[0][price_data][currency]"][0],
+            "client_reference_id": form["client_reference_id"][0],
+            "expires_at": int(form["expires_at"][0]),
+            "livemode": False,
+            "metadata": {"dojoSchedulerMeeting": form["metadata[dojoSchedulerMeeting]"][0]},
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "success_url": form["success_url"][0],
+            "cancel_url": form["cancel_url"][0],
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        }
+        self.sessions[session_id] = session
+        return 200, {"Request-Id": f"req_{number}"}, json.dumps(session)
+
+    def _expire_session(self, request):
+        session_id = request.url.rsplit("/", 2)[-2]
+        session = self.sessions[session_id]
+        if session["status"] != "open":
+            error = {
+                "type": "invalid_request_error",
+                "message": f'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f'This Checkout Session has a status of "{session["status"]}".',
+            }
+            return 400, {}, json.dumps({"error": error})
+        session["status"] = "expired"
+        return 200, {}, json.dumps(session)
+
+    def _refund(self, request):
+        key = request.headers["Idempotency-Key"]
+        form = parse_qs(request.body)
+        if key not in self.refunds:
+            self.refunds[key] = {
+                "id": f"re_test_{len(self.refunds) + 1:04d}",
+                "object": "refund",
+                "amount": 5000,
+                "currency": "usd",
+                "payment_intent": form["payment_intent"][0],
+                "status": "succeeded",
+                "metadata": {},
+            }
+        return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.refunds[key])
+
+    def _create_account(self, request):
+        key = request.headers["Idempotency-Key"]
+        form = parse_qs(request.body)
+        if key not in self.accounts:
+            self.accounts[key] = {
+                "id": f"acct_test_{len(self.accounts) + 1:04d}",
+                "object": "account",
+                "type": "express",
+                "charges_enabled": False,
+                "details_submitted": False,
+                "payouts_enabled": False,
+                "metadata": {"username": form["metadata[username]"][0]},
+            }
+        return 200, {}, json.dumps(self.accounts[key])
+
+    def _account_link(self, request):
+        form = parse_qs(request.body)
+        link = {
+            "object": "account_link",
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 300,
+            "url": f"https://connect.stripe.com/setup/e/{form['account'][0]}/x1y2z3",
+        }
+        return 200, {}, json.dumps(link)
+
+
+def re_url(path_pattern):
+    import re
+
+    return re.compile(re.escape(API) + path_pattern)
+
+
+@pytest.fixture
+def stripe_api(payments_on):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield Stripe(mock)
+
+
+@pytest.fixture
+def coach(payments_on):
+    """alice, whose Stripe account takes charges; bob and carol, players."""
+    add_user(payments_on, "alice", stripeAccountId="acct_coach", stripeChargesEnabled=True)
+    add_user(payments_on, "bob")
+    add_user(payments_on, "carol")
+    return payments_on
+
+
+@pytest.fixture
+def published(coach):
+    assert publish(PRICED)["statusCode"] == 200
+    return coach
+
+
+@pytest.fixture
+def held(published, stripe_api):
+    response = book_as("bob")
+    assert response["statusCode"] == 200, response
+    return body(response)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def publish(data, caller="alice"):
+    return set_availability.handler(http_event("PUT /availability", caller=caller, body=data))
+
+
+def book_as(caller, **overrides):
+    return book.handler(
+        http_event("PUT /availability/book", caller=caller, body={**BOOKING, **overrides})
+    )
+
+
+def cancel_as(caller, meeting_id="p1"):
+    return cancel.handler(
+        http_event("PUT /meeting/cancel/{id}", caller=caller, path={"id": meeting_id})
+    )
+
+
+def meeting(client, meeting_id="p1"):
+    item = client.get_item(TableName="test-meetings", Key=to_item({"id": meeting_id})).get("Item")
+    return item and from_item(item)
+
+
+def open_availability(client, owner="alice", availability_id="p1"):
+    key = to_item({"owner": owner, "id": availability_id})
+    item = client.get_item(TableName="test-availabilities", Key=key).get("Item")
+    return item and from_item(item)
+
+
+def sign(payload: str, secret=WEBHOOK_SECRET, timestamp=None) -> str:
+    """A Stripe-Signature header as Stripe computes it: HMAC-SHA256 of "<t>.<payload>"."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def event(kind, data, created=None, event_id=None):
+    return {
+        "id": event_id or f"evt_{kind.replace('.', '_')}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": created or int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": kind,
+        "data": {"object": data},
+    }
+
+
+def deliver(payload, signature="sign"):
+    """POST /stripe/webhook as API Gateway gives it (no JWT, the body as sent)."""
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    request = http_event("POST /stripe/webhook", caller=None, body=text)
+    if signature == "sign":
+        signature = sign(text)
+    if signature is not None:
+        request["headers"]["stripe-signature"] = signature
+    return webhook.handler(request)
+
+
+def paid(session_id, meeting_id="p1", intent="pi_test_0001"):
+    return event(
+        "checkout.session.completed",
+        {
+            "id": session_id,
+            "object": "checkout.session",
+            "client_reference_id": meeting_id,
+            "metadata": {"dojoSchedulerMeeting": meeting_id},
+            "payment_intent": intent,
+            "payment_status": "paid",
+            "status": "complete",
+            "mode": "payment",
+            "amount_total": 5000,
+            "currency": "usd",
+        },
+    )
+
+
+def expired(session_id, meeting_id="p1"):
+    return event(
+        "checkout.session.expired",
+        {
+            "id": session_id,
+            "object": "checkout.session",
+            "client_reference_id": meeting_id,
+            "metadata": {"dojoSchedulerMeeting": meeting_id},
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "expired",
+            "mode": "payment",
+        },
+    )
+
+
+def search_as(caller):
+    query = {"byTime": "1", "startTime": "2029-12-31T00:00:00Z"}
+    response = get_availability.handler(http_event("GET /availability", caller=caller, query=query))
+    return [a["id"] for a in body(response)["availabilities"]]
+
+
+# --- priced availabilities ---------------------------------------------------------------------
+
+
+def test_a_price_on_a_stage_without_payments_is_400(tables):
+    add_user(tables, "alice", stripeAccountId="acct_coach", stripeChargesEnabled=True)
+    before = snapshot(tables)
+
+    response = publish(PRICED)
+
+    assert response["statusCode"] == 400
+    assert body(response) == {"code": 400, "message": "Payments are off on this stage"}
+    assert snapshot(tables) == before
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        {},
+        {"stripeAccountId": "acct_coach"},
+        {"stripeAccountId": "acct_coach", "stripeChargesEnabled": False},
+    ],
+    ids=["no account", "onboarding not finished", "charges disabled"],
+)
+def test_a_price_needs_an_account_that_takes_charges(payments_on, account):
+    add_user(payments_on, "alice", **account)
+    before = snapshot(payments_on)
+
+    response = publish(PRICED)
+
+    assert response["statusCode"] == 400
+    assert "Stripe account" in body(response)["message"]
+    assert snapshot(payments_on) == before
+
+
+def test_a_price_is_for_one_to_one_availabilities(coach):
+    response = publish({**PRICED, "maxParticipants": 4})
+
+    assert response["statusCode"] == 400
+    assert "one-to-one" in body(response)["message"]
+
+
+@pytest.mark.parametrize(
+    "price",
+    [{"amount": 49, "currency": "usd"}, {"amount": 5000, "currency": "USD"}, {"amount": "50"}, 50],
+)
+def test_a_bad_price_is_400(coach, price):
+    response = publish({**PRICED, "price": price})
+
+    assert response["statusCode"] == 400
+    assert "price" in body(response)["message"]
+
+
+def test_a_priced_availability_shows_its_price(published):
+    mine = body(get_availability.handler(http_event("GET /availability")))["availabilities"]
+    assert [a["price"] for a in mine] == [PRICE]
+    assert search_as("bob") == ["p1"]
+
+
+def test_a_free_availability_has_no_price_field(coach):
+    response = body(publish(availability(id="f1")))
+    assert "price" not in response
+
+
+# --- the held slot and its Checkout Session ---------------------------------------------------
+
+
+def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held, stripe_api, coach):
+    assert held["status"] == "AWAITING_PAYMENT"
+    assert held["price"] == PRICE
+    assert held["checkoutUrl"] == "https://checkout.stripe.com/c/pay/cs_test_0001"
+
+    [form] = stripe_api.calls("/checkout/sessions")
+    assert form["mode"] == ["payment"]
+    assert form["line_items[0][price_data][unit_amount]"] == ["5000"]
+    assert form["line_items[0][price_data][currency]"] == ["usd"]
+    assert form["payment_intent_data[transfer_data][destination]"] == ["acct_coach"]
+    assert "payment_intent_data[application_fee_amount]" not in form  # the default fee is 0
+    assert form["client_reference_id"] == ["p1"]
+    assert form["metadata[dojoSchedulerMeeting]"] == ["p1"]  # what the webhook acts on
+    assert form["success_url"] == ["https://club.example/meeting/p1?checkout=success"]
+    assert form["cancel_url"] == ["https://club.example/meeting/p1?checkout=canceled"]
+    expires_in = int(form["expires_at"][0]) - time.time()
+    assert 30 * 60 <= expires_in <= 32 * 60  # Stripe's minimum is 30 minutes
+
+    stored = meeting(coach)
+    assert stored["status"] == "AWAITING_PAYMENT"
+    assert stored["checkoutSessionId"] == "cs_test_0001"
+    assert open_availability(coach) is None
+    # held: out of search, and nobody else can book it
+    assert search_as("carol") == []
+    assert book_as("carol")["statusCode"] == 404
+
+
+def test_the_platform_fee_is_a_stage_setting(published, stripe_api, monkeypatch):
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", "10")
+
+    assert book_as("bob")["statusCode"] == 200
+
+    [form] = stripe_api.calls("/checkout/sessions")
+    assert form["payment_intent_data[application_fee_amount]"] == ["500"]
+
+
+def test_the_held_meeting_is_visible_to_both_members_with_its_checkout(held, stripe_api):
+    for caller in ("alice", "bob"):
+        response = get_meeting.handler(
+            http_event("GET /meeting/{id}", caller=caller, path={"id": "p1"})
+        )
+        shown = body(response)["meeting"]
+        assert shown["status"] == "AWAITING_PAYMENT"
+        assert shown["checkoutUrl"] == held["checkoutUrl"]  # a player who left can come back
+        assert "checkoutSessionId" not in shown
+    # once paid, no checkout is shown any more
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    response = get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": "p1"}))
+    assert "checkoutUrl" not in body(response)["meeting"]
+
+
+def test_stripe_down_while_booking_holds_nothing(published):
+    before = snapshot(published)
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            f"{API}/checkout/sessions",
+            body=requests.exceptions.ConnectionError("Stripe is unreachable"),
+        )
+        response = book_as("bob")
+
+    assert response["statusCode"] == 503
+    assert body(response) == {"code": 503, "message": "Temporary server error"}
+    assert snapshot(published) == before
+    assert search_as("carol") == ["p1"]
+
+
+def test_stripe_failing_while_booking_is_503_and_holds_nothing(published):
+    before = snapshot(published)
+    with responses.RequestsMock() as mock:
+        error = {"error": {"type": "api_error", "message": "Something went wrong on Stripe's end."}}
+        mock.add(responses.POST, f"{API}/checkout/sessions", status=500, json=error)
+        response = book_as("bob")
+
+    assert response["statusCode"] == 503
+    assert snapshot(published) == before
+
+
+def test_a_hold_that_loses_the_race_expires_its_checkout(published, stripe_api):
+    # carol's booking commits while bob's Checkout Session is being created.
+    def carol_books_first(request):
+        published.delete_item(
+            TableName="test-availabilities", Key=to_item({"owner": "alice", "id": "p1"})
+        )
+        return stripe_api._create_session(request)
+
+    stripe_api.mock.replace(responses.POST, f"{API}/checkout/sessions")
+    stripe_api.mock.remove(responses.POST, f"{API}/checkout/sessions")
+    stripe_api.mock.add_callback(responses.POST, f"{API}/checkout/sessions", carol_books_first)
+
+    response = book_as("bob")
+
+    assert response["statusCode"] == 404
+    assert meeting(published) is None
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"  # nobody can pay for it
+
+
+def test_a_coach_who_can_no_longer_take_charges_cannot_be_booked(published, stripe_api):
+    published.update_item(
+        TableName="test-users",
+        Key=to_item({"username": "alice"}),
+        UpdateExpression="SET stripeChargesEnabled = :no",
+        ExpressionAttributeValues=to_item({":no": False}),
+    )
+    before = snapshot(published)
+
+    response = book_as("bob")
+
+    assert response["statusCode"] == 409
+    assert snapshot(published) == before
+    assert stripe_api.calls("/checkout/sessions") == []
+
+
+# --- the webhook: signatures ------------------------------------------------------------------
+
+
+BAD_SIGNATURES = {
+    "missing": lambda payload: None,
+    "empty": lambda payload: "",
+    "garbage": lambda payload: "garbage",
+    "wrong": lambda payload: f"t={int(time.time())},v1=deadbeef",
+    "other secret": lambda payload: sign(payload, secret="whsec_someone_else"),
+    "v0 scheme only": lambda payload: sign(payload).replace("v1=", "v0="),
+}
+
+
+@pytest.mark.parametrize("signature", BAD_SIGNATURES.values(), ids=BAD_SIGNATURES.keys())
+def test_an_unsigned_or_badly_signed_event_is_400_and_changes_nothing(held, signature):
+    tables = _tables()
+    before = snapshot(tables)
+    payload = json.dumps(paid("cs_test_0001"))
+
+    response = deliver(payload, signature=signature(payload))
+
+    assert response["statusCode"] == 400
+    assert snapshot(tables) == before
+
+
+def test_a_stale_event_is_400_and_changes_nothing(held):
+    tables = _tables()
+    before = snapshot(tables)
+    payload = json.dumps(paid("cs_test_0001"))
+
+    response = deliver(payload, signature=sign(payload, timestamp=int(time.time()) - 600))
+
+    assert response["statusCode"] == 400
+    assert snapshot(tables) == before
+
+
+def test_a_tampered_event_is_400(held):
+    tables = _tables()
+    before = snapshot(tables)
+    payload = json.dumps(paid("cs_test_0001"))
+    signature = sign(payload)
+
+    response = deliver(payload.replace("pi_test_0001", "pi_test_evil"), signature=signature)
+
+    assert response["statusCode"] == 400
+    assert snapshot(tables) == before
+
+
+def test_the_webhook_on_a_stage_without_payments_is_400(tables):
+    assert deliver(json.dumps(paid("cs_test_0001")))["statusCode"] == 400
+
+
+def _tables():
+    from database.client import dynamodb
+
+    return dynamodb()
+
+
+# --- the webhook: confirm, release, duplicates -------------------------------------------------
+
+
+def test_a_completed_checkout_confirms_the_meeting(held, stripe_api):
+    tables = _tables()
+
+    response = deliver(paid("cs_test_0001"))
+
+    assert response["statusCode"] == 200
+    stored = meeting(tables)
+    assert stored["status"] == "SCHEDULED"
+    assert stored["paymentIntentId"] == "pi_test_0001"
+    assert body(cancel_as("carol"))["code"] == 403  # and it is bob's
+    assert stripe_api.calls("/refunds") == []
+
+
+def test_a_redelivered_completion_changes_nothing(held, stripe_api):
+    tables = _tables()
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    after_first = snapshot(tables)
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    assert snapshot(tables) == after_first
+    assert stripe_api.calls("/refunds") == []
+
+
+def test_an_expired_checkout_releases_the_slot_exactly(held, stripe_api):
+    tables = _tables()
+
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+
+    assert meeting(tables)["status"] == "CANCELED"
+    reopened = open_availability(tables)
+    assert reopened["price"] == PRICE
+    assert reopened["location"] == "Zoom"
+    assert reopened["status"] == "SCHEDULED"
+    assert search_as("carol") == ["p1"]
+    # and a redelivery changes nothing
+    after_first = snapshot(tables)
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert snapshot(tables) == after_first
+
+
+def test_late_events_of_an_old_checkout_never_touch_the_next_booking(held, stripe_api):
+    tables = _tables()
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert body(book_as("carol"))["checkoutUrl"].endswith("cs_test_0002")
+    carols = snapshot(tables)
+
+    # bob's old session, expired or (somehow) paid, arrives late
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert snapshot(tables) == carols
+    assert deliver(paid("cs_test_0001", intent="pi_test_bob"))["statusCode"] == 200
+
+    assert meeting(tables)["participant"] == "carol"
+    assert meeting(tables)["status"] == "AWAITING_PAYMENT"
+    [refund] = stripe_api.calls("/refunds")  # bob's payment, for a slot he no longer held
+    assert refund["payment_intent"] == ["pi_test_bob"]
+
+
+def test_an_event_this_backend_does_not_use_is_acknowledged(held, stripe_api):
+    tables = _tables()
+    before = snapshot(tables)
+
+    response = deliver(event("customer.created", {"id": "cus_1", "object": "customer"}))
+    # the club's other Checkout Sessions (no meeting in their metadata) are not ours to refund
+    other = paid("cs_test_other", meeting_id="p1")
+    other["data"]["object"]["metadata"] = {"order": "p1"}
+
+    assert response["statusCode"] == 200
+    assert deliver(other)["statusCode"] == 200
+    assert snapshot(tables) == before
+    assert stripe_api.calls("/refunds") == []
+
+
+def test_a_webhook_is_not_acknowledged_until_the_change_is_durable(held):
+    from support import client_error, fail
+
+    tables = _tables()
+    hook = fail(
+        tables, "UpdateItem", client_error("ThrottlingException", "slow down", "UpdateItem")
+    )
+    response = deliver(paid("cs_test_0001"))
+    tables.meta.events.unregister("before-call.dynamodb.UpdateItem", hook)
+
+    assert response["statusCode"] == 503  # Stripe retries it
+    assert meeting(tables)["status"] == "AWAITING_PAYMENT"
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # the retry
+    assert meeting(tables)["status"] == "SCHEDULED"
+
+
+# --- cancelling a paid meeting -----------------------------------------------------------------
+
+
+def test_cancelling_a_held_slot_releases_it_and_expires_the_checkout(held, stripe_api):
+    tables = _tables()
+
+    response = cancel_as("bob")
+
+    assert body(response)["status"] == "CANCELED"
+    assert "checkoutUrl" not in body(response)
+    assert open_availability(tables)["price"] == PRICE  # the participant gave it back
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"
+    assert stripe_api.calls("/refunds") == []
+
+
+def test_a_payment_completing_after_the_cancel_is_refunded(held, stripe_api):
+    """The webhook racing a cancel, cancel first: bob paid in the instant he canceled."""
+    tables = _tables()
+    stripe_api.sessions["cs_test_0001"]["status"] = "complete"  # too late to expire it
+    assert cancel_as("bob")["statusCode"] == 200
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # redelivered: the same refund
+
+    stored = meeting(tables)
+    assert stored["status"] == "CANCELED"
+    assert stored["paymentIntentId"] == "pi_test_0001"
+    assert stored["refundId"] == "re_test_0001"
+    refunds = stripe_api.calls("/refunds")
+    assert {r["payment_intent"][0] for r in refunds} == {"pi_test_0001"}
+    assert len(stripe_api.refunds) == 1  # one refund, whatever the deliveries
+    assert refunds[0]["reverse_transfer"] == ["true"]
+    assert refunds[0]["refund_application_fee"] == ["true"]
+    assert search_as("carol") == ["p1"]
+
+
+def test_a_cancel_after_the_payment_confirmed_is_a_paid_cancel(held, stripe_api):
+    """The webhook racing a cancel, webhook first: the cancel read the hold, the payment
+    confirmed it before the cancel wrote: the cancel changes nothing and says try again."""
+    from database import meetings
+
+    tables = _tables()
+    stale = meetings.cancel_targets("p1", "bob").booking
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    from payments import refunds
+
+    with pytest.raises(Exception) as raised:
+        refunds.cancel(stale, "bob", reopen=True)
+    assert "try again" in str(raised.value.message)
+    assert meeting(tables)["status"] == "SCHEDULED"
+    assert open_availability(tables) is None
+    # the retry sees the paid meeting: refunded (2030 is well before the window closes)
+    assert body(cancel_as("bob"))["status"] == "CANCELED"
+    assert len(stripe_api.refunds) == 1
+
+
+@pytest.mark.parametrize("round", range(4))
+def test_a_cancel_racing_the_webhook_leaves_one_consistent_state(
+    held, stripe_api, atomic_moto, round
+):
+    stripe_api.sessions["cs_test_0001"]["status"] = "complete"
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name, call):
+        barrier.wait()
+        results[name] = call()
+
+    threads = [
+        threading.Thread(target=run, args=("cancel", lambda: cancel_as("bob"))),
+        threading.Thread(target=run, args=("webhook", lambda: deliver(paid("cs_test_0001")))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results["webhook"]["statusCode"] == 200
+    stored = meeting(atomic_moto)
+    if results["cancel"]["statusCode"] == 200:
+        # canceled (before or after the payment): bob is refunded once, the slot is open
+        assert stored["status"] == "CANCELED"
+        assert len(stripe_api.refunds) == 1
+        assert open_availability(atomic_moto) is not None
+    else:
+        # the payment confirmed it first; the cancel changed nothing
+        assert results["cancel"]["statusCode"] == 409
+        assert stored["status"] == "SCHEDULED"
+        assert stripe_api.refunds == {}
+        assert open_availability(atomic_moto) is None
+
+
+@pytest.fixture
+def confirmed(held, stripe_api):
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    return _tables()
+
+
+def test_the_coach_cancelling_always_refunds(confirmed, stripe_api):
+    response = cancel_as("alice")
+
+    assert body(response)["status"] == "CANCELED"
+    [refund] = stripe_api.calls("/refunds")
+    assert refund["payment_intent"] == ["pi_test_0001"]
+    assert refund["reverse_transfer"] == ["true"]
+    stored = meeting(confirmed)
+    assert stored["refundId"] == "re_test_0001"
+    assert open_availability(confirmed) is None  # the coach cannot play: nothing reopens
+
+
+def test_the_player_cancelling_in_time_is_refunded(confirmed, stripe_api):
+    assert body(cancel_as("bob"))["status"] == "CANCELED"
+
+    assert len(stripe_api.calls("/refunds")) == 1
+    assert open_availability(confirmed)["price"] == PRICE
+
+
+def test_the_player_cancelling_late_is_not_refunded(coach, stripe_api):
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    window = {"startTime": format_time(soon), "endTime": format_time(soon + timedelta(hours=3))}
+    assert publish({**PRICED, **window})["statusCode"] == 200
+    assert book_as("bob", startTime=window["startTime"])["statusCode"] == 200
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    assert body(cancel_as("bob"))["status"] == "CANCELED"
+
+    assert stripe_api.calls("/refunds") == []
+    stored = meeting(coach)
+    assert "refundDue" not in stored and "refundId" not in stored
+
+
+def test_the_refund_window_is_a_stage_setting(confirmed, stripe_api, monkeypatch):
+    monkeypatch.setenv("REFUND_WINDOW_HOURS", str(24 * 365 * 10))  # 2030 is inside it
+
+    assert body(cancel_as("bob"))["status"] == "CANCELED"
+
+    assert stripe_api.calls("/refunds") == []
+
+
+def test_a_refund_that_fails_is_made_by_the_retried_cancel(confirmed, stripe_api):
+    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
+    stripe_api.mock.add(
+        responses.POST,
+        f"{API}/refunds",
+        body=requests.exceptions.ConnectionError("Stripe is unreachable"),
+    )
+
+    assert cancel_as("alice")["statusCode"] == 503
+    assert meeting(confirmed)["status"] == "CANCELED"
+    assert meeting(confirmed)["refundDue"] is True  # owed, durably
+
+    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
+    stripe_api.mock.add_callback(responses.POST, f"{API}/refunds", stripe_api._refund)
+    assert body(cancel_as("alice"))["status"] == "CANCELED"
+    assert meeting(confirmed)["refundId"] == "re_test_0001"
+    # and once made, cancelling again calls Stripe no more
+    calls = len(stripe_api.mock.calls)
+    assert cancel_as("alice")["statusCode"] == 200
+    assert len(stripe_api.mock.calls) == calls
+
+
+def test_the_keys_come_from_secrets_manager(held, stripe_api):
+    [call] = [c for c in stripe_api.mock.calls if c.request.url.endswith("/checkout/sessions")]
+    assert call.request.headers["Authorization"] == f"Bearer {SECRET_KEY}"
+
+
+def test_keys_that_cannot_be_read_are_503_and_hold_nothing(published, monkeypatch):
+    monkeypatch.setenv("PAYMENTS_SECRET_NAME", "dojo-scheduler/test/missing")
+    parameters.clear_caches()
+    before = snapshot(published)
+
+    response = book_as("bob")
+
+    assert response["statusCode"] == 503
+    assert snapshot(published) == before
+
+
+# --- Stripe Connect: coaches ---------------------------------------------------------------------
+
+
+def connect_as(caller):
+    return connect.handler(http_event("POST /payments/account", caller=caller))
+
+
+def account_of(caller):
+    return get_account.handler(http_event("GET /payments/account", caller=caller))
+
+
+def test_a_coach_connects_once_and_gets_an_onboarding_link(payments_on, stripe_api):
+    add_user(payments_on, "dave")
+    assert body(account_of("dave")) == {
+        "connected": False,
+        "chargesEnabled": False,
+        "detailsSubmitted": False,
+    }
+
+    first = body(connect_as("dave"))
+    second = body(connect_as("dave"))
+
+    assert first["connected"] is True
+    assert first["onboardingUrl"].startswith("https://connect.stripe.com/setup/e/acct_test_0001/")
+    assert second["onboardingUrl"].startswith("https://connect.stripe.com/setup/e/acct_test_0001/")
+    [created] = stripe_api.calls("/accounts")  # one account, whatever the calls
+    assert created["type"] == ["express"]
+    assert created["metadata[username]"] == ["dave"]
+    links = stripe_api.calls("/account_links")
+    assert [link["type"] for link in links] == [["account_onboarding"]] * 2
+    assert links[0]["return_url"] == ["https://club.example/coach/payments?onboarding=done"]
+    item = payments_on.get_item(TableName="test-users", Key=to_item({"username": "dave"}))
+    assert from_item(item["Item"])["stripeAccountId"] == "acct_test_0001"
+
+
+def test_concurrent_connects_store_one_account(payments_on, stripe_api, atomic_moto):
+    add_user(payments_on, "dave")
+    barrier = threading.Barrier(3)
+    answers = []
+
+    def run():
+        barrier.wait()
+        answers.append(connect_as("dave"))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [a["statusCode"] for a in answers] == [200] * 3
+    assert len(stripe_api.accounts) == 1
+
+
+def account_updated(account_id, username, charges, details, created=None):
+    return event(
+        "account.updated",
+        {
+            "id": account_id,
+            "object": "account",
+            "type": "express",
+            "charges_enabled": charges,
+            "details_submitted": details,
+            "payouts_enabled": charges,
+            "metadata": {"username": username},
+        },
+        created=created,
+    )
+
+
+def test_account_updated_keeps_the_coach_current_and_ignores_stale_events(payments_on, stripe_api):
+    add_user(payments_on, "dave")
+    connect_as("dave")
+    now = int(time.time())
+
+    assert (
+        deliver(account_updated("acct_test_0001", "dave", True, True, created=now))["statusCode"]
+        == 200
+    )
+    # an older event, delivered late, changes nothing
+    assert (
+        deliver(account_updated("acct_test_0001", "dave", False, False, created=now - 60))[
+            "statusCode"
+        ]
+        == 200
+    )
+    # someone else's account naming dave changes nothing either
+    assert (
+        deliver(account_updated("acct_other", "dave", False, False, created=now + 1))["statusCode"]
+        == 200
+    )
+
+    assert body(account_of("dave")) == {
+        "connected": True,
+        "chargesEnabled": True,
+        "detailsSubmitted": True,
+    }
+    # and now dave can set a price
+    dave = availability(owner="dave", ownerDiscord="dave#1", id="d1", price=PRICE)
+    assert publish(dave, caller="dave")["statusCode"] == 200
+
+
+def test_connect_on_a_stage_without_payments_is_400(tables):
+    add_user(tables, "dave")
+
+    response = connect_as("dave")
+
+    assert response["statusCode"] == 400
+    assert body(response)["message"] == "Payments are off on this stage"
+
+
+def test_stripe_down_while_connecting_stores_nothing(payments_on):
+    add_user(payments_on, "dave")
+    before = snapshot(payments_on)
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST, f"{API}/accounts", body=requests.exceptions.ConnectionError("down")
+        )
+        response = connect_as("dave")
+
+    assert response["statusCode"] == 503
+    assert snapshot(payments_on) == before
+
+
+# --- make run -------------------------------------------------------------------------------
+
+
+def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypatch):
+    from local import payments as local_payments
+
+    for name in ("PAYMENTS_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)  # and restored afterwards
+    assert local_payments.enable_if_keyed("us-east-1") is False
+    assert not payments_settings.enabled()
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_nope")
+    with pytest.raises(SystemExit):
+        local_payments.enable_if_keyed("us-east-1")
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    assert local_payments.enable_if_keyed("us-east-1") is True
+    parameters.clear_caches()
+    assert stripe_client._keys() == {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
+    parameters.clear_caches()
+
+
+def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, stripe_api):
+    secrets = _aws_client("secretsmanager")
+    keys = {
+        "secretKey": SECRET_KEY,
+        "webhookSecret": WEBHOOK_SECRET,
+        "connectWebhookSecret": "whsec_connect",
+    }
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    add_user(payments_on, "dave", stripeAccountId="acct_dave")
+    payload = json.dumps(account_updated("acct_dave", "dave", True, True))
+
+    assert deliver(payload, signature=sign(payload, secret="whsec_connect"))["statusCode"] == 200
+    assert body(account_of("dave"))["chargesEnabled"] is True
+
+
+def test_a_priced_booking_makes_one_more_dynamodb_call_than_a_free_one(published, stripe_api):
+    """A free booking's 2 calls (tests/test_round_trips.py) plus the coach's account."""
+    calls = []
+    published.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+
+    assert book_as("bob")["statusCode"] == 200
+
+    assert calls == ["BatchGetItem", "GetItem", "TransactWriteItems"]
