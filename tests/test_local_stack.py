@@ -18,8 +18,10 @@ import boto3
 import jwt
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
+from pycognito.aws_srp import AWSSRP
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Local-pass-1"
@@ -250,6 +252,89 @@ def test_the_authorizer_rejects_what_api_gateway_rejects(stack: Stack, alice):
     assert status == 200
 
 
+def test_srp_sign_in_checks_the_password(stack: Stack, alice):
+    # pycognito's AWSSRP: the client side of Cognito's SRP, as amazon-cognito-identity-js does it
+    cognito, pool_id, client_id = (
+        stack.cognito(),
+        stack.config["userPoolId"],
+        stack.config["userPoolClientId"],
+    )
+    for login in ("alice", "alice@example.com"):  # the username, the verified email alias
+        srp = AWSSRP(login, PASSWORD, pool_id, client_id, client=cognito)
+        tokens = srp.authenticate_user()["AuthenticationResult"]
+        status, _, profile = stack.call("GET", "/user", tokens["IdToken"])
+        assert (status, profile["username"]) == (200, "alice")
+
+        wrong = AWSSRP(login, PASSWORD + "x", pool_id, client_id, client=cognito)
+        with pytest.raises(ClientError) as refused:
+            wrong.authenticate_user()
+        assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    # The refresh token of an SRP sign-in refreshes
+    refreshed = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+    )["AuthenticationResult"]
+    assert stack.call("GET", "/user", refreshed["AccessToken"])[0] == 200
+
+
+def test_srp_claims_are_checked_once_and_for_the_challenged_user(stack: Stack, alice, bob):
+    cognito, pool_id, client_id = (
+        stack.cognito(),
+        stack.config["userPoolId"],
+        stack.config["userPoolClientId"],
+    )
+    srp = AWSSRP("alice", PASSWORD, pool_id, client_id, client=cognito)
+    parameters = srp.get_auth_params()
+    challenge = cognito.initiate_auth(
+        ClientId=client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=parameters
+    )["ChallengeParameters"]
+    claim = srp.process_challenge(challenge, parameters)
+
+    def respond(**changes: str) -> dict:
+        return cognito.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="PASSWORD_VERIFIER",
+            ChallengeResponses={**claim, **changes},
+        )
+
+    with pytest.raises(ClientError) as refused:  # alice's claim does not sign bob in
+        respond(USERNAME="bob")
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    with pytest.raises(ClientError) as refused:  # and a refused claim cannot be retried
+        respond()
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    claim = srp.process_challenge(
+        cognito.initiate_auth(
+            ClientId=client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=parameters
+        )["ChallengeParameters"],
+        parameters,
+    )
+    assert respond()["AuthenticationResult"]["IdToken"]
+    with pytest.raises(ClientError) as refused:  # a used claim cannot be replayed
+        respond()
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
+def test_password_sign_in_by_alias_and_wrong_password(stack: Stack, alice):
+    cognito, client_id = stack.cognito(), stack.config["userPoolClientId"]
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "alice@example.com", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    assert stack.call("GET", "/user", result["IdToken"])[2]["username"] == "alice"
+    with pytest.raises(ClientError) as refused:
+        cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "alice", "PASSWORD": "Wrong-pass-1"},
+        )
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
 def _status_and_body(response: tuple[int, dict[str, str], Any]) -> tuple[int, Any]:
     return response[0], response[2]
 
@@ -273,11 +358,32 @@ def test_cors_preflight_and_headers(stack: Stack):
         assert stack.call("GET", path)[1]["access-control-allow-origin"] == "*"
 
 
+def test_cors_preflight_of_the_cognito_endpoint(stack: Stack):
+    # What amazon-cognito-identity-js and Amplify ask before each Cognito call from a browser
+    path = stack.config["cognitoEndpoint"].removeprefix(stack.config["apiUrl"])
+    requested = "content-type,x-amz-target,x-amz-user-agent"
+    status, headers, _ = stack.call(
+        "OPTIONS",
+        path,
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": requested,
+        },
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "*"
+    assert "POST" in headers["access-control-allow-methods"].split(",")
+    assert set(requested.split(",")) <= set(headers["access-control-allow-headers"].split(","))
+
+
 def test_unknown_routes_are_api_gateways_404(stack: Stack):
     not_found = (404, {"message": "Not Found"})
     assert _status_and_body(stack.call("GET", "/nowhere")) == not_found
-    # No route for the method: 404 before any authorizer
+    # No route for the method: 404 before any authorizer, whatever the method
     assert _status_and_body(stack.call("POST", "/user", None, {})) == not_found
+    for method in ("TRACE", "CONNECT", "PROPFIND"):
+        assert _status_and_body(stack.call(method, "/user")) == not_found
 
 
 class _TagsAsNone(yaml.SafeLoader):
