@@ -53,7 +53,8 @@ class User(BaseModel):
 class UserUpdate(BaseModel):
     """Body of `PUT /user`: the public fields a player may change. Absent fields are kept."""
 
-    username: Text | None = None  # accepted only when it is the caller's own
+    # Accepted only when it is the caller's own, so never a change: read-only, as published.
+    username: Text | None = Field(default=None, json_schema_extra={"readOnly": True})
     discordUsername: Text | None = None
     chesscomUsername: Text | None = None
     lichessUsername: Text | None = None
