@@ -62,6 +62,8 @@ class UserUpdate(BaseModel):
 
 
 class Availability(BaseModel):
+    """An offer to play, by its owner (the caller); startTime is before endTime."""
+
     owner: Name
     ownerDiscord: Name
     ownerCohort: Cohort
