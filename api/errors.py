@@ -1,9 +1,12 @@
-"""The one error type: an HTTP status, a public message for the client, a private detail
+"""The one HTTP error type: a status, a public message for the client, a private detail
 for the log.
 
-Every layer raises these (the database layer translates botocore errors into them at its edge);
-`api.http` is the one place that turns them, and any unexpected exception, into a response.
+Handlers raise these; the data layer below raises its own `database.errors`, which `as_api_error`
+maps here. `api.http` is the one place that turns them, and any unexpected exception, into a
+response.
 """
+
+from database import errors
 
 
 class ApiError(Exception):
@@ -49,3 +52,18 @@ class ServiceUnavailable(ApiError):
 
 class InternalError(ApiError):
     status = 500
+
+
+# Each kind of data-layer error and the status it answers with.
+_STATUS_OF = {
+    errors.Invalid: BadRequest,
+    errors.NotFound: NotFound,
+    errors.Conflict: Conflict,
+    errors.Unavailable: ServiceUnavailable,
+    errors.StoreFault: InternalError,
+}
+
+
+def as_api_error(error: errors.DataError) -> ApiError:
+    kind = next((api for data, api in _STATUS_OF.items() if isinstance(error, data)), InternalError)
+    return kind(error.message or None, detail=error.detail)

@@ -129,7 +129,7 @@ def report(
         zip_ok = None if size is None else size <= ZIP_TARGET
         zip_cell = f"{size / 2**20:.2f}{mark(zip_ok)}" if size else "n/a"
         calls_ok = calls <= case.call_target
-        target = f" (≤ {case.call_target})" if case.call_target < case.original else ""
+        target = f" (≤ {case.call_target})" if case.call_target != case.original else ""
         misses = [
             name
             for name, ok in (
@@ -144,7 +144,7 @@ def report(
             f"| {case.name} | {spread(row['wall'], 1000)} "
             f"| {spread(row['ratio'], digits=2)}×{mark(cold_ok)} "
             f"| {total * 1e6:.0f} / {ours * 1e6:.0f} | {ours / unit:.2f}×{mark(warm_ok)} "
-            f"| {zip_cell} | {calls} / {case.original}{target}{mark(calls_ok)} "
+            f"| {zip_cell} | {calls} / {case.original or '–'}{target}{mark(calls_ok)} "
             f"| {'✗ ' + ', '.join(misses) if misses else '✓'} |"
         )
     lines += [

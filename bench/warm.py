@@ -25,6 +25,7 @@ from bench.cases import (
     TABLE_ENV,
     USERS,
     round_availabilities,
+    round_meetings,
     status,
 )
 
@@ -56,6 +57,8 @@ def canned_responses() -> dict[tuple[str, str], bytes]:
         ("Query", "OwnerIndex"): page(MEETING_ITEMS[1:]),
         ("Query", "ParticipantIndex"): page(MEETING_ITEMS[:1]),
         ("UpdateItem", USERS): {"Attributes": item(ALICE)},
+        ("Query", "JoinedIndex"): page([]),
+        ("BatchGetItem", None): {"Responses": {MEETINGS: [item(round_meetings(0)[0])]}},
     }
     return {key: json.dumps(value).encode() for key, value in answers.items()}
 

@@ -1,10 +1,17 @@
-"""The availabilities table (`owner` + `id`) and its `SearchIndex` (`status` + `startTime`)."""
+"""The availabilities table (`owner` + `id`) and its `SearchIndex` (`status` + `startTime`).
+
+An open availability is SCHEDULED, and so in SearchIndex. A one-to-one availability becomes a
+meeting when booked: it is deleted here and the meeting put, in one transaction. A group
+session stays here: each join adds the player to its `participants` map (username ->
+participant) and to `participantCount`, and puts the player's seat in the meetings table (see
+database/meetings.py), in one transaction. It is BOOKED (out of search) while full and CANCELED
+once its owner cancels it. docs/lifecycle.md has the whole design.
+"""
 
 from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from api.errors import BadRequest, Conflict, NotFound
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -14,28 +21,52 @@ from database.client import (
     to_item,
     translate_errors,
 )
-from database.models import ALL_COHORTS, Availability, Meeting
+from database.errors import Conflict, Invalid, NotFound
+from database.models import (
+    ALL_COHORTS,
+    BOOKED,
+    CANCELED,
+    SCHEDULED,
+    Availability,
+    Meeting,
+    Participant,
+)
 from database.paging import decode_key, encode_key, query_page
-from database.times import expiration, format_time, parse_time
-
-# Every stored availability is open for booking; booking deletes it.
-SCHEDULED = "SCHEDULED"
+from database.times import expiration, format_time, now, parse_time
 
 BOOKED_OR_MISSING = "Availability not found or already booked"
+ALREADY_BOOKED = "This availability has already been booked"
+HAS_PARTICIPANTS = "This session has participants: cancel it instead"
+SESSION_FULL = "This session is full"
+ALREADY_JOINED = "You have already joined this session"
+SESSION_CHANGED = "This session changed while you joined it: please try again"
+# Optimistic rounds of a join before giving up (each lost round means someone else got a seat).
+JOIN_ATTEMPTS = 5
 
 
-def _stored(availability: Availability) -> dict:
+def stored(availability: Availability) -> dict:
+    """The item of a newly published (or reopened) availability: open, no one joined yet."""
     return {
-        **availability.to_json(),
+        **snapshot(availability),
         "status": SCHEDULED,
+        "participants": {},
+        "participantCount": 0,
         "expirationTime": expiration(availability.endTime),
     }
 
 
+def snapshot(availability: Availability) -> dict:
+    """What the owner published: a booked meeting keeps it, to reopen the slot exactly."""
+    published = availability.to_json()
+    del published["status"], published["participants"]
+    return published
+
+
 @translate_errors
 def put_availability(availability: Availability) -> Availability:
-    """Creates or replaces an availability, unless its id was already booked: re-creating it
-    would leave an availability that can never be booked (its meeting id is taken)."""
+    """Creates or replaces an availability, unless its id is a meeting still on (re-creating it
+    would leave an availability that can never be booked: its meeting id is taken) or it is a
+    group session someone joined (replacing it would drop them)."""
     try:
         dynamodb().transact_write_items(
             TransactItems=[
@@ -43,22 +74,31 @@ def put_availability(availability: Availability) -> Availability:
                     "ConditionCheck": {
                         "TableName": MEETINGS_TABLE,
                         "Key": to_item({"id": availability.id}),
-                        "ConditionExpression": "attribute_not_exists(id)",
+                        "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
                     }
                 },
                 {
                     "Put": {
                         "TableName": AVAILABILITIES_TABLE,
-                        "Item": to_item(_stored(availability)),
+                        "Item": to_item(stored(availability)),
+                        "ConditionExpression": _NOBODY_JOINED,
+                        "ExpressionAttributeValues": to_item({":zero": 0}),
                     }
                 },
             ]
         )
     except ClientError as error:
         if _cancelled_by_condition(error, index=0):
-            raise Conflict("This availability has already been booked") from error
+            raise Conflict(ALREADY_BOOKED) from error
+        if _cancelled_by_condition(error, index=1):
+            raise Conflict(HAS_PARTICIPANTS) from error
         raise
-    return availability
+    return Availability.from_item(stored(availability))
+
+
+_NOBODY_JOINED = "attribute_not_exists(participantCount) OR participantCount = :zero"
 
 
 @translate_errors
@@ -71,30 +111,55 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
 
 @translate_errors
 def delete_availability(owner: str, availability_id: str) -> None:
+    """Deletes an availability, unless it is a group session someone joined (409)."""
     try:
         dynamodb().delete_item(
             TableName=AVAILABILITIES_TABLE,
             Key=to_item({"owner": owner, "id": availability_id}),
-            ConditionExpression="attribute_exists(id)",
+            ConditionExpression=f"attribute_exists(id) AND ({_NOBODY_JOINED})",
+            ExpressionAttributeValues=to_item({":zero": 0}),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":
+            if "Item" in error.response:
+                raise Conflict(HAS_PARTICIPANTS) from error
             raise NotFound(BOOKED_OR_MISSING) from error
         raise
 
 
 @translate_errors
 def list_owned(owner: str, limit: int, start: str | None) -> tuple[list[Availability], str | None]:
-    """The owner's availabilities, in id order."""
+    """The owner's availabilities (group sessions whatever their status), in id order."""
     start_key = start and decode_key(start, shapes=({"owner", "id"},), fixed={"owner": owner})
+    items, key = query_page(owned_query(owner), limit, start_key)
+    return [Availability.from_item(item) for item in items], key and encode_key(key)
+
+
+def owned_query(owner: str, since: str | None = None) -> dict:
+    """The Query for an owner's availabilities (starting from `since`, if given)."""
     request = {
         "TableName": AVAILABILITIES_TABLE,
         "KeyConditionExpression": "#owner = :owner",
         "ExpressionAttributeNames": {"#owner": "owner"},
         "ExpressionAttributeValues": to_item({":owner": owner}),
     }
-    items, key = query_page(request, limit, start_key)
-    return [Availability.from_item(item) for item in items], key and encode_key(key)
+    return _since(request, since)
+
+
+def _since(request: dict, since: str | None) -> dict:
+    """`request` filtered to items starting at or after `since` (a stored time)."""
+    if since is None:
+        return request
+    return {
+        **request,
+        "FilterExpression": "#start >= :since",
+        "ExpressionAttributeNames": {**request["ExpressionAttributeNames"], "#start": "startTime"},
+        "ExpressionAttributeValues": {
+            **request["ExpressionAttributeValues"],
+            **to_item({":since": since}),
+        },
+    }
 
 
 @translate_errors
@@ -106,7 +171,8 @@ def search(
     limit: int,
     start_token: str | None,
 ) -> tuple[list[Availability], str | None]:
-    """Others' availabilities starting in [start, end] that admit `cohort`, in time order."""
+    """Others' open availabilities (and group sessions with a free seat) starting in
+    [start, end] that admit `cohort`, in time order."""
     low, high = format_time(start), end and format_time(end)
     start_key = start_token and decode_key(
         start_token,
@@ -114,7 +180,7 @@ def search(
         fixed={"status": SCHEDULED},
     )
     if start_key and not _within(start_key["startTime"], low, high):
-        raise BadRequest("startKey is not valid for this query", detail=f"startKey {start_key}")
+        raise Invalid("startKey is not valid for this query", detail=f"startKey {start_key}")
     values = {":status": SCHEDULED, ":low": low, ":caller": caller, ":all": ALL_COHORTS}
     admitted = "contains(#cohorts, :all)"
     if cohort:  # a player who has not picked a cohort yet sees only ALL_COHORTS
@@ -149,20 +215,33 @@ def _within(value: str, low: str, high: str | None) -> bool:
     return instant == value and low <= instant and (high is None or instant <= high)
 
 
+def unchanged(availability: Availability) -> tuple[str, dict, dict]:
+    """A condition that the item still holds what `availability` was read with (so what was
+    checked against it still holds): (expression, names, values). A version 1 item has no
+    location, description or seats: absent matches their defaults."""
+    published = snapshot(availability)
+    defaults = {"location": "", "description": "", "maxParticipants": 1}
+    clauses, names, values = [], {}, {}
+    for position, (name, value) in enumerate(published.items()):
+        if name in ("owner", "id"):
+            continue  # the key itself
+        names[f"#p{position}"], values[f":p{position}"] = name, value
+        clause = f"#p{position} = :p{position}"
+        if defaults.get(name) == value:
+            clause = f"(attribute_not_exists(#p{position}) OR {clause})"
+        clauses.append(clause)
+    return " AND ".join(clauses), names, to_item(values)
+
+
 @translate_errors
 def book(availability: Availability, meeting: Meeting) -> None:
-    """Turns the availability into the meeting in one transaction: the availability must still
-    be the one the booking was checked against, and its id must not be a meeting yet."""
-    checked = to_item(
-        {
-            ":start": format_time(availability.startTime),
-            ":end": format_time(availability.endTime),
-            ":types": list(availability.types),
-            ":cohorts": list(availability.cohorts),
-        }
-    )
+    """Turns a one-to-one availability into the meeting in one transaction: the availability
+    must still be the one the booking was checked against, and its id must not be a meeting
+    still on (a canceled one is replaced)."""
+    condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
+        "availability": snapshot(availability),  # to reopen it if the participant cancels
         "expirationTime": expiration(meeting.startTime),
     }
     try:
@@ -172,22 +251,18 @@ def book(availability: Availability, meeting: Meeting) -> None:
                     "Delete": {
                         "TableName": AVAILABILITIES_TABLE,
                         "Key": to_item({"owner": availability.owner, "id": availability.id}),
-                        "ConditionExpression": "attribute_exists(id) AND #start = :start AND "
-                        "#end = :end AND #types = :types AND #cohorts = :cohorts",
-                        "ExpressionAttributeNames": {
-                            "#start": "startTime",
-                            "#end": "endTime",
-                            "#types": "types",
-                            "#cohorts": "cohorts",
-                        },
-                        "ExpressionAttributeValues": checked,
+                        "ConditionExpression": f"attribute_exists(id) AND {condition}",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
                     }
                 },
                 {
                     "Put": {
                         "TableName": MEETINGS_TABLE,
                         "Item": to_item(stored_meeting),
-                        "ConditionExpression": "attribute_not_exists(id)",
+                        "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
                     }
                 },
             ]
@@ -196,12 +271,186 @@ def book(availability: Availability, meeting: Meeting) -> None:
         if _cancelled_by_condition(error, index=0):
             raise NotFound(BOOKED_OR_MISSING) from error
         if _cancelled_by_condition(error, index=1):
-            raise Conflict("This availability has already been booked") from error
-        if error_code(error) == "TransactionConflictException" or _cancelled_by(
-            error, "TransactionConflict"
-        ):
+            raise Conflict(ALREADY_BOOKED) from error
+        if _conflicting(error):
             raise Conflict("This availability is being booked by someone else") from error
         raise
+
+
+def seat_id(session_id: str, username: str) -> str:
+    """The meetings-table key of a player's seat in a group session."""
+    return f"seat#{session_id}#{username}"
+
+
+@translate_errors
+def join(session: Availability, player: Participant) -> Availability:
+    """Gives `player` a seat in the group session, never more than its `maxParticipants`,
+    whatever the concurrency: each attempt is a transaction conditional on the seats the last
+    read saw; a lost race reads again and tries again while seats are left."""
+    for _ in range(JOIN_ATTEMPTS):
+        if session.has_joined(player.username):
+            raise Conflict(ALREADY_JOINED)
+        if session.status != SCHEDULED or len(session.participants) >= session.maxParticipants:
+            raise Conflict(SESSION_FULL if session.status == BOOKED else "This session is closed")
+        try:
+            _take_seat(session, player)
+        except ClientError as error:
+            if _cancelled_by_condition(error, index=1):
+                raise Conflict(ALREADY_JOINED) from error
+            if not (_cancelled_by_condition(error, index=0) or _conflicting(error)):
+                raise
+            session = _reread(session)
+            continue
+        last_seat = len(session.participants) + 1 == session.maxParticipants
+        session.participants.append(player)
+        session.status = BOOKED if last_seat else SCHEDULED
+        return session
+    raise Conflict(SESSION_CHANGED)
+
+
+def _take_seat(session: Availability, player: Participant) -> None:
+    taken = len(session.participants)
+    last_seat = taken + 1 == session.maxParticipants
+    condition, names, values = unchanged(session)
+    # Exactly as many seats taken as read for the last one (it closes the session); fewer than
+    # the last one otherwise, so that concurrent joins of a roomy session do not collide.
+    seats = "participantCount = :taken" if last_seat else "participantCount < :last"
+    update = "SET participants.#player = :player, participantCount = participantCount + :one"
+    dynamodb().transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": AVAILABILITIES_TABLE,
+                    "Key": to_item({"owner": session.owner, "id": session.id}),
+                    "UpdateExpression": update + (", #status = :booked" if last_seat else ""),
+                    "ConditionExpression": f"#status = :scheduled AND {seats} AND "
+                    f"attribute_not_exists(participants.#player) AND {condition}",
+                    "ExpressionAttributeNames": {
+                        **names,
+                        "#status": "status",
+                        "#player": player.username,
+                    },
+                    "ExpressionAttributeValues": {
+                        **values,
+                        **to_item(
+                            {
+                                ":player": {**player.to_json(), "joinedAt": format_time(now())},
+                                ":one": 1,
+                                ":scheduled": SCHEDULED,
+                                ":booked": BOOKED,
+                                ":taken": taken,
+                                ":last": session.maxParticipants - 1,
+                            }
+                        ),
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": MEETINGS_TABLE,
+                    "Item": to_item(
+                        {
+                            "id": seat_id(session.id, player.username),
+                            "joinedBy": player.username,
+                            "sessionOwner": session.owner,
+                            "sessionId": session.id,
+                            "startTime": format_time(session.startTime),
+                            "status": SCHEDULED,
+                            "expirationTime": expiration(session.endTime),
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
+                }
+            },
+        ]
+    )
+
+
+def _reread(session: Availability) -> Availability:
+    current = get_availability(session.owner, session.id)
+    if current is None:
+        raise NotFound(BOOKED_OR_MISSING)
+    if snapshot(current) != snapshot(session):
+        raise Conflict(SESSION_CHANGED)
+    return current
+
+
+@translate_errors
+def leave(session: Availability, username: str) -> Availability:
+    """Frees `username`'s seat: out of `participants`, the seat CANCELED, the session open
+    again. Leaving twice, or leaving a session its owner canceled, changes nothing."""
+    if session.status == CANCELED or not session.has_joined(username):
+        return session
+    try:
+        dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": AVAILABILITIES_TABLE,
+                        "Key": to_item({"owner": session.owner, "id": session.id}),
+                        "UpdateExpression": "REMOVE participants.#player "
+                        "SET participantCount = participantCount - :one, #status = :scheduled",
+                        "ConditionExpression": "attribute_exists(participants.#player) AND "
+                        "#status IN (:scheduled, :booked)",
+                        "ExpressionAttributeNames": {"#status": "status", "#player": username},
+                        "ExpressionAttributeValues": to_item(
+                            {":one": 1, ":scheduled": SCHEDULED, ":booked": BOOKED}
+                        ),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": MEETINGS_TABLE,
+                        "Key": to_item({"id": seat_id(session.id, username)}),
+                        "UpdateExpression": "SET #status = :canceled",
+                        "ConditionExpression": "#status = :scheduled",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": to_item(
+                            {":canceled": CANCELED, ":scheduled": SCHEDULED}
+                        ),
+                    }
+                },
+            ]
+        )
+    except ClientError as error:
+        if _cancelled_by_condition(error, index=0) or _cancelled_by_condition(error, index=1):
+            # Someone else changed it first (a concurrent leave or cancel): answer with the
+            # session as it is now, which is what a retry would get.
+            return get_availability(session.owner, session.id) or session
+        if _conflicting(error):
+            raise Conflict("This session is changing: please try again") from error
+        raise
+    session.participants = [p for p in session.participants if p.username != username]
+    session.status = SCHEDULED
+    return session
+
+
+@translate_errors
+def cancel_session(session: Availability) -> Availability:
+    """The owner cancels a group session: CANCELED, out of search, still on every member's
+    calendar. Canceling again changes nothing."""
+    if session.status == CANCELED:
+        return session
+    try:
+        result = dynamodb().update_item(
+            TableName=AVAILABILITIES_TABLE,
+            Key=to_item({"owner": session.owner, "id": session.id}),
+            UpdateExpression="SET #status = :canceled",
+            ConditionExpression="attribute_exists(id) AND #status <> :canceled",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":canceled": CANCELED}),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            current = get_availability(session.owner, session.id)
+            if current is None:
+                raise NotFound("Meeting not found") from error
+            return current
+        raise
+    return Availability.from_item(from_item(result["Attributes"]))
 
 
 def _cancelled_by(error: ClientError, reason: str, index: int | None = None) -> bool:
@@ -215,3 +464,10 @@ def _cancelled_by(error: ClientError, reason: str, index: int | None = None) -> 
 
 def _cancelled_by_condition(error: ClientError, index: int) -> bool:
     return _cancelled_by(error, "ConditionalCheckFailed", index)
+
+
+def _conflicting(error: ClientError) -> bool:
+    """Another transaction was changing the same item at the same moment."""
+    return error_code(error) == "TransactionConflictException" or _cancelled_by(
+        error, "TransactionConflict"
+    )

@@ -16,7 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.errors import ApiError, InternalError, ServiceUnavailable
+from database.errors import DataError, StoreFault, Unavailable
 
 CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -51,14 +51,18 @@ def dynamodb():
     return botocore.session.get_session().create_client("dynamodb", config=CONFIG)
 
 
-# Items hold strings, integers (epoch seconds) and lists of strings; nothing else is stored.
+# Items hold strings, booleans, integers (epoch seconds, counts), lists and maps of those.
 def to_attribute(value: Any) -> dict:
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return {"BOOL": value}
+    if isinstance(value, int):
         return {"N": str(value)}
     if isinstance(value, list):
         return {"L": [to_attribute(element) for element in value]}
+    if isinstance(value, dict):
+        return {"M": to_item(value)}
     raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
 
 
@@ -68,8 +72,12 @@ def from_attribute(attribute: dict) -> Any:
         return value
     if kind == "N":
         return int(value)
+    if kind == "BOOL":
+        return value
     if kind == "L":
         return [from_attribute(element) for element in value]
+    if kind == "M":
+        return from_item(value)
     raise TypeError(f"unexpected DynamoDB attribute type {kind}")
 
 
@@ -90,21 +98,21 @@ R = TypeVar("R")
 
 
 def translate_errors(operation: Callable[P, R]) -> Callable[P, R]:
-    """Turns botocore failures that the operation did not handle itself into ApiErrors."""
+    """Turns botocore failures that the operation did not handle itself into DataErrors."""
 
     @functools.wraps(operation)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return operation(*args, **kwargs)
-        except ApiError:
+        except DataError:
             raise
         except ClientError as error:
             code = error_code(error)
             detail = f"DynamoDB {code} in {operation.__name__}: {error}"
             if code in _TRY_AGAIN_LATER:
-                raise ServiceUnavailable(detail=detail) from error
-            raise InternalError(detail=detail) from error
+                raise Unavailable(detail=detail) from error
+            raise StoreFault(detail=detail) from error
         except BotoCoreError as error:  # timeouts, connection failures
-            raise ServiceUnavailable(detail=f"{operation.__name__}: {error}") from error
+            raise Unavailable(detail=f"{operation.__name__}: {error}") from error
 
     return wrapper

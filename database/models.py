@@ -9,15 +9,16 @@ tests/test_schema.py checks, on generated inputs, that both accept and produce e
 the same things.
 
 Each record's `to_json()` holds only the contract's public fields: the stored-only
-attributes (`email`, `name`, `status`, `expirationTime`) have no field here, so they cannot
-reach a client.
+attributes (`email`, `name`, `expirationTime`, a meeting's `canceledBy` and snapshot) have no
+field here, so they cannot reach a client.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
+from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
 
 COHORTS = (
@@ -39,13 +40,20 @@ AVAILABILITY_TYPES = (
 )
 # Free text from a client is bounded so one request cannot bloat an item.
 MAX_TEXT = 100
+MAX_LOCATION = 200
+MAX_DESCRIPTION = 1000
+MAX_PARTICIPANTS = 100  # a group session's seats; 1 is a one-to-one availability
+
+# An availability is open (SCHEDULED); a group session is BOOKED when full and CANCELED when its
+# owner cancels it. A meeting is SCHEDULED or CANCELED.
+SCHEDULED = "SCHEDULED"
+BOOKED = "BOOKED"
+CANCELED = "CANCELED"
 
 
-class Invalid(ValueError):
-    """A client value that breaks a rule; the message names the field."""
-
-
-def _text(data: dict, name: str, *, required: bool = True, min_length: int = 1) -> str | None:
+def _text(
+    data: dict, name: str, *, required: bool = True, min_length: int = 1, max_length=MAX_TEXT
+) -> str | None:
     """A string field. Absent (or null) is an error when `required`, else None."""
     value = data.get(name)
     if value is None:
@@ -54,8 +62,24 @@ def _text(data: dict, name: str, *, required: bool = True, min_length: int = 1) 
         return None
     if not isinstance(value, str):
         raise Invalid(f"{name} must be a string")
-    if not min_length <= len(value) <= MAX_TEXT:
-        raise Invalid(f"{name} must be {min_length} to {MAX_TEXT} characters long")
+    if not min_length <= len(value) <= max_length:
+        raise Invalid(f"{name} must be {min_length} to {max_length} characters long")
+    return value
+
+
+def _integer(data: dict, name: str, low: int, high: int) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Invalid(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def _flag(data: dict, name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise Invalid(f"{name} must be true or false")
     return value
 
 
@@ -78,10 +102,12 @@ def _choices(data: dict, name: str, choices: tuple[str, ...]) -> list[str]:
     return values
 
 
-def _time(data: dict, name: str) -> datetime:
+def _time(data: dict, name: str, *, required: bool = True) -> datetime | None:
     value = data.get(name)
     if value is None:
-        raise Invalid(f"{name} is required")
+        if required:
+            raise Invalid(f"{name} is required")
+        return None
     try:
         return parse_time(value)
     except ValueError as error:
@@ -97,6 +123,9 @@ class User:
     chesscomUsername: str = ""
     lichessUsername: str = ""
     dojoCohort: str = ""  # empty until the player picks one
+    # The player's own settings: returned to them (GET /user), never on the public route.
+    disableBookingNotifications: bool = False
+    disableCancellationNotifications: bool = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "User":
@@ -106,15 +135,26 @@ class User:
             chesscomUsername=item.get("chesscomUsername", ""),
             lichessUsername=item.get("lichessUsername", ""),
             dojoCohort=item.get("dojoCohort", ""),
+            disableBookingNotifications=item.get("disableBookingNotifications", False),
+            disableCancellationNotifications=item.get("disableCancellationNotifications", False),
         )
 
     def to_json(self) -> dict[str, str]:
+        """The public profile."""
         return {
             "username": self.username,
             "discordUsername": self.discordUsername,
             "chesscomUsername": self.chesscomUsername,
             "lichessUsername": self.lichessUsername,
             "dojoCohort": self.dojoCohort,
+        }
+
+    def to_own_json(self) -> dict[str, Any]:
+        """The profile with the player's settings, for the player alone."""
+        return {
+            **self.to_json(),
+            "disableBookingNotifications": self.disableBookingNotifications,
+            "disableCancellationNotifications": self.disableCancellationNotifications,
         }
 
 
@@ -126,7 +166,7 @@ class UserUpdate:
     change, nor are `email` and `name`, which only Cognito sets."""
 
     username: str | None
-    changes: dict[str, str]
+    changes: dict[str, str | bool]
 
     @classmethod
     def from_json(cls, data: dict) -> "UserUpdate":
@@ -138,8 +178,23 @@ class UserUpdate:
         cohort = _choice(data, "dojoCohort", COHORTS, required=False)
         if cohort is not None:
             changes["dojoCohort"] = cohort
+        for name in ("disableBookingNotifications", "disableCancellationNotifications"):
+            if (flag := _flag(data, name)) is not None:
+                changes[name] = flag
         username = _text(data, "username", required=False, min_length=0)
         return cls(username=username, changes=changes)
+
+
+@dataclass(slots=True)
+class Participant:
+    """A player who joined a group session, as the session shows them."""
+
+    username: str
+    discord: str
+    cohort: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"username": self.username, "discord": self.discord, "cohort": self.cohort}
 
 
 @dataclass(slots=True)
@@ -152,6 +207,12 @@ class Availability:
     endTime: datetime
     types: list[str]
     cohorts: list[str]
+    location: str = ""
+    description: str = ""
+    maxParticipants: int = 1  # 2 or more: a group session
+    # Set by the API, never by a client (read-only in the schema, ignored in a body).
+    status: str = SCHEDULED
+    participants: list[Participant] = field(default_factory=list)  # in joining order
 
     @classmethod
     def from_json(cls, data: dict) -> "Availability":
@@ -166,6 +227,13 @@ class Availability:
             endTime=_time(data, "endTime"),
             types=_choices(data, "types", AVAILABILITY_TYPES),
             cohorts=_choices(data, "cohorts", (*COHORTS, ALL_COHORTS)),
+            location=_text(data, "location", required=False, min_length=0, max_length=MAX_LOCATION)
+            or "",
+            description=_text(
+                data, "description", required=False, min_length=0, max_length=MAX_DESCRIPTION
+            )
+            or "",
+            maxParticipants=_integer(data, "maxParticipants", 1, MAX_PARTICIPANTS) or 1,
         )
         if availability.startTime >= availability.endTime:
             raise Invalid("startTime must be before endTime")
@@ -173,6 +241,11 @@ class Availability:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Availability":
+        # Version 1 items have no location, description, seats or participants.
+        joined = sorted(
+            (item.get("participants") or {}).values(),
+            key=lambda p: (p["joinedAt"], p["username"]),
+        )
         return cls(
             owner=item["owner"],
             ownerDiscord=item["ownerDiscord"],
@@ -182,6 +255,11 @@ class Availability:
             endTime=parse_stored(item["endTime"]),
             types=item["types"],
             cohorts=item["cohorts"],
+            location=item.get("location", ""),
+            description=item.get("description", ""),
+            maxParticipants=item.get("maxParticipants", 1),
+            status=item.get("status", SCHEDULED),
+            participants=[Participant(p["username"], p["discord"], p["cohort"]) for p in joined],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -194,28 +272,41 @@ class Availability:
             "endTime": format_time(self.endTime),
             "types": self.types,
             "cohorts": self.cohorts,
+            "location": self.location,
+            "description": self.description,
+            "maxParticipants": self.maxParticipants,
+            "status": self.status,
+            "participants": [participant.to_json() for participant in self.participants],
         }
+
+    @property
+    def is_group(self) -> bool:
+        return self.maxParticipants > 1
 
     def admits(self, cohort: str) -> bool:
         return ALL_COHORTS in self.cohorts or cohort in self.cohorts
 
+    def has_joined(self, username: str) -> bool:
+        return any(participant.username == username for participant in self.participants)
+
 
 @dataclass(slots=True)
 class BookingRequest:
-    """Body of `PUT /availability/book`."""
+    """Body of `PUT /availability/book`. `startTime` and `type` choose the game of a one-to-one
+    availability (required there); a group session starts when it starts and offers its types."""
 
     owner: str
     id: str
-    startTime: datetime
-    type: str
+    startTime: datetime | None
+    type: str | None
 
     @classmethod
     def from_json(cls, data: dict) -> "BookingRequest":
         return cls(
             owner=_text(data, "owner"),
             id=_text(data, "id"),
-            startTime=_time(data, "startTime"),
-            type=_choice(data, "type", AVAILABILITY_TYPES),
+            startTime=_time(data, "startTime", required=False),
+            type=_choice(data, "type", AVAILABILITY_TYPES, required=False),
         )
 
 
@@ -226,6 +317,9 @@ class Meeting:
     id: str  # the availability's id
     startTime: datetime
     type: str
+    location: str = ""
+    description: str = ""
+    status: str = SCHEDULED
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Meeting":
@@ -235,6 +329,9 @@ class Meeting:
             id=item["id"],
             startTime=parse_stored(item["startTime"]),
             type=item["type"],
+            location=item.get("location", ""),
+            description=item.get("description", ""),
+            status=item.get("status", SCHEDULED),  # version 1 meetings had no status
         )
 
     def to_json(self) -> dict[str, str]:
@@ -244,4 +341,10 @@ class Meeting:
             "id": self.id,
             "startTime": format_time(self.startTime),
             "type": self.type,
+            "location": self.location,
+            "description": self.description,
+            "status": self.status,
         }
+
+    def other_member(self, username: str) -> str:
+        return self.participant if username == self.owner else self.owner

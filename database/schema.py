@@ -10,9 +10,29 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import uuid4
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    RootModel,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
-from database.models import ALL_COHORTS, AVAILABILITY_TYPES, COHORTS, MAX_TEXT
+from database.models import (
+    ALL_COHORTS,
+    AVAILABILITY_TYPES,
+    BOOKED,
+    CANCELED,
+    COHORTS,
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_PARTICIPANTS,
+    MAX_TEXT,
+    SCHEDULED,
+)
 from database.times import format_time, parse_time
 
 # The same lists the functions check against.
@@ -35,6 +55,18 @@ Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
+def _null_is(default: object) -> BeforeValidator:
+    # An optional field sent as null is absent, as the functions read it.
+    return BeforeValidator(lambda value: default if value is None else value)
+
+
+Location = Annotated[str, Field(max_length=MAX_LOCATION), _null_is("")]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), _null_is("")]
+Seats = Annotated[StrictInt, Field(ge=1, le=MAX_PARTICIPANTS), _null_is(1)]
+# Set by the API only: published read-only, and ignored in a request body.
+ReadOnly = {"readOnly": True}
+
+
 def _new_id(value: object) -> object:
     # The original set a fresh UUID v4 when the client sent none (or an empty one).
     return str(uuid4()) if value is None or value == "" else value
@@ -50,6 +82,13 @@ class User(BaseModel):
     dojoCohort: Cohort | Literal[""] = ""  # empty until the player picks one
 
 
+class OwnUser(User):
+    """A player's profile as the player sees it (`GET /user`, `PUT /user`): with settings."""
+
+    disableBookingNotifications: bool = False
+    disableCancellationNotifications: bool = False
+
+
 class UserUpdate(BaseModel):
     """Body of `PUT /user`: the public fields a player may change. Absent fields are kept."""
 
@@ -59,6 +98,16 @@ class UserUpdate(BaseModel):
     chesscomUsername: Text | None = None
     lichessUsername: Text | None = None
     dojoCohort: Cohort | None = None
+    disableBookingNotifications: StrictBool | None = None
+    disableCancellationNotifications: StrictBool | None = None
+
+
+class Participant(BaseModel):
+    """A player who joined a group session."""
+
+    username: str
+    discord: str
+    cohort: str
 
 
 class Availability(BaseModel):
@@ -72,6 +121,18 @@ class Availability(BaseModel):
     endTime: Time
     types: list[AvailabilityType] = Field(min_length=1)
     cohorts: list[Cohort | Literal[ALL_COHORTS]] = Field(min_length=1)
+    location: Location = ""
+    description: Description = ""
+    maxParticipants: Seats = 1  # 2 or more: a group session
+    status: Literal[SCHEDULED, BOOKED, CANCELED] = Field(SCHEDULED, json_schema_extra=ReadOnly)
+    participants: list[Participant] = Field([], json_schema_extra=ReadOnly)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_read_only(cls, data: object) -> object:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("status", "participants")}
+        return data
 
     @model_validator(mode="after")
     def _starts_before_it_ends(self) -> "Availability":
@@ -81,12 +142,13 @@ class Availability(BaseModel):
 
 
 class BookingRequest(BaseModel):
-    """Body of `PUT /availability/book`."""
+    """Body of `PUT /availability/book`. `startTime` and `type` are required for a one-to-one
+    availability; a group session starts at its own start and offers its own types."""
 
     owner: Name
     id: Name
-    startTime: Time
-    type: AvailabilityType
+    startTime: Time | None = None
+    type: AvailabilityType | None = None
 
 
 class Meeting(BaseModel):
@@ -95,6 +157,9 @@ class Meeting(BaseModel):
     id: str  # the availability's id
     startTime: Time
     type: AvailabilityType
+    location: str = ""
+    description: str = ""
+    status: Literal[SCHEDULED, CANCELED] = SCHEDULED
 
 
 class MeetingWithOpponent(BaseModel):
@@ -108,6 +173,17 @@ class AvailabilityPage(BaseModel):
 
 
 class MeetingPage(BaseModel):
+    meetings: list[Meeting]
+    lastEvaluatedKey: str | None = None
+
+
+class MeetingOrSession(RootModel[Meeting | Availability]):
+    """What booking and cancelling answer: a one-to-one Meeting, or the group session (an
+    Availability) joined, left or canceled."""
+
+
+class CalendarPage(BaseModel):
+    availabilities: list[Availability]  # the caller's own, and the group sessions they joined
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
 

@@ -53,3 +53,7 @@ def format_time(instant: datetime) -> str:
 def expiration(instant: datetime) -> int:
     """Epoch seconds at which DynamoDB's TTL may remove an item tied to `instant`."""
     return int((instant + RETENTION).timestamp())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -2,8 +2,8 @@
 
 from botocore.exceptions import ClientError
 
-from api.errors import NotFound
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
+from database.errors import NotFound
 from database.models import User
 
 
@@ -38,7 +38,7 @@ def create_user(username: str, email: str, name: str) -> bool:
 
 
 @translate_errors
-def update_user(username: str, changes: dict[str, str]) -> User:
+def update_user(username: str, changes: dict[str, str | bool]) -> User:
     """Applies public-field `changes` to an existing player in one conditional write."""
     if not changes:
         return require_user(username)

@@ -13,10 +13,12 @@ from database.schema import (
     Availability,
     AvailabilityPage,
     BookingRequest,
+    CalendarPage,
     ErrorBody,
-    Meeting,
+    MeetingOrSession,
     MeetingPage,
     MeetingWithOpponent,
+    OwnUser,
     User,
     UserUpdate,
 )
@@ -37,9 +39,9 @@ _PAGING = {
 # Per route: summary, request body, response body, query parameters. A route missing here (a
 # new function) is still listed, without schemas.
 _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None, dict]] = {
-    "GET /user": ("The caller's profile", None, User, {}),
+    "GET /user": ("The caller's profile and notification settings", None, OwnUser, {}),
     "GET /public/user/{username}": ("A player's public profile", None, User, {}),
-    "PUT /user": ("Change the caller's public profile fields", UserUpdate, User, {}),
+    "PUT /user": ("Change the caller's profile fields and settings", UserUpdate, OwnUser, {}),
     "PUT /availability": ("Create or replace an availability", Availability, Availability, {}),
     "GET /availability": (
         "The caller's availabilities, or with byTime a search of others' that admit the "
@@ -57,7 +59,13 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         },
     ),
     "DELETE /availability/{id}": ("Delete one of the caller's availabilities", None, None, {}),
-    "PUT /availability/book": ("Book an availability as a meeting", BookingRequest, Meeting, {}),
+    "PUT /availability/book": (
+        "Book a one-to-one availability as a meeting (answers the Meeting), or join a group "
+        "session (answers the session, Availability)",
+        BookingRequest,
+        MeetingOrSession,
+        {},
+    ),
     "GET /meeting/{id}": (
         "One of the caller's meetings, with the opponent's profile",
         None,
@@ -65,6 +73,18 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         {},
     ),
     "GET /meeting": ("The caller's meetings", None, MeetingPage, _PAGING),
+    "PUT /meeting/cancel/{id}": (
+        "Cancel a meeting, leave a group session, or (its owner) cancel the session",
+        None,
+        MeetingOrSession,
+        {},
+    ),
+    "GET /calendar": (
+        "The caller's availabilities, meetings and joined group sessions from startTime on",
+        None,
+        CalendarPage,
+        {"startTime": "RFC 3339 (default: 24 hours ago).", **_PAGING},
+    ),
 }
 # Per route, the links from its 200 response to the operations that use what it returned:
 # they let a client (and schemathesis' stateful phase) go from an availability to booking it

@@ -12,14 +12,18 @@ os.environ.update(
     USERS_TABLE="test-users",
     AVAILABILITIES_TABLE="test-availabilities",
     MEETINGS_TABLE="test-meetings",
+    NOTIFICATIONS_TABLE="test-notifications",
     POWERTOOLS_LOG_LEVEL="INFO",  # every log call runs: a bad log field fails a test
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
     os.environ.pop(variable, None)
 
+import threading  # noqa: E402
+
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 from database.client import dynamodb  # noqa: E402
 from support import create_tables  # noqa: E402
@@ -39,3 +43,21 @@ def tables():
         create_tables(dynamodb())
         yield dynamodb()
     dynamodb.cache_clear()
+
+
+@pytest.fixture
+def atomic_moto(tables, monkeypatch):
+    """moto applying one request at a time, as DynamoDB applies each atomically.
+
+    moto is not thread-safe; serialising its request processing keeps the emulator sound and
+    leaves the handlers' requests free to interleave, so a threaded test measures the
+    handlers' logic."""
+    lock = threading.Lock()
+    process = BotocoreStubber.__call__
+
+    def one_request_at_a_time(self, *args, **kwargs):
+        with lock:
+            return process(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", one_request_at_a_time)
+    return tables

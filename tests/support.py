@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 import local.aws
 from database.client import to_item
 from local.serverless import load
@@ -97,3 +99,17 @@ def body(response: dict) -> Any:
 def add_user(client, username: str, cohort: str = "1500-1600", **fields: str) -> None:
     item = {"username": username, "dojoCohort": cohort, "email": f"{username}@example.com"}
     client.put_item(TableName="test-users", Item=to_item({**item, **fields}))
+
+
+def fail(client, operation, error):
+    """Makes every `operation` call of `client` raise `error` (unregister the returned hook)."""
+
+    def raise_error(**_):
+        raise error
+
+    client.meta.events.register(f"before-call.dynamodb.{operation}", raise_error)
+    return raise_error
+
+
+def client_error(code, message, operation):
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)

@@ -39,8 +39,12 @@ def test_set_availability_stores_utc_times_and_assigns_an_id(tables):
     assert saved["endTime"] == "2030-01-01T12:00:00.500Z"
     assert len(saved["id"]) == 36
     assert set(saved) == {
-        "owner", "ownerDiscord", "ownerCohort", "id", "startTime", "endTime", "types", "cohorts"
+        "owner", "ownerDiscord", "ownerCohort", "id", "startTime", "endTime", "types", "cohorts",
+        # version 2
+        "location", "description", "maxParticipants", "status", "participants",
     }  # fmt: skip
+    assert (saved["location"], saved["description"], saved["maxParticipants"]) == ("", "", 1)
+    assert (saved["status"], saved["participants"]) == ("SCHEDULED", [])
     item = stored(tables, "alice", saved["id"])
     assert item["status"] == {"S": "SCHEDULED"}
     # endTime + 48 h, as epoch seconds, for DynamoDB's TTL
@@ -127,7 +131,7 @@ def test_get_returns_only_the_callers_availabilities(tables):
     result = body(response)
     assert [a["id"] for a in result["availabilities"]] == ["a1", "a2"]
     assert "lastEvaluatedKey" not in result
-    assert "status" not in result["availabilities"][0]
+    assert result["availabilities"][0]["status"] == "SCHEDULED"  # returned since version 2
     assert "expirationTime" not in result["availabilities"][0]
 
 

@@ -4,12 +4,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
-from moto.core.botocore_stubber import BotocoreStubber
+from botocore.exceptions import ReadTimeoutError
 
 from handlers.availability import book
 from handlers.availability import set as set_availability
-from support import add_user, availability, body, http_event, snapshot
+from support import add_user, availability, body, client_error, fail, http_event, snapshot
 
 AVAILABILITY = availability(
     id="a1", types=["CLASSICAL_GAME", "BOOK_STUDY"], cohorts=["1500-1600", "1600-1700"]
@@ -57,6 +56,10 @@ def test_booking_turns_the_availability_into_a_meeting(published):
         "id": "a1",
         "startTime": "2030-01-01T09:00:00.000Z",
         "type": "BOOK_STUDY",
+        # version 2: copied from the availability, and the meeting's status
+        "location": "",
+        "description": "",
+        "status": "SCHEDULED",
     }
     assert availabilities(published) == []
     [meeting] = meetings(published)
@@ -155,18 +158,7 @@ def test_availability_changed_after_the_check_is_not_booked(published, monkeypat
     assert availabilities(published)[0]["endTime"] == {"S": "2030-01-01T09:30:00.000Z"}
 
 
-def test_concurrent_bookings_make_exactly_one_meeting(published, monkeypatch):
-    # moto is not thread-safe; real DynamoDB applies each request atomically. Serialising
-    # moto's request processing keeps the emulator sound and leaves the handlers' requests
-    # free to interleave, so the test measures the handler's logic.
-    lock = threading.Lock()
-    process = BotocoreStubber.__call__
-
-    def one_request_at_a_time(self, *args, **kwargs):
-        with lock:
-            return process(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", one_request_at_a_time)
+def test_concurrent_bookings_make_exactly_one_meeting(published, atomic_moto):
     bookers = [f"player{n}" for n in range(12)]
     for name in bookers:
         add_user(published, name, cohort="1500-1600")
@@ -183,18 +175,6 @@ def test_concurrent_bookings_make_exactly_one_meeting(published, monkeypatch):
     assert set(statuses) <= {200, 404, 409}
     assert len(meetings(published)) == 1
     assert availabilities(published) == []
-
-
-def fail(client, operation, error):
-    def raise_error(**_):
-        raise error
-
-    client.meta.events.register(f"before-call.dynamodb.{operation}", raise_error)
-    return raise_error
-
-
-def client_error(code, message, operation):
-    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 
 
 def test_failed_meeting_write_is_500_leaks_nothing_and_loses_nothing(published):

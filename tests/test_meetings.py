@@ -46,6 +46,10 @@ def test_a_member_gets_the_meeting_and_the_opponents_public_profile(members, cal
         "id": "m1",
         "startTime": "2030-01-01T09:00:00.000Z",
         "type": "CLASSICAL_GAME",
+        # version 2; a version 1 meeting item has none of them
+        "location": "",
+        "description": "",
+        "status": "SCHEDULED",
     }
     assert result["opponent"]["username"] == opponent
     assert "email" not in result["opponent"]

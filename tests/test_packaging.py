@@ -1,5 +1,5 @@
 """`sls package` for real, offline: the CloudFormation template and the zips that
-`sls deploy` would upload, for the `simple` and `dev` stages.
+`sls deploy` would upload, for the `simple`, `dev` and `prod` stages, scanned by checkov.
 
 Needs Node and `npm ci` (make test does it); no AWS credentials are used or needed.
 Each stage is packaged once per session (module-scoped fixtures), into a temporary dir.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_ZIP_BYTES = 6 * 1024 * 1024
@@ -33,6 +35,8 @@ HANDLERS = {
     "bookAvailability": "handlers/availability/book.handler",
     "getMeeting": "handlers/meeting/get.handler",
     "listMeetings": "handlers/meeting/list.handler",
+    "cancelMeeting": "handlers/meeting/cancel.handler",
+    "getCalendar": "handlers/calendar/get.handler",
 }
 
 # RouteKey -> (function, needs the JWT authorizer)
@@ -46,12 +50,16 @@ ROUTES = {
     "PUT /availability/book": ("bookAvailability", True),
     "GET /meeting/{id}": ("getMeeting", True),
     "GET /meeting": ("listMeetings", True),
+    "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
+    "GET /calendar": ("getCalendar", True),
 }
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
+NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
+JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
 
 # Exactly the DynamoDB grants each function's role must have: (action, table or index).
 DYNAMODB_GRANTS = {
@@ -64,14 +72,33 @@ DYNAMODB_GRANTS = {
     "bookAvailability": {
         ("GetItem", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
+        ("UpdateItem", AVAILABILITIES),
         ("GetItem", USERS),
         ("PutItem", MEETINGS),
     },
     "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
     "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
+    "cancelMeeting": {
+        *(
+            (action, table)
+            for action in ("BatchGetItem", "GetItem", "UpdateItem")
+            for table in (MEETINGS, AVAILABILITIES)
+        ),
+        ("PutItem", AVAILABILITIES),
+    },
+    "getCalendar": {
+        ("Query", AVAILABILITIES),
+        ("Query", OWNER_INDEX),
+        ("Query", PARTICIPANT_INDEX),
+        ("Query", JOINED_INDEX),
+        ("BatchGetItem", AVAILABILITIES),
+    },
 }
 
 DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
+DUMMY_DISCORD = "discordAuth: dummy-bot-token\n"
+# The full stages read the operator's alarm address from the environment.
+ALARM_EMAIL = "alarms@example.com"
 
 
 def logical_id(function: str) -> str:
@@ -91,6 +118,9 @@ class Package:
 
     def of_type(self, cfn_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def effective_of_type(self, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.effective().items() if v["Type"] == cfn_type}
 
     def effective(self) -> dict[str, dict]:
         """The resources CloudFormation would create: those whose Condition holds."""
@@ -123,8 +153,10 @@ def evaluate(expr, conditions: dict):
 
 
 def clean_env() -> dict[str, str]:
-    """This environment without any AWS_* variable: packaging must not need AWS."""
+    """This environment without any AWS_* variable (packaging must not need AWS) nor the
+    alarm address (each stage gets the one it needs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.pop("ALARM_EMAIL", None)
     env["SLS_TELEMETRY_DISABLED"] = "1"
     return env
 
@@ -147,9 +179,15 @@ NOT_COPIED = shutil.ignore_patterns(
 )
 
 
-def sls_package(stage: str, workdir: Path, files: dict[str, str] | None = None) -> Package:
+def sls_package(
+    stage: str,
+    workdir: Path,
+    files: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Package:
     """`sls package --stage STAGE` on a copy of the repo (the framework scribbles in
-    <service>/.serverless, which would collide with a concurrent `make package`)."""
+    <service>/.serverless, which would collide with a concurrent `make package`), with
+    `files` written over the copy and `env` added to the environment."""
     npx = shutil.which("npx")
     assert npx, "npx (Node.js) is required to package the service; install Node 20+"
     node_modules = ROOT / "node_modules"
@@ -165,7 +203,7 @@ def sls_package(stage: str, workdir: Path, files: dict[str, str] | None = None) 
     proc = subprocess.run(
         [npx, "--no-install", "sls", "package", "--stage", stage, "--package", str(out)],
         cwd=service,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
@@ -183,15 +221,44 @@ def simple(tmp_path_factory) -> Package:
     return sls_package("simple", tmp_path_factory.mktemp("sls-simple"))
 
 
+def full_stage(stage: str, workdir: Path, files: dict[str, str] | None = None) -> Package:
+    # dev and prod have Google sign-in, whose OAuth client is read from the git-ignored
+    # oauth.yml, and alarms, whose address is read from $ALARM_EMAIL.
+    files = {"oauth.yml": DUMMY_OAUTH, **(files or {})}
+    return sls_package(stage, workdir, files, env={"ALARM_EMAIL": ALARM_EMAIL})
+
+
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory) -> Package:
-    # dev has Google sign-in, whose OAuth client is read from the git-ignored oauth.yml.
-    return sls_package("dev", tmp_path_factory.mktemp("sls-dev"), {"oauth.yml": DUMMY_OAUTH})
+    # dev with Discord notifications too, whose bot token is read from the git-ignored
+    # discord.yml (prod is packaged without one: notifications off).
+    return full_stage("dev", tmp_path_factory.mktemp("sls-dev"), {"discord.yml": DUMMY_DISCORD})
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory) -> Package:
+    return full_stage("prod", tmp_path_factory.mktemp("sls-prod"))
 
 
 @pytest.fixture(params=["simple", "dev"])
 def package(request) -> Package:
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["dev", "prod"])
+def full(request) -> Package:
+    """A stage that keeps its data and raises alarms."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["simple", "dev", "prod"])
+def any_stage(request) -> Package:
+    return request.getfixturevalue(request.param)
+
+
+def stage_settings(stage: str) -> dict:
+    """config/<stage>.yml as written (variables unresolved)."""
+    return yaml.safe_load((ROOT / "config" / f"{stage}.yml").read_text())
 
 
 # --- helpers to read CloudFormation values ---------------------------------------------
@@ -239,8 +306,11 @@ def key_schema(table: dict) -> list[tuple[str, str]]:
 
 
 def test_tables(package: Package):
-    tables = package.of_type("AWS::DynamoDB::Table")
-    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS}
+    tables = package.effective_of_type("AWS::DynamoDB::Table")
+    notifying = package.stage == "dev"
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS} | (
+        {NOTIFICATIONS} if notifying else set()
+    )
     props = {name: t["Properties"] for name, t in tables.items()}
     stage = package.stage
     assert props[USERS]["TableName"] == f"{stage}-users"
@@ -266,6 +336,8 @@ def test_tables(package: Package):
     assert indexes(props[MEETINGS]) == {
         "OwnerIndex": ([("owner", "HASH"), ("id", "RANGE")], "ALL"),
         "ParticipantIndex": ([("participant", "HASH"), ("id", "RANGE")], "ALL"),
+        # version 2: the seats of group sessions, by player and start (the calendar's Query)
+        "JoinedIndex": ([("joinedBy", "HASH"), ("startTime", "RANGE")], "ALL"),
     }
     for name in (AVAILABILITIES, MEETINGS):
         assert props[name]["TimeToLiveSpecification"] == {
@@ -279,8 +351,9 @@ def test_tables(package: Package):
 
 
 def test_functions(package: Package):
-    functions = package.of_type("AWS::Lambda::Function")
-    assert set(functions) == {logical_id(f) for f in HANDLERS}
+    functions = package.effective_of_type("AWS::Lambda::Function")
+    notify = {"notify"} if package.stage == "dev" else set()
+    assert set(functions) == {logical_id(f) for f in HANDLERS.keys() | notify}
     for name, handler in HANDLERS.items():
         props = functions[logical_id(name)]["Properties"]
         assert props["Handler"] == handler
@@ -438,6 +511,98 @@ def test_each_function_has_least_privilege_role(package: Package):
         assert granted == expected, name
 
 
+# --- notifications ----------------------------------------------------------------------
+
+
+NOTIFY_MAPPINGS = {
+    "NotifyEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
+    "NotifyEventSourceMappingDynamodbMeetingsTable": MEETINGS,
+}
+
+
+def stream_specification(package: Package, table: str):
+    spec = package.resources[table]["Properties"].get("StreamSpecification")
+    return evaluate(spec, package.template.get("Conditions", {}))
+
+
+def test_simple_has_no_notifications(simple: Package):
+    effective = simple.effective()
+    for name in ("NotifyLambdaFunction", "NotifyLambdaFunctionRole", NOTIFICATIONS, DEAD_LETTERS):
+        assert name in simple.resources and name not in effective, name
+    for mapping in NOTIFY_MAPPINGS:
+        assert mapping not in effective
+    assert not simple.effective_of_type("AWS::Lambda::EventSourceMapping")
+    for table in (AVAILABILITIES, MEETINGS):
+        assert stream_specification(simple, table) == {"Ref": "AWS::NoValue"}
+
+
+def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Package):
+    effective = dev.effective()
+    for table in (AVAILABILITIES, MEETINGS):
+        assert stream_specification(dev, table) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+    function = effective["NotifyLambdaFunction"]["Properties"]
+    assert function["Handler"] == "handlers/stream/notify.handler"
+    env = function["Environment"]["Variables"]
+    assert env["NOTIFICATIONS_TABLE"] == {"Ref": NOTIFICATIONS}
+    assert env["DISCORD_AUTH"] == "dummy-bot-token"
+    assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
+
+    mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
+    assert set(mappings) == set(NOTIFY_MAPPINGS)
+    for mapping_id, table in NOTIFY_MAPPINGS.items():
+        props = mappings[mapping_id]["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert ref_name(props["FunctionName"]) == "NotifyLambdaFunction"
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["BisectBatchOnFunctionError"] is True
+        assert 0 < props["MaximumRetryAttempts"] <= 10
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 24 * 3600
+        assert props["StartingPosition"] == "LATEST"
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [DEAD_LETTERS, "Arn"]}
+    assert effective[DEAD_LETTERS]["Type"] == "AWS::SQS::Queue"
+    notifications = effective[NOTIFICATIONS]["Properties"]
+    assert key_schema(notifications) == [("id", "HASH")]
+    assert notifications["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+
+
+def test_notify_has_least_privilege_role(dev: Package):
+    function = dev.effective()["NotifyLambdaFunction"]["Properties"]
+    role = dev.effective()[ref_name(function["Role"])]
+    granted = set()
+    for statement in role_statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            if action.startswith("logs:"):
+                continue
+            for resource in as_list(statement["Resource"]):
+                name, attribute = resource["Fn::GetAtt"]
+                granted.add((action, name, attribute))
+    streams = {
+        (f"dynamodb:{verb}", table, "StreamArn")
+        for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+        for table in (AVAILABILITIES, MEETINGS)
+    }
+    notifications = {
+        (f"dynamodb:{verb}", NOTIFICATIONS, "Arn")
+        for verb in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    }
+    assert granted == streams | notifications | {
+        ("dynamodb:GetItem", USERS, "Arn"),
+        ("sqs:SendMessage", DEAD_LETTERS, "Arn"),
+    }
+
+
+def test_notify_zip(dev: Package):
+    with zipfile.ZipFile(dev.path / "notify.zip") as zf:
+        names = set(zf.namelist())
+    assert "handlers/stream/notify.py" in names
+    assert {"notifications/changes.py", "notifications/discord.py"} <= names
+    assert "database/notifications.py" in names
+    assert "requests/__init__.py" in names
+
+
 # --- cfn-lint -----------------------------------------------------------------------------
 
 
@@ -462,6 +627,293 @@ def test_cfn_lint(package: Package):
     assert proc.returncode == 0, f"cfn-lint errors:\n{proc.stdout}\n{proc.stderr}"
 
 
+# --- what the full stages protect, and who is told (config/plugins/operations.js) ---------
+
+
+def test_full_stages_keep_their_data(full: Package):
+    tables = full.of_type("AWS::DynamoDB::Table")
+    pools = full.of_type("AWS::Cognito::UserPool")
+    assert set(tables) >= {USERS, AVAILABILITIES, MEETINGS}
+    assert pools
+    for name, resource in {**tables, **pools}.items():
+        assert resource["DeletionPolicy"] == "Retain", name
+        assert resource["UpdateReplacePolicy"] == "Retain", name
+    for name, table in tables.items():
+        props = table["Properties"]
+        assert props["DeletionProtectionEnabled"] is True, name
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    for pool in pools.values():
+        assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+
+
+def test_simple_can_be_removed_cleanly(simple: Package):
+    """`sls remove --stage simple` deletes everything: nothing retained or protected, and
+    nothing that a new account's limits (concurrency 10) or an unconfirmed e-mail would block."""
+    for name, resource in simple.resources.items():
+        assert resource.get("DeletionPolicy", "Delete") == "Delete", name
+        assert resource.get("UpdateReplacePolicy", "Delete") == "Delete", name
+        props = resource.get("Properties", {})
+        assert props.get("DeletionProtectionEnabled", False) is False, name
+        assert props.get("DeletionProtection", "INACTIVE") == "INACTIVE", name
+    for name, table in simple.of_type("AWS::DynamoDB::Table").items():
+        recovery = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert recovery == {"PointInTimeRecoveryEnabled": False}, name
+    for name, function in simple.of_type("AWS::Lambda::Function").items():
+        assert "ReservedConcurrentExecutions" not in function["Properties"], name
+    assert not simple.of_type("AWS::CloudWatch::Alarm")
+    assert not simple.of_type("AWS::SNS::Topic")
+
+
+def test_api_throttling_comes_from_the_stage_settings(any_stage: Package):
+    settings = stage_settings(any_stage.stage)
+    (stage,) = any_stage.of_type("AWS::ApiGatewayV2::Stage").values()
+    route = stage["Properties"]["DefaultRouteSettings"]
+    assert route["ThrottlingRateLimit"] == settings["throttleRate"] > 0
+    assert route["ThrottlingBurstLimit"] == settings["throttleBurst"] >= settings["throttleRate"]
+
+
+def test_full_stages_reserve_concurrency_for_every_function(full: Package):
+    limit = stage_settings(full.stage)["reservedConcurrency"]
+    assert limit > 0
+    for name, function in full.of_type("AWS::Lambda::Function").items():
+        assert function["Properties"]["ReservedConcurrentExecutions"] == limit, name
+
+
+def test_reservations_leave_a_default_account_room(dev: Package, prod: Package):
+    """dev and prod in one account with the default limit (1000): AWS keeps 100 unreserved."""
+    reserved = sum(
+        function["Properties"]["ReservedConcurrentExecutions"]
+        for package in (dev, prod)
+        for function in package.of_type("AWS::Lambda::Function").values()
+    )
+    assert reserved <= 1000 - 100
+
+
+ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "route": "$context.routeKey",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "sub": "$context.authorizer.claims.sub",
+}
+
+
+def test_access_logs_are_json_lines_without_credentials(any_stage: Package):
+    (stage,) = any_stage.of_type("AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["AccessLogSettings"]
+    line = json.loads(settings["Format"])
+    assert ACCESS_LOG.items() <= line.items()
+    for field, value in line.items():
+        # Only the caller's sub among the claims; no header, token or identity (source IP...).
+        assert value.startswith("$context."), field
+        assert not re.search(r"header|token|identity|claims(?!\.sub$)", value, re.I), field
+    log_group = any_stage.resources[ref_name(settings["DestinationArn"])]
+    assert log_group["Properties"]["RetentionInDays"] > 0
+
+
+def test_every_log_group_has_a_retention_period(any_stage: Package):
+    groups = any_stage.of_type("AWS::Logs::LogGroup")
+    for name in any_stage.of_type("AWS::Lambda::Function"):
+        assert name.replace("LambdaFunction", "LogGroup") in groups, name
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] > 0, name
+
+
+def test_deployment_bucket_is_encrypted_and_not_public(any_stage: Package):
+    for template in ("create", "update"):
+        path = any_stage.path / f"cloudformation-template-{template}-stack.json"
+        bucket = json.loads(path.read_text())["Resources"]["ServerlessDeploymentBucket"]
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, template
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+
+
+def watched_metrics(alarm: dict) -> list[tuple[str, str, dict]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads, plain or metric math."""
+    props = alarm["Properties"]
+    metrics = (
+        [props]
+        if "MetricName" in props
+        else [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+    )
+    return [
+        (m["Namespace"], m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
+        for m in metrics
+    ]
+
+
+def test_full_stages_alarm_one_topic_by_email(full: Package):
+    assert list(full.of_type("AWS::SNS::Topic")) == ["AlarmTopic"]
+    subscriptions = [s["Properties"] for s in full.of_type("AWS::SNS::Subscription").values()]
+    assert subscriptions == [
+        {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": ALARM_EMAIL}
+    ]
+    alarms = full.of_type("AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert props["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert props["AlarmName"].startswith(f"dojo-scheduler-{full.stage} "), name
+        assert len(props["AlarmDescription"]) > 40, name
+        assert props["TreatMissingData"] == "notBreaching", name
+        if "Metrics" in props:  # metric math: exactly one result, the compared one
+            results = [m for m in props["Metrics"] if m.get("ReturnData", True)]
+            assert len(results) == 1, name
+
+
+def test_every_function_has_error_and_throttle_alarms(full: Package):
+    watched = {}
+    for alarm in full.of_type("AWS::CloudWatch::Alarm").values():
+        for namespace, metric, dimensions in watched_metrics(alarm):
+            if namespace == "AWS/Lambda":
+                watched[metric, ref_name(dimensions["FunctionName"])] = alarm["Properties"]
+    functions = full.of_type("AWS::Lambda::Function")
+    assert set(functions) >= {logical_id(f) for f in HANDLERS}
+    for function in functions:
+        for metric in ("Errors", "Throttles"):
+            props = watched[metric, function]
+            assert props["Statistic"] == "Sum" and props["Threshold"] == 1, (metric, function)
+            assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_alarms_on_conditional_resources_share_their_condition(full: Package):
+    # The notify function and its dead-letter queue exist only with a Discord bot token (dev
+    # is packaged with one): so do their alarms, else CloudFormation refuses the template.
+    alarms = full.of_type("AWS::CloudWatch::Alarm")
+    for name in ("NotifyErrorsAlarm", "NotifyThrottlesAlarm"):
+        assert alarms[name]["Condition"] == "Notifications"
+    dead_letters = alarms["NotificationsDeadLetterQueueMessagesAlarm"]
+    assert dead_letters["Condition"] == "Notifications"
+    assert dead_letters["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    effective = full.effective()
+    assert ("NotifyErrorsAlarm" in effective) == (full.stage == "dev")
+    assert ("NotificationsDeadLetterQueueMessagesAlarm" in effective) == (full.stage == "dev")
+
+
+def test_api_5xx_rate_alarm(full: Package):
+    (alarm,) = [
+        a["Properties"]
+        for a in full.of_type("AWS::CloudWatch::Alarm").values()
+        if any(ns == "AWS/ApiGateway" for ns, _, _ in watched_metrics(a))
+    ]
+    by_metric = {
+        m["MetricStat"]["Metric"]["MetricName"]: m for m in alarm["Metrics"] if "MetricStat" in m
+    }
+    assert set(by_metric) == {"5xx", "Count"}
+    for metric in by_metric.values():
+        assert metric["MetricStat"]["Metric"]["Dimensions"] == [
+            {"Name": "ApiId", "Value": {"Ref": "HttpApi"}}
+        ]
+        assert metric["MetricStat"]["Stat"] == "Sum"
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    errors, requests = by_metric["5xx"]["Id"], by_metric["Count"]["Id"]
+    assert expression["Expression"] == f"100 * {errors} / {requests}"
+    assert 0 < alarm["Threshold"] <= 10  # percent
+
+
+def test_every_table_and_index_has_a_throttle_alarm(full: Package):
+    watched = set()
+    for alarm in full.of_type("AWS::CloudWatch::Alarm").values():
+        metrics = watched_metrics(alarm)
+        for namespace, metric, dimensions in metrics:
+            if namespace == "AWS/DynamoDB":
+                index = dimensions.get("GlobalSecondaryIndexName")
+                watched.add((metric, ref_name(dimensions["TableName"]), index))
+    for name, table in full.of_type("AWS::DynamoDB::Table").items():
+        indexes = [i["IndexName"] for i in table["Properties"].get("GlobalSecondaryIndexes", [])]
+        for index in [None, *indexes]:
+            for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+                assert (metric, name, index) in watched, (metric, name, index)
+
+
+def test_new_functions_and_dead_letter_queues_are_covered(tmp_path):
+    """A function added to serverless.yml gets its alarms and reserved concurrency, and a queue
+    listed in custom.operations.deadLetterQueues its alarm, without any other edit."""
+    document = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    probe = {k: v for k, v in document["functions"]["getUser"].items() if k != "events"}
+    document["functions"]["probe"] = probe
+    document["resources"]["Resources"]["ProbeDeadLetterQueue"] = {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"SqsManagedSseEnabled": True},
+    }
+    document["custom"]["operations"]["deadLetterQueues"] = ["ProbeDeadLetterQueue"]
+    serverless_yml = yaml.safe_dump(document, sort_keys=False)
+    package = full_stage("dev", tmp_path, {"serverless.yml": serverless_yml})
+
+    function = package.resources["ProbeLambdaFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == stage_settings("dev")["reservedConcurrency"]
+    metrics = [
+        (namespace, metric, dimensions)
+        for alarm in package.of_type("AWS::CloudWatch::Alarm").values()
+        for namespace, metric, dimensions in watched_metrics(alarm)
+    ]
+    probe_dimensions = {"FunctionName": {"Ref": "ProbeLambdaFunction"}}
+    assert ("AWS/Lambda", "Errors", probe_dimensions) in metrics
+    assert ("AWS/Lambda", "Throttles", probe_dimensions) in metrics
+    queue = {"QueueName": {"Fn::GetAtt": ["ProbeDeadLetterQueue", "QueueName"]}}
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue) in metrics
+
+
+# --- checkov: the packaged templates as a security reviewer scans them -------------------
+
+CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"  # make test installs it there
+CHECKOV_SKIPS = yaml.safe_load((ROOT / "config" / "checkov-skips.yml").read_text())
+
+
+def checkov_failures(package: Package) -> dict[str, set[str]]:
+    """Failed check id -> the resources failing it."""
+    assert CHECKOV.exists(), "checkov is installed by `make test` (requirements-checkov.txt)"
+    proc = subprocess.run(
+        [
+            str(CHECKOV),
+            "--file",
+            str(package.template_path),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--quiet",
+            "--skip-download",  # offline: no policies or guidelines from the vendor's API
+        ],
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    print(f"\ncheckov {package.stage}: {report['summary']}")
+    failures: dict[str, set[str]] = {}
+    for check in report["results"]["failed_checks"]:
+        failures.setdefault(check["check_id"], set()).add(check["resource"])
+    return failures
+
+
+def test_checkov_skips_carry_their_reasons():
+    assert set(CHECKOV_SKIPS) <= {"every", "simple", "dev", "prod"}
+    for stage, skips in CHECKOV_SKIPS.items():
+        for check, reason in skips.items():
+            assert re.fullmatch(r"CKV2?_AWS_\d+", check), (stage, check)
+            assert isinstance(reason, str) and len(reason.split()) >= 8, (stage, check)
+
+
+def test_checkov(any_stage: Package):
+    """Any failed check not in config/checkov-skips.yml fails, and so does a skipped check
+    that passes (its entry is out of date)."""
+    skips = {**CHECKOV_SKIPS["every"], **CHECKOV_SKIPS.get(any_stage.stage, {})}
+    failures = checkov_failures(any_stage)
+    unexpected = {check: sorted(failures[check]) for check in set(failures) - set(skips)}
+    assert not unexpected, f"fix, or skip with a reason in config/checkov-skips.yml: {unexpected}"
+    assert not set(skips) - set(failures), "passing now: remove from config/checkov-skips.yml"
+
+
 # --- zips -----------------------------------------------------------------------------------
 
 
@@ -481,7 +933,16 @@ def test_zips(simple: Package):
             # Only this function's handler, nothing else of the repo.
             handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
             assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}
-            for prefix in ("tests/", "local/", "node_modules/", "config/", "bench/", ".venv/"):
+            # notifications/ (the Discord client) is the notify function's alone.
+            for prefix in (
+                "tests/",
+                "local/",
+                "node_modules/",
+                "config/",
+                "bench/",
+                ".venv/",
+                "notifications/",
+            ):
                 assert not [n for n in names if n.startswith(prefix)], (name, prefix)
             # The runtime ships botocore; pydantic is for the docs and tests only.
             assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], name

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from database import models, schema
+from support import availability
 
 CHARACTERS = st.characters(blacklist_categories=("Cs",))  # JSON cannot carry lone surrogates
 ABSENT = object()
@@ -60,14 +61,37 @@ availabilities = body(
     endTime=time,
     types=kind_list,
     cohorts=cohort_list,
+    # version 2: optional, bounded; status and participants are the API's, ignored in a body
+    location=(
+        st.one_of(st.just(ABSENT), st.text(CHARACTERS, max_size=200)),
+        st.text(CHARACTERS, min_size=201, max_size=205),
+    ),
+    description=(
+        st.one_of(st.just(ABSENT), st.text(CHARACTERS, max_size=1000)),
+        st.text(CHARACTERS, min_size=1001, max_size=1003),
+    ),
+    maxParticipants=(
+        st.one_of(st.just(ABSENT), st.integers(1, 100)),
+        st.one_of(st.sampled_from([0, 101, 1.5, 2.0, "2"]), st.integers(max_value=0)),
+    ),
+    status=(st.one_of(st.just(ABSENT), st.just("BOOKED")), st.just("NONSENSE")),
+    participants=(st.just(ABSENT), st.just([{"username": "mallory"}])),
 )
-bookings = body(owner=text, id=text, startTime=time, type=kind)
+optional = st.just(ABSENT)
+bookings = body(
+    owner=text,
+    id=text,
+    startTime=(st.one_of(optional, time[0]), time[1]),
+    type=(st.one_of(optional, kind[0]), kind[1]),
+)
 user_updates = body(
     username=(st.one_of(st.just(ABSENT), text[0]), text[1]),
     discordUsername=(st.one_of(st.just(ABSENT), st.just(""), text[0]), text[1]),
     chesscomUsername=(st.one_of(st.just(ABSENT), text[0]), text[1]),
     lichessUsername=(st.one_of(st.just(ABSENT), text[0]), text[1]),
     dojoCohort=(st.one_of(st.just(ABSENT), cohort[0]), cohort[1]),
+    disableBookingNotifications=(st.one_of(optional, st.booleans()), st.sampled_from([0, "true"])),
+    disableCancellationNotifications=(st.one_of(optional, st.booleans()), st.just(1)),
 )
 
 
@@ -137,3 +161,25 @@ def test_user_update_rules_agree(data):
 def test_responses_have_the_schemas_fields(record, model):
     assert model.model_validate(record.to_json()).model_dump(mode="json") == record.to_json()
     assert list(record.to_json()) == list(model.model_fields)
+
+
+def test_availability_response_has_the_schemas_fields():
+    session = models.Availability.from_json(availability(maxParticipants=2, location="Zoom"))
+    session.participants = [models.Participant("bob", "bob#1", "1500-1600")]
+    session.status = models.BOOKED
+    published = session.to_json()
+
+    assert list(published) == list(schema.Availability.model_fields)
+    [participant] = published["participants"]
+    assert schema.Participant.model_validate(participant).model_dump() == participant
+    assert list(participant) == list(schema.Participant.model_fields)
+    # status and participants are the API's: a body cannot set them
+    parsed = schema.Availability.model_validate(published).model_dump(mode="json")
+    assert parsed == {**published, "status": "SCHEDULED", "participants": []}
+
+
+def test_own_profile_has_the_schemas_fields():
+    user = models.User(username="alice", disableBookingNotifications=True)
+
+    assert schema.OwnUser.model_validate(user.to_own_json()).model_dump() == user.to_own_json()
+    assert list(user.to_own_json()) == list(schema.OwnUser.model_fields)

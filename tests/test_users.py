@@ -70,6 +70,9 @@ def test_get_user_returns_the_callers_public_profile(tables):
         "chesscomUsername": "",
         "lichessUsername": "",
         "dojoCohort": "1500-1600",
+        # version 2: the caller's own settings (never on the public route)
+        "disableBookingNotifications": False,
+        "disableCancellationNotifications": False,
     }
 
 
@@ -129,6 +132,8 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         "chesscomUsername": "",
         "lichessUsername": "alice_l",
         "dojoCohort": "2400+",
+        "disableBookingNotifications": False,
+        "disableCancellationNotifications": False,
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}

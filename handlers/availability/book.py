@@ -1,9 +1,10 @@
-"""PUT /availability/book: the caller books another player's availability, making a meeting."""
+"""PUT /availability/book: the caller books another player's availability, making a meeting,
+or joins their group session."""
 
 from api.errors import BadRequest, NotFound
 from api.http import Request, http_handler
 from database import availabilities
-from database.models import BookingRequest, Meeting
+from database.models import Availability, BookingRequest, Meeting, Participant, User
 from database.users import require_user
 
 
@@ -16,6 +17,10 @@ def book(request: Request) -> dict:
     availability = availabilities.get_availability(booking.owner, booking.id)
     if availability is None:
         raise NotFound(availabilities.BOOKED_OR_MISSING)
+    if availability.is_group:
+        return _join(availability, booking, require_user(caller))
+    if booking.startTime is None or booking.type is None:
+        raise BadRequest("startTime and type are required to book a one-to-one availability")
     if not availability.startTime <= booking.startTime <= availability.endTime:
         raise BadRequest("startTime must be within the availability's window")
     if booking.type not in availability.types:
@@ -29,9 +34,24 @@ def book(request: Request) -> dict:
         id=availability.id,
         startTime=booking.startTime,
         type=booking.type,
+        location=availability.location,
+        description=availability.description,
     )
     availabilities.book(availability, meeting)
     return meeting.to_json()
+
+
+def _join(session: Availability, booking: BookingRequest, player: User) -> dict:
+    # A group session starts when it starts; a client that names a start or a type anyway
+    # must name the session's own.
+    if booking.startTime not in (None, session.startTime):
+        raise BadRequest("startTime must be the session's startTime")
+    if booking.type is not None and booking.type not in session.types:
+        raise BadRequest("type is not offered by this session")
+    if not session.admits(player.dojoCohort):
+        raise BadRequest("Your cohort is not accepted by this session")
+    seat = Participant(player.username, player.discordUsername, player.dojoCohort)
+    return availabilities.join(session, seat).to_json()
 
 
 handler = http_handler(book)

@@ -1,12 +1,15 @@
-"""GET /user (the caller's profile) and GET /public/user/{username} (anyone's, no sign-in)."""
+"""GET /user (the caller's profile and settings) and GET /public/user/{username} (anyone's
+public profile, no sign-in)."""
 
 from api.http import Request, http_handler
 from database.users import require_user
 
 
 def get_user(request: Request) -> dict:
-    # The public route names the player; GET /user means the signed-in caller.
-    return require_user(request.path("username", required=False) or request.caller).to_json()
+    username = request.path("username", required=False)
+    if username is not None:
+        return require_user(username).to_json()
+    return require_user(request.caller).to_own_json()
 
 
 handler = http_handler(get_user)

@@ -11,7 +11,7 @@ def set_user(request: Request) -> dict:
     update = request.body(UserUpdate.from_json)
     if update.username not in (None, caller):
         raise BadRequest("username cannot be changed")
-    return update_user(caller, update.changes).to_json()
+    return update_user(caller, update.changes).to_own_json()
 
 
 handler = http_handler(set_user)

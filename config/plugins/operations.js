@@ -1,0 +1,251 @@
+'use strict';
+
+// Local plugin: what a stage protects and who is told when it breaks. It reads
+// custom.operations (fed by config/<stage>.yml, see config/simple.yml) and applies it, when
+// the template is complete, to every table, user pool, function and listed dead-letter
+// queue in it: a function or table added to serverless.yml is covered without being
+// listed anywhere.
+//
+// - keepData: true (dev, prod): tables and user pools survive `sls remove` and any change
+//   that would replace them (DeletionPolicy and UpdateReplacePolicy Retain), cannot be
+//   deleted while their deletion protection is on, and tables have point-in-time recovery.
+//   false (simple): everything, data included, goes with the stack.
+// - reservedConcurrency: N > 0 caps (and reserves) each function's concurrent executions,
+//   unless the function sets its own reservedConcurrency. 0: no reservation.
+// - alarmEmail: CloudWatch alarms to one SNS topic with this e-mail subscription: the
+//   API's 5xx rate, each function's Errors and Throttles, each table's and index's
+//   throttled requests, and messages in each of deadLetterQueues. Empty: no alarms.
+
+const PERIOD = 300; // seconds: one evaluation period of every alarm
+const TOPIC = 'AlarmTopic';
+
+class Operations {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.provider = serverless.getProvider('aws');
+    this.hooks = {
+      // After resources (and extensions) are merged, just before the template is written.
+      'before:aws:package:finalize:saveServiceState': () => this.apply(),
+    };
+  }
+
+  get settings() {
+    return (this.serverless.service.custom && this.serverless.service.custom.operations) || {};
+  }
+
+  apply() {
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    const resources = template.Resources;
+    const { keepData, reservedConcurrency, alarmEmail } = this.settings;
+    if (![true, false].includes(keepData)) {
+      throw new this.serverless.classes.Error(
+        `custom.operations.keepData must be true or false, not ${JSON.stringify(keepData)}`
+      );
+    }
+    this.protectData(resources, keepData);
+    if (reservedConcurrency) this.reserveConcurrency(resources, reservedConcurrency);
+    if (alarmEmail) Object.assign(resources, this.alarms(resources, alarmEmail));
+  }
+
+  protectData(resources, keepData) {
+    const policy = keepData ? 'Retain' : 'Delete';
+    for (const resource of Object.values(resources)) {
+      if (resource.Type === 'AWS::DynamoDB::Table') {
+        Object.assign(resource, { DeletionPolicy: policy, UpdateReplacePolicy: policy });
+        Object.assign(resource.Properties, {
+          DeletionProtectionEnabled: keepData,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: keepData },
+        });
+      } else if (resource.Type === 'AWS::Cognito::UserPool') {
+        Object.assign(resource, { DeletionPolicy: policy, UpdateReplacePolicy: policy });
+        resource.Properties.DeletionProtection = keepData ? 'ACTIVE' : 'INACTIVE';
+      }
+    }
+  }
+
+  reserveConcurrency(resources, limit) {
+    for (const name of this.serverless.service.getAllFunctions()) {
+      const own = this.serverless.service.getFunction(name).reservedConcurrency;
+      if (own !== undefined && own !== null) continue;
+      const { Properties } = resources[this.provider.naming.getLambdaLogicalId(name)];
+      Properties.ReservedConcurrentExecutions = limit;
+    }
+  }
+
+  alarms(resources, email) {
+    const service = this.serverless.service.service;
+    const stage = this.provider.getStage();
+    const prefix = `${service}-${stage}`;
+    // An alarm on a resource that only some stages create (a Condition, e.g. the notify
+    // function and its queue) exists exactly where that resource does.
+    const alarm = (name, description, properties, condition) => ({
+      Type: 'AWS::CloudWatch::Alarm',
+      ...(condition ? { Condition: condition } : {}),
+      Properties: {
+        AlarmName: `${prefix} ${name}`,
+        AlarmDescription: description,
+        AlarmActions: [{ Ref: TOPIC }],
+        OKActions: [{ Ref: TOPIC }],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        // No data (no traffic, no throttling) is not an incident.
+        TreatMissingData: 'notBreaching',
+        ...properties,
+      },
+    });
+    const sum = (namespace, metricName, dimensions) => ({
+      Namespace: namespace,
+      MetricName: metricName,
+      Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+      Statistic: 'Sum',
+      Period: PERIOD,
+      Threshold: 1,
+    });
+
+    const added = {
+      [TOPIC]: {
+        Type: 'AWS::SNS::Topic',
+        Properties: { TopicName: `${prefix}-alarms`, DisplayName: `${prefix} alarms` },
+      },
+      [`${TOPIC}EmailSubscription`]: {
+        Type: 'AWS::SNS::Subscription',
+        Properties: { TopicArn: { Ref: TOPIC }, Protocol: 'email', Endpoint: email },
+      },
+    };
+
+    for (const name of this.serverless.service.getAllFunctions()) {
+      const id = this.provider.naming.getNormalizedFunctionName(name);
+      const functionId = this.provider.naming.getLambdaLogicalId(name);
+      const { Condition } = resources[functionId];
+      const dimensions = { FunctionName: { Ref: functionId } };
+      const logs = `log group /aws/lambda/${this.serverless.service.getFunction(name).name}`;
+      added[`${id}ErrorsAlarm`] = alarm(
+        `${name} errors`,
+        `${name} failed at least once in ${PERIOD / 60} minutes: a timeout, a crash at start-up ` +
+          `or an exception it let out (the API handlers answer theirs as 500, see the 5xx ` +
+          `alarm). Its ${logs} has the request ids and tracebacks.`,
+        sum('AWS/Lambda', 'Errors', dimensions),
+        Condition
+      );
+      added[`${id}ThrottlesAlarm`] = alarm(
+        `${name} throttles`,
+        `${name} was refused at least one invocation in ${PERIOD / 60} minutes: it reached ` +
+          'its reserved concurrency or the account limit, and those callers got an error.',
+        sum('AWS/Lambda', 'Throttles', dimensions),
+        Condition
+      );
+    }
+
+    const api = this.provider.naming.getHttpApiLogicalId();
+    if (resources[api]) {
+      const percent = this.settings.api5xxPercent;
+      const apiMetric = (id, metricName) => ({
+        Id: id,
+        ReturnData: false,
+        MetricStat: {
+          Metric: {
+            Namespace: 'AWS/ApiGateway',
+            MetricName: metricName,
+            Dimensions: [{ Name: 'ApiId', Value: { Ref: api } }],
+          },
+          Period: PERIOD,
+          Stat: 'Sum',
+        },
+      });
+      added.HttpApi5xxRateAlarm = alarm(
+        'API 5xx rate',
+        `At least ${percent}% of the HTTP API's requests in ${PERIOD / 60} minutes answered ` +
+          `5xx. The access log (${this.provider.naming.getHttpApiLogGroupName()}) has each ` +
+          "request's id, route and status; the function's log has the cause.",
+        {
+          Threshold: percent,
+          Metrics: [
+            apiMetric('errors', '5xx'),
+            apiMetric('requests', 'Count'),
+            { Id: 'rate', Expression: '100 * errors / requests', Label: '5xx % of requests' },
+          ],
+        }
+      );
+    }
+
+    for (const [id, resource] of Object.entries(resources)) {
+      if (resource.Type !== 'AWS::DynamoDB::Table') continue;
+      const table = { TableName: { Ref: id } };
+      added[`${id}ThrottleAlarm`] = this.throttleAlarm(alarm, id, table, resource.Condition);
+      for (const index of resource.Properties.GlobalSecondaryIndexes || []) {
+        const dimensions = { ...table, GlobalSecondaryIndexName: index.IndexName };
+        const name = `${id} ${index.IndexName}`;
+        const indexId = this.provider.naming.normalizeNameToAlphaNumericOnly(index.IndexName);
+        added[`${id}${indexId}ThrottleAlarm`] = this.throttleAlarm(
+          alarm,
+          name,
+          dimensions,
+          resource.Condition
+        );
+      }
+    }
+
+    for (const queue of this.settings.deadLetterQueues || []) {
+      if (!resources[queue] || resources[queue].Type !== 'AWS::SQS::Queue') {
+        throw new this.serverless.classes.Error(
+          `custom.operations.deadLetterQueues: ${queue} is not an AWS::SQS::Queue in resources`
+        );
+      }
+      added[`${queue}MessagesAlarm`] = alarm(
+        `${queue} messages`,
+        `${queue} holds messages that could not be processed and were set aside. They stay ` +
+          'there (until the queue retention period ends) to be inspected and redriven.',
+        {
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+          Statistic: 'Maximum',
+          Period: PERIOD,
+          Threshold: 1,
+        },
+        resources[queue].Condition
+      );
+    }
+
+    for (const id of Object.keys(added)) {
+      if (resources[id]) {
+        throw new this.serverless.classes.Error(`operations: ${id} already exists in resources`);
+      }
+    }
+    return added;
+  }
+
+  // Read and write requests DynamoDB refused (on-demand tables are throttled too: past
+  // a partition's limits or the table's maximum throughput).
+  throttleAlarm(alarm, name, dimensions, condition) {
+    const metric = (id, metricName) => ({
+      Id: id,
+      ReturnData: false,
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/DynamoDB',
+          MetricName: metricName,
+          Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+        },
+        Period: PERIOD,
+        Stat: 'Sum',
+      },
+    });
+    return alarm(
+      `${name} throttled`,
+      `DynamoDB throttled requests on ${name} in ${PERIOD / 60} minutes. The functions retry ` +
+        'a throttled call (3 attempts); a request still throttled then answered 503.',
+      {
+        Threshold: 1,
+        Metrics: [
+          metric('reads', 'ReadThrottleEvents'),
+          metric('writes', 'WriteThrottleEvents'),
+          { Id: 'throttled', Expression: 'FILL(reads, 0) + FILL(writes, 0)', Label: 'throttled' },
+        ],
+      },
+      condition
+    );
+  }
+}
+
+module.exports = Operations;

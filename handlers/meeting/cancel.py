@@ -1,0 +1,37 @@
+"""PUT /meeting/cancel/{id}: a member cancels a meeting, leaves a group session, or (its owner)
+cancels the whole session. A retried cancel answers what the first one did."""
+
+from api.errors import Forbidden, NotFound
+from api.http import Request, http_handler
+from database import availabilities, meetings
+from database.models import CANCELED
+from database.times import now
+
+
+def cancel(request: Request) -> dict:
+    caller = request.caller
+    targets = meetings.cancel_targets(request.path("id"), caller)
+    if targets.booking is not None:
+        booking = targets.booking
+        meeting = booking.meeting
+        if caller not in (meeting.owner, meeting.participant):
+            raise Forbidden("You are not a member of this meeting")
+        if meeting.status == CANCELED:
+            return meeting.to_json()
+        # The participant gives the slot back while it can still be played; the owner
+        # canceling says they cannot play, so nothing reopens.
+        reopen = (
+            caller == meeting.participant
+            and booking.availability is not None
+            and now() < booking.availability.endTime
+        )
+        return meetings.cancel(booking, caller, reopen=reopen).to_json()
+    session = targets.session
+    if session is not None and targets.has_seat:
+        return availabilities.leave(session, caller).to_json()
+    if session is not None and session.owner == caller and session.is_group:
+        return availabilities.cancel_session(session).to_json()
+    raise NotFound("Meeting not found")
+
+
+handler = http_handler(cancel)
