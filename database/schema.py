@@ -62,7 +62,15 @@ def _null_is(default: object) -> BeforeValidator:
 
 Location = Annotated[str, Field(max_length=MAX_LOCATION), _null_is("")]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), _null_is("")]
-Seats = Annotated[StrictInt, Field(ge=1, le=MAX_PARTICIPANTS), _null_is(1)]
+Seats = Annotated[
+    StrictInt,
+    Field(ge=1, le=MAX_PARTICIPANTS),
+    # JSON Schema's "integer" takes 2.0 as 2, and so do the functions.
+    BeforeValidator(
+        lambda value: int(value) if isinstance(value, float) and value.is_integer() else value
+    ),
+    _null_is(1),
+]
 # Set by the API only: published read-only, and ignored in a request body.
 ReadOnly = {"readOnly": True}
 

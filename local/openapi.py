@@ -83,12 +83,13 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         "The caller's availabilities, meetings and joined group sessions from startTime on",
         None,
         CalendarPage,
-        {"startTime": "RFC 3339 (default: 24 hours ago).", **_PAGING},
+        {"startTime": ("Default: 24 hours ago.", _TIME), **_PAGING},
     ),
 }
 # Per route, the links from its 200 response to the operations that use what it returned:
-# they let a client (and schemathesis' stateful phase) go from an availability to booking it
-# and to the meeting. A link to a route serverless.yml does not have is left out.
+# they let a client (and schemathesis' stateful phase) go from an availability to booking it,
+# to the meeting and to cancelling it. A link to a route serverless.yml does not have is left
+# out.
 _LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "PUT /availability": {
         "BookIt": (
@@ -109,6 +110,10 @@ _LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     },
     "PUT /availability/book": {
         "TheMeeting": ("GET /meeting/{id}", {"parameters": {"path.id": "$response.body#/id"}}),
+        "CancelIt": (
+            "PUT /meeting/cancel/{id}",
+            {"parameters": {"path.id": "$response.body#/id"}},
+        ),
     },
 }
 _REF = "#/components/schemas/{model}"
