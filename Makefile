@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGE ?= simple
 
-.PHONY: test run bench lint format deploy package clean
+.PHONY: test run bench bench-scale lint format deploy package clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -36,6 +36,10 @@ run: $(VENV)/.installed
 
 bench: $(VENV)/.installed node_modules/.installed
 	$(PY) -m bench
+
+# What requests read as the data grows (1k, 10k, 50k availabilities and meetings): a few minutes.
+bench-scale: $(VENV)/.installed
+	$(PY) -m bench.scale
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -69,7 +69,8 @@ def _meeting(id: str, owner: str, participant: str) -> dict:
 
 
 ALICE = _user("alice", "1500-1600")
-USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave", "erin"))]
+ERIN = _user("erin", "1200-1300")  # books dave's availabilities
+USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ERIN]
 ALICE_AVAILABILITIES = [
     _availability("alice", f"alice-{n}", "2030-01-01", ["ALL_COHORTS", "1500-1600"])
     for n in range(3)
@@ -146,7 +147,7 @@ CASES = [
          lambda r: http_event("PUT /availability/book", caller="erin", body={
              "owner": "dave", "id": f"book-{r}",
              "startTime": "2031-01-01T10:00:00Z", "type": "CLASSICAL_GAME",
-         }), 3),
+         }), 2),
     Case("meeting/get", "getMeeting", "handlers.meeting.get", 2,
          lambda r: http_event("GET /meeting/{id}", caller="bob", path={"id": "m1"})),
     Case("meeting/list", "listMeetings", "handlers.meeting.list", 2,

@@ -5,6 +5,10 @@ whose stdout takes the handlers' logs). A `before-send` hook on the handlers' ow
 (`database.client.dynamodb()`) answers every call with a canned HTTP 200 JSON body, so botocore
 still serialises, signs and parses everything; only the network is gone. The unit is one such
 stubbed GetItem, timed the same way in the same rounds.
+
+Then the same requests again with every call made to wait NETWORK_RTT first, as a deployed
+function waits for DynamoDB: what a player waits for is then mostly the round trips that
+wait for one another (the critical path, counted by tests/support.RoundTrips).
 """
 
 import importlib
@@ -14,12 +18,14 @@ import random
 import statistics
 import sys
 import time
+from unittest import mock
 
 from bench.cases import (
     ALICE,
     ALICE_AVAILABILITIES,
     AVAILABILITIES,
     CASES,
+    ERIN,
     MEETING_ITEMS,
     MEETINGS,
     TABLE_ENV,
@@ -28,8 +34,12 @@ from bench.cases import (
     round_meetings,
     status,
 )
+from support import RoundTrips
 
 WARMUP = 20
+# A DynamoDB round trip from a Lambda function in the same region: a few ms; 8 is typical.
+NETWORK_RTT = 0.008
+LATENCY_ITERATIONS = 60
 
 
 class _Body:
@@ -58,19 +68,30 @@ def canned_responses() -> dict[tuple[str, str], bytes]:
         ("Query", "ParticipantIndex"): page(MEETING_ITEMS[:1]),
         ("UpdateItem", USERS): {"Attributes": item(ALICE)},
         ("Query", "JoinedIndex"): page([]),
-        ("BatchGetItem", None): {"Responses": {MEETINGS: [item(round_meetings(0)[0])]}},
+        # One answer for every BatchGetItem: each request picks the keys it asked for
+        # (booking: the availability and erin, the player; cancelling: the meeting).
+        ("BatchGetItem", None): {
+            "Responses": {
+                AVAILABILITIES: [item(booked)],
+                USERS: [item(ERIN)],
+                MEETINGS: [item(round_meetings(0)[0])],
+            }
+        },
     }
     return {key: json.dumps(value).encode() for key, value in answers.items()}
 
 
-def install(client, calls: list[str]) -> None:
-    """Answers every call of `client` from canned_responses() and records operation names."""
+def install(client, trips: RoundTrips, network: list[float]) -> None:
+    """Answers every call of `client` from canned_responses(), after `network[0]` seconds, and
+    counts calls and critical path in `trips`."""
     from botocore.awsrequest import AWSResponse
 
     answers = canned_responses()
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
 
     def reply(request, **_):
+        if network[0]:
+            time.sleep(network[0])
         target = request.headers["X-Amz-Target"]
         operation = (target.decode() if isinstance(target, bytes) else target).split(".")[-1]
         params = json.loads(request.body)
@@ -79,35 +100,39 @@ def install(client, calls: list[str]) -> None:
         return AWSResponse(request.url, 200, headers, _Body(body))
 
     client.meta.events.register("before-send.dynamodb", reply)
-    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    client.meta.events.register("before-call.dynamodb", trips.called)
 
 
 def main(iterations: int, out: str) -> None:
     os.environ.update(TABLE_ENV)
+    import database.parallel
     from database.client import dynamodb
 
-    calls: list[str] = []
+    trips, network = RoundTrips(), [0.0]
     client = dynamodb()
-    install(client, calls)
+    install(client, trips, network)
 
     def get_item():
         client.get_item(TableName=USERS, Key={"username": {"S": "alice"}})
 
     runs = {"GetItem": get_item}
-    counts, failed = {}, {}
+    counts, critical_paths, failed = {}, {}, {}
     for case in CASES:
         handler = importlib.import_module(case.module).handler
         event = case.event(0)
-        calls.clear()
+        trips.reset()
         try:
-            result = handler(event, None)
+            # Counted by structure: parallel calls made one by one, counted as side by side.
+            with mock.patch.object(database.parallel, "together", trips.together):
+                result = handler(event, None)
         except Exception as error:
             failed[case.name] = f"{type(error).__name__}: {error}"
             continue
         if status(result) != 200:
             failed[case.name] = f"status {status(result)}: {result.get('body')}"
             continue
-        counts[case.name] = list(calls)
+        counts[case.name] = list(trips.calls)
+        critical_paths[case.name] = trips.critical_path
         runs[case.name] = lambda handler=handler, event=event: handler(event, None)
 
     # Also the time actually spent in the client's calls (validation, serialisation, signing,
@@ -138,10 +163,29 @@ def main(iterations: int, out: str) -> None:
                 times[name].append(elapsed)
                 client_times[name].append(elapsed - in_client[0])
 
+    # With the network back (simulated), the parallel calls really in parallel.
+    client._make_api_call = make_api_call
+    network[0] = NETWORK_RTT
+    latencies: dict[str, list[float]] = {name: [] for name in runs if name != "GetItem"}
+    order = list(latencies)
+    for _ in range(LATENCY_ITERATIONS):
+        random.shuffle(order)
+        for name in order:
+            started = time.perf_counter()
+            runs[name]()
+            latencies[name].append(time.perf_counter() - started)
+
     results = {
         "median": {name: statistics.median(values) for name, values in times.items()},
         "outside_client": {name: statistics.median(v) for name, v in client_times.items()},
         "calls": counts,
+        "critical_path": critical_paths,
+        "network_rtt": NETWORK_RTT,
+        "latency_median": {name: statistics.median(v) for name, v in latencies.items()},
+        "latency_p99": {
+            name: statistics.quantiles(v, n=100, method="inclusive")[98]
+            for name, v in latencies.items()
+        },
         "failed": failed,
     }
     with open(out, "w") as file:

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
+    USERS_TABLE,
+    batch_get,
     dynamodb,
     error_code,
     from_item,
@@ -30,6 +32,7 @@ from database.models import (
     Availability,
     Meeting,
     Participant,
+    User,
 )
 from database.paging import decode_key, encode_key, query_page
 from database.times import expiration, format_time, now, parse_time
@@ -107,6 +110,25 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
         TableName=AVAILABILITIES_TABLE, Key=to_item({"owner": owner, "id": availability_id})
     )
     return Availability.from_item(from_item(item["Item"])) if "Item" in item else None
+
+
+@translate_errors
+def get_with_player(
+    owner: str, availability_id: str, username: str
+) -> tuple[Availability | None, User | None]:
+    """An availability and the profile of the player booking it, in one round trip."""
+    found = batch_get(
+        {
+            AVAILABILITIES_TABLE: [{"owner": owner, "id": availability_id}],
+            USERS_TABLE: [{"username": username}],
+        }
+    )
+    availability = found.get((AVAILABILITIES_TABLE, owner, availability_id))
+    player = found.get((USERS_TABLE, username))
+    return (
+        availability and Availability.from_item(from_item(availability)),
+        player and User.from_item(from_item(player)),
+    )
 
 
 @translate_errors

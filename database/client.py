@@ -89,6 +89,36 @@ def from_item(item: dict[str, dict]) -> dict[str, Any]:
     return {key: from_attribute(value) for key, value in item.items()}
 
 
+# The key attributes of each table, to match BatchGetItem's answers to the keys asked for.
+_KEYS = {
+    USERS_TABLE: ("username",),
+    AVAILABILITIES_TABLE: ("owner", "id"),
+    MEETINGS_TABLE: ("id",),
+}
+BATCH_READS = 5  # BatchGetItem rounds while DynamoDB leaves keys unprocessed
+
+
+def batch_get(keys: dict[str, list[dict]]) -> dict[tuple[str, ...], dict]:
+    """Items of several tables in one round trip: `keys` is table -> plain keys; the answer
+    is {(table, *key values): item} for the items that exist. Keys DynamoDB leaves
+    unprocessed (throttling) are asked again, a few times, then it is a throttling error."""
+    unprocessed = {table: {"Keys": [to_item(key) for key in ks]} for table, ks in keys.items()}
+    found = {}
+    for _ in range(BATCH_READS):
+        answer = dynamodb().batch_get_item(RequestItems=unprocessed)
+        for table, items in answer["Responses"].items():
+            found.update(
+                {(table, *(item[name]["S"] for name in _KEYS[table])): item for item in items}
+            )
+        unprocessed = answer.get("UnprocessedKeys")
+        if not unprocessed:
+            return found
+    raise ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "keys left unprocessed"}},
+        "BatchGetItem",
+    )
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 

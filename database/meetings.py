@@ -15,6 +15,7 @@ from database.availabilities import seat_id, stored
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
+    batch_get,
     dynamodb,
     error_code,
     from_item,
@@ -24,9 +25,6 @@ from database.client import (
 from database.errors import Conflict
 from database.models import CANCELED, SCHEDULED, Availability, Meeting
 from database.paging import Part, query_parts
-
-BATCH_READS = 5  # BatchGetItem rounds while DynamoDB leaves keys unprocessed
-_KEYS = {MEETINGS_TABLE: ("id",), AVAILABILITIES_TABLE: ("owner", "id")}
 
 
 def member_parts(username: str, since: str | None = None) -> list[Part]:
@@ -99,7 +97,7 @@ class CancelTargets:
 def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
     """The meeting `meeting_id`, the caller's seat in a session with that id and the caller's
     own availability with that id, then the session the seat is in."""
-    found = _batch_get(
+    found = batch_get(
         {
             MEETINGS_TABLE: [{"id": meeting_id}, {"id": seat_id(meeting_id, caller)}],
             AVAILABILITIES_TABLE: [{"owner": caller, "id": meeting_id}],
@@ -115,7 +113,7 @@ def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
     if seat is not None:
         seat = from_item(seat)
         owner = seat["sessionOwner"]
-        session = _batch_get({AVAILABILITIES_TABLE: [{"owner": owner, "id": meeting_id}]}).get(
+        session = batch_get({AVAILABILITIES_TABLE: [{"owner": owner, "id": meeting_id}]}).get(
             (AVAILABILITIES_TABLE, owner, meeting_id)
         )
     return CancelTargets(
@@ -129,28 +127,9 @@ def get_sessions(keys: list[tuple[str, str]]) -> list[Availability]:
     """The group sessions (owner, id) in `keys`, in that order (those gone are left out)."""
     if not keys:
         return []
-    found = _batch_get({AVAILABILITIES_TABLE: [{"owner": o, "id": i} for o, i in keys]})
+    found = batch_get({AVAILABILITIES_TABLE: [{"owner": o, "id": i} for o, i in keys]})
     items = (found.get((AVAILABILITIES_TABLE, o, i)) for o, i in keys)
     return [Availability.from_item(from_item(item)) for item in items if item]
-
-
-def _batch_get(keys: dict[str, list[dict]]) -> dict[tuple[str, str], dict]:
-    """BatchGetItem of `keys` (table -> plain keys), as {(table, *key values): item}."""
-    unprocessed = {table: {"Keys": [to_item(key) for key in ks]} for table, ks in keys.items()}
-    found = {}
-    for _ in range(BATCH_READS):
-        answer = dynamodb().batch_get_item(RequestItems=unprocessed)
-        for table, items in answer["Responses"].items():
-            found.update(
-                {(table, *(item[name]["S"] for name in _KEYS[table])): item for item in items}
-            )
-        unprocessed = answer.get("UnprocessedKeys")
-        if not unprocessed:
-            return found
-    raise ClientError(
-        {"Error": {"Code": "ThrottlingException", "Message": "keys left unprocessed"}},
-        "BatchGetItem",
-    )
 
 
 @translate_errors

@@ -7,9 +7,11 @@ to DynamoDB it would be a ValidationException, i.e. a 500.
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 
+from database import parallel
 from database.client import dynamodb, from_item, to_item
 from database.errors import Invalid
 
@@ -21,20 +23,31 @@ INVALID_START_KEY = "startKey is not valid for this query"
 
 
 def encode_key(key: dict[str, dict]) -> str:
-    plain = json.dumps(from_item(key), sort_keys=True, separators=(",", ":"))
-    return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
+    return _encode(from_item(key))
 
 
 def decode_key(
     token: str, *, shapes: tuple[set[str], ...], fixed: dict[str, str]
 ) -> dict[str, str]:
-    """The plain key in `token`; 400 unless its attributes are exactly one of `shapes`, all
-    non-empty strings, and those named in `fixed` hold that value (e.g. the caller's own
-    partition)."""
+    """The plain key in `token`; 400 unless it fits the query (see `_check_key`)."""
+    return _check_key(_decode(token), shapes, fixed)
+
+
+def _encode(plain: object) -> str:
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> object:
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
         raise Invalid(INVALID_START_KEY, detail=str(error)) from error
+
+
+def _check_key(key: object, shapes: tuple[set[str], ...], fixed: dict[str, str]) -> dict:
+    """`key` itself; 400 unless its attributes are exactly one of `shapes`, all non-empty
+    strings, and those named in `fixed` hold that value (e.g. the caller's own partition)."""
     if (
         not isinstance(key, dict)
         or set(key) not in shapes
@@ -67,45 +80,58 @@ def query_page(
 
 @dataclass(frozen=True)
 class Part:
-    """One query of a request that reads several in turn (a member's two sides of the meetings
-    table, a calendar's four sources): its name in the page token and the attributes of its
-    LastEvaluatedKey."""
+    """One query of a request that reads several (a member's two sides of the meetings table,
+    a calendar's four sources): its name in the page token and the attributes of its
+    LastEvaluatedKey (the table's key plus the index's)."""
 
     name: str
     request: dict
     key: frozenset[str]
 
+    def position(self, item: dict) -> dict[str, str]:
+        """The key to resume this part's query right after `item`."""
+        return {name: item[name] for name in self.key}
+
+
+# In a token, the part to read from its first item.
+FROM_START = "start"
+
 
 def query_parts(
     parts: list[Part], limit: int, token: str | None, *, fixed: dict[str, str]
 ) -> tuple[list[tuple[str, dict]], str | None]:
-    """Up to `limit` items, reading `parts` one after another, each item as (its part's name,
-    item), and the token to resume from: each item comes exactly once across pages.
+    """Up to `limit` items, each as (its part's name, item), the parts read at the same time
+    (one round trip for the lot), and the token to resume from: each item comes exactly once
+    across pages, parts in their order.
 
-    A token is a part's name with the key to resume that part from, or the name alone ("start
-    that part"), when the page filled up just as the previous part ended. `fixed` pins key
-    attributes to the caller's own values, as in `decode_key`."""
-    names = [part.name for part in parts]
-    index, start_key = 0, None
-    if token:
-        start_key = decode_key(
-            token,
-            shapes=tuple({"part", *part.key} for part in parts) + ({"part"},),
-            fixed=fixed,
-        )
-        name = start_key.pop("part")
-        if name not in names or (start_key and set(start_key) != parts[names.index(name)].key):
-            raise Invalid(INVALID_START_KEY, detail=f"startKey part {name!r}")
-        index, start_key = names.index(name), start_key or None
+    A token maps each part still to read to where it resumes: a key, or FROM_START; a part
+    missing from it is done. `fixed` pins key attributes to the caller's own values."""
+    positions = _positions(token, parts, fixed) if token else dict.fromkeys(p.name for p in parts)
+    live = [part for part in parts if part.name in positions]
+    pages = parallel.together(
+        *(functools.partial(query_page, part.request, limit, positions[part.name]) for part in live)
+    )
     found: list[tuple[str, dict]] = []
-    for position in range(index, len(parts)):
-        part = parts[position]
-        items, key = query_page(part.request, limit - len(found), start_key)
-        found.extend((part.name, item) for item in items)
-        if key:
-            return found, encode_key({**key, "part": {"S": part.name}})
-        start_key = None
-        if len(found) >= limit:
-            more = position + 1 < len(parts)
-            return found, encode_key({"part": {"S": names[position + 1]}}) if more else None
-    return found, None
+    following: dict[str, dict | str] = {}
+    for part, (items, last_key) in zip(live, pages, strict=True):
+        taken = items[: limit - len(found)]
+        found.extend((part.name, item) for item in taken)
+        if len(taken) < len(items):  # the page is full: resume after the last item taken
+            start = positions[part.name]
+            following[part.name] = part.position(taken[-1]) if taken else start or FROM_START
+        elif last_key:
+            following[part.name] = from_item(last_key)
+    return found, _encode(following) if following else None
+
+
+def _positions(token: str, parts: list[Part], fixed: dict[str, str]) -> dict[str, dict | None]:
+    positions = _decode(token)
+    by_name = {part.name: part for part in parts}
+    if not isinstance(positions, dict) or not positions or not set(positions) <= set(by_name):
+        raise Invalid(INVALID_START_KEY, detail=f"startKey {positions!r}")
+    return {
+        name: None
+        if position == FROM_START
+        else _check_key(position, (set(by_name[name].key),), fixed)
+        for name, position in positions.items()
+    }

@@ -1,7 +1,9 @@
-"""`make run`: the whole backend on 127.0.0.1, from serverless.yml, in one process.
+"""`make run`: the whole backend on 127.0.0.1, from serverless.yml: API Gateway, Cognito and
+DynamoDB in this process, each function's execution environments in processes of their own.
 
 PORT (default 4000) is the API's port, MOTO_PORT moto's (default: any free port), SEED=0 skips
-the demo data. Ctrl-C (or SIGTERM) stops everything.
+the demo data, LAMBDA_CONCURRENCY (default 10) caps the execution environments per function.
+Ctrl-C (or SIGTERM) stops everything and prints what each function served.
 """
 
 import functools
@@ -16,7 +18,7 @@ from pathlib import Path
 from local import aws, serverless
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
-from local.lambdas import Lambdas
+from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
 from local.openapi import document
 from local.seed import DEMO, DEMO_PASSWORD, login_of, seed
 from local.server import COGNITO_PATH, LocalApi, LocalServer, bind
@@ -62,7 +64,9 @@ def main() -> int:
         log.info("Stopping")
     finally:
         server.server_close()
+        server.api.lambdas.close()
         moto.stop()
+        log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
     return 0
 
 
@@ -82,7 +86,11 @@ def _isolate_from_aws() -> None:
 def _server(
     service: serverless.Service, pool: aws.UserPool, moto_url: str, port: int
 ) -> LocalServer:
-    lambdas = Lambdas(service)
+    concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
+    try:
+        lambdas = Lambdas(service, concurrency)
+    except FunctionError as error:  # a handler that cannot be imported: say which, and stop
+        raise SystemExit(str(error)) from None
     trigger = service.post_confirmation_function()
     cognito = CognitoEndpoint(
         moto_url, pool, trigger and functools.partial(lambdas.invoke, trigger)
@@ -121,6 +129,7 @@ def _announce(
     lines = [f"  {key:<17} {value}" for key, value in config.items()]
     lines += [
         f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
+        f"  {'Stats':<17} {api_url}/_local/stats (also printed on Ctrl-C)",
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
     if demo:

@@ -4,13 +4,21 @@ Everything is created through boto3 against moto, from the CloudFormation proper
 serverless.yml, so the local tables and pool are the deployed ones (as far as moto models them).
 """
 
+import io
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import ThreadedWSGIServer
 
 from local.serverless import REGION, Service
+
+# Connections the kernel holds until they are accepted (Linux caps it at net.core.somaxconn,
+# 4096 by default): a burst of clients waits in line instead of being refused or reset.
+LISTEN_BACKLOG = 1024
 
 # The CloudFormation properties create_table takes as they are.
 _TABLE_PROPERTIES = (
@@ -63,12 +71,58 @@ class UserPool:
         return f"https://cognito-idp.{REGION}.amazonaws.com/{self.id}"
 
 
-def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
-    """moto's server on 127.0.0.1:`port` (0: any free port) and its URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
-    return server, f"http://{host}:{bound}"
+class Serialised:
+    """A WSGI app that serves one request at a time, as the unit AWS applies atomically.
+
+    moto's backends are not safe for concurrent requests: two TransactWriteItems (or a
+    transaction and a Put) interleave inside it, so an availability ends up both booked and
+    open, and dictionaries change size while moto iterates over them. DynamoDB and Cognito
+    apply each request atomically; so does this lock. The request body is read before the
+    lock is taken, and the whole response produced before it is released.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+        with self.lock:
+            response = self.app(environ, start_response)
+            try:
+                return list(response)
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
+
+
+class _MotoServer(ThreadedWSGIServer):
+    request_queue_size = LISTEN_BACKLOG
+
+
+class MotoServer:
+    """moto's server (what moto's ThreadedMotoServer runs), one request at a time."""
+
+    def __init__(self, port: int):
+        app = Serialised(DomainDispatcherApplication(create_backend_app))
+        self._server = _MotoServer("127.0.0.1", port, app)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        host, bound = self._server.server_address[:2]
+        self.url = f"http://{host}:{bound}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def start_moto(port: int) -> tuple[MotoServer, str]:
+    """moto's server on 127.0.0.1:`port` (0: any free port), serving, and its URL."""
+    server = MotoServer(port)
+    return server, server.url
 
 
 def create_tables(service: Service, dynamodb: Any = None) -> list[str]:

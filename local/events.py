@@ -1,18 +1,16 @@
 """What a deployed function receives and returns: API Gateway HTTP API payload 2.0 events,
-the Lambda context, the Cognito PostConfirmation event, and API Gateway's reading of a
-function's result."""
+the Cognito PostConfirmation event, and API Gateway's reading of a function's result (the
+Lambda context is local/runtime.py's)."""
 
 import base64
 import json
 import os
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
-from uuid import uuid4
 
-from local.serverless import ACCOUNT_ID, REGION, Function, Route
+from local.serverless import ACCOUNT_ID, REGION, Route
 
 
 @dataclass(frozen=True)
@@ -41,23 +39,6 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-
-
-class LambdaContext:
-    """The context object the Lambda runtime passes to a Python handler."""
-
-    def __init__(self, function: Function, deployed_name: str):
-        self.function_name = deployed_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{deployed_name}"
-        self.memory_limit_in_mb = function.memory
-        self.aws_request_id = str(uuid4())
-        self.log_group_name = f"/aws/lambda/{deployed_name}"
-        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid4().hex}"
-        self._deadline = time.monotonic() + function.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def http_event(

@@ -8,10 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local.authorizer import Denied, JwtAuthorizer, as_strings
+from local.aws import LISTEN_BACKLOG
 from local.cognito import CognitoEndpoint
 from local.cors import Cors
 from local.events import HttpRequest, HttpResponse, http_event, http_response
-from local.lambdas import Lambdas
+from local.lambdas import FunctionError, Lambdas
 from local.openapi import docs_page
 from local.routing import Router
 from local.serverless import Service
@@ -70,6 +71,10 @@ class LocalApi:
         try:
             result = self.lambdas.invoke(self.service.functions[route.function], event)
             return http_response(result), route.function
+        except FunctionError as error:
+            # As on Lambda, the function's traceback is in its own log lines.
+            log.error("%s failed: %s: %s", route.function, error.error_type, error)
+            return _message(500, "Internal Server Error"), route.function
         except Exception:
             # The function crashed (or returned what API Gateway cannot read): API Gateway's
             # own 500; the traceback is in the log, the server keeps serving.
@@ -85,6 +90,8 @@ class LocalApi:
             return response, f"Cognito {action}"
         if request.method == "GET" and path == "/_local/config":
             return _json(200, self.config), "config"
+        if request.method == "GET" and path == "/_local/stats":
+            return _json(200, self.lambdas.stats()), "stats"
         if request.method == "GET" and path == "/_local/openapi.json":
             return _json(200, self.openapi), "openapi"
         if request.method == "GET" and path == "/_local/docs":
@@ -95,6 +102,9 @@ class LocalApi:
 
 class LocalServer(ThreadingHTTPServer):
     api: LocalApi  # set once bound: the API's configuration names the bound port
+    # socketserver's default backlog is 5: a burst of connections was reset. A thread per
+    # connection serves them; the functions' environments bound the concurrency behind it.
+    request_queue_size = LISTEN_BACKLOG
 
 
 def bind(port: int) -> LocalServer:

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+import database.parallel
 import local.aws
 from database.client import to_item
 from local.serverless import load
@@ -113,3 +114,37 @@ def fail(client, operation, error):
 
 def client_error(code, message, operation):
     return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class RoundTrips:
+    """The DynamoDB calls of a request and its critical path: how many of them wait for one
+    another. Counted by structure, not by timing: `install` replaces database.parallel's
+    `together` by one that runs the calls one by one but counts them as side by side."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.critical_path = 0
+        self._depth = 0
+
+    def install(self, client, monkeypatch) -> "RoundTrips":
+        client.meta.events.register("before-call.dynamodb", self.called)
+        monkeypatch.setattr(database.parallel, "together", self.together)
+        return self
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.critical_path = self._depth = 0
+
+    def called(self, model, **_) -> None:
+        self.calls.append(model.name)
+        self._depth += 1
+        self.critical_path = max(self.critical_path, self._depth)
+
+    def together(self, *calls):
+        start, ends, results = self._depth, [], []
+        for call in calls:
+            self._depth = start
+            results.append(call())
+            ends.append(self._depth)
+        self._depth = max(ends, default=start)
+        return results

@@ -197,18 +197,19 @@ def test_failed_meeting_write_is_500_leaks_nothing_and_loses_nothing(published):
 @pytest.mark.parametrize(
     "error",
     [
-        client_error("ProvisionedThroughputExceededException", "slow down", "GetItem"),
-        client_error("ThrottlingException", "Rate exceeded", "GetItem"),
+        client_error("ProvisionedThroughputExceededException", "slow down", "BatchGetItem"),
+        client_error("ThrottlingException", "Rate exceeded", "BatchGetItem"),
         ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
     ],
 )
 def test_throttling_and_timeouts_are_503(published, error):
     before = snapshot(published)
-    handle = fail(published, "GetItem", error)
+    # The booking's one read (the availability and the player's profile: one BatchGetItem).
+    handle = fail(published, "BatchGetItem", error)
 
     response = book_as("bob")
 
     assert response["statusCode"] == 503
     assert body(response) == {"code": 503, "message": "Temporary server error"}
-    published.meta.events.unregister("before-call.dynamodb.GetItem", handle)
+    published.meta.events.unregister("before-call.dynamodb.BatchGetItem", handle)
     assert snapshot(published) == before

@@ -98,6 +98,17 @@ def test_a_player_signs_up_books_and_meets(stack: Stack, alice, bob):
     status, _, public = stack.call("GET", "/public/user/alice")
     assert (status, public["username"], public["discordUsername"]) == (200, "alice", "alice#1")
 
+    # AND the meeting is on both calendars; bob cancels, and alice's slot is open again
+    for token in (alice_token, bob_token):
+        status, _, calendar = stack.call("GET", "/calendar", token)
+        assert (status, calendar["meetings"]) == (200, [meeting])
+    status, _, canceled = stack.call("PUT", f"/meeting/cancel/{meeting['id']}", bob_token)
+    assert (status, canceled["status"]) == (200, "CANCELED")
+    assert stack.call("GET", "/availability", alice_token)[2]["availabilities"] == [availability]
+    status, _, calendar = stack.call("GET", "/calendar", alice_token)
+    assert calendar["availabilities"] == [availability]
+    assert [m["status"] for m in calendar["meetings"]] == ["CANCELED"]
+
 
 def _moto_signed(claims: dict[str, Any]) -> str:
     """A token signed with the private key moto signs its Cognito tokens with."""

@@ -70,10 +70,11 @@ DYNAMODB_GRANTS = {
     "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
     "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
     "bookAvailability": {
+        ("BatchGetItem", AVAILABILITIES),
         ("GetItem", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
         ("UpdateItem", AVAILABILITIES),
-        ("GetItem", USERS),
+        ("BatchGetItem", USERS),
         ("PutItem", MEETINGS),
     },
     "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},

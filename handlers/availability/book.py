@@ -5,7 +5,6 @@ from api.errors import BadRequest, NotFound
 from api.http import Request, http_handler
 from database import availabilities
 from database.models import Availability, BookingRequest, Meeting, Participant, User
-from database.users import require_user
 
 
 def book(request: Request) -> dict:
@@ -14,18 +13,19 @@ def book(request: Request) -> dict:
     if booking.owner == caller:
         raise BadRequest("You cannot book your own availability")
 
-    availability = availabilities.get_availability(booking.owner, booking.id)
+    # Both reads in one round trip: neither depends on the other.
+    availability, player = availabilities.get_with_player(booking.owner, booking.id, caller)
     if availability is None:
         raise NotFound(availabilities.BOOKED_OR_MISSING)
     if availability.is_group:
-        return _join(availability, booking, require_user(caller))
+        return _join(availability, booking, _known(player))
     if booking.startTime is None or booking.type is None:
         raise BadRequest("startTime and type are required to book a one-to-one availability")
     if not availability.startTime <= booking.startTime <= availability.endTime:
         raise BadRequest("startTime must be within the availability's window")
     if booking.type not in availability.types:
         raise BadRequest("type is not offered by this availability")
-    if not availability.admits(require_user(caller).dojoCohort):
+    if not availability.admits(_known(player).dojoCohort):
         raise BadRequest("Your cohort is not accepted by this availability")
 
     meeting = Meeting(
@@ -39,6 +39,12 @@ def book(request: Request) -> dict:
     )
     availabilities.book(availability, meeting)
     return meeting.to_json()
+
+
+def _known(player: User | None) -> User:
+    if player is None:
+        raise NotFound("User not found")
+    return player
 
 
 def _join(session: Availability, booking: BookingRequest, player: User) -> dict:

@@ -1,0 +1,85 @@
+"""The local stack's Lambda: each invocation in an execution environment (a process) that serves
+one request at a time, a new one only when all are busy, up to the limit; timeouts stop the
+function; a broken import fails at start. The handlers below run in those processes."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from local.lambdas import FunctionError, Lambdas, TimedOut
+from local.serverless import Function, Service
+
+_remembered = None  # per environment, like a handler's cached client or logger keys
+
+
+def remember(event, context):
+    """Keeps the request's value across a pause: two requests at once would mix it."""
+    global _remembered
+    _remembered = event["value"]
+    time.sleep(0.2)
+    return {"value": _remembered, "environment": os.getpid(), "stream": context.log_stream_name}
+
+
+def slow(event, context):
+    time.sleep(5)
+
+
+def _service(*functions: Function) -> Service:
+    service = Service(name="svc", stage="t", document={})
+    for function in functions:
+        service.functions[function.name] = function
+    return service
+
+
+def test_each_environment_serves_one_request_at_a_time():
+    function = Function("remember", __name__, "remember", 128, 5)
+    lambdas = Lambdas(_service(function), concurrency=3)
+    results: dict[int, dict] = {}
+    try:
+
+        def call(value: int) -> None:
+            results[value] = lambdas.invoke(function, {"value": value})
+
+        threads = [threading.Thread(target=call, args=(value,)) for value in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        lambdas.close()
+
+    assert {value: result["value"] for value, result in results.items()} == {
+        value: value for value in range(8)
+    }
+    environments = {result["environment"] for result in results.values()}
+    assert 1 <= len(environments) <= 3  # beyond the limit, requests waited for one
+    assert os.getpid() not in environments
+    # One log stream per environment, as on Lambda.
+    assert len({result["stream"] for result in results.values()}) == len(environments)
+    stats = lambdas.stats()["functions"]["remember"]
+    assert (stats["requests"], stats["errors"], stats["coldStarts"]) == (8, 0, len(environments))
+    assert stats["latencyMs"]["p50"] >= 200
+
+
+def test_a_function_past_its_timeout_is_stopped_and_its_environment_replaced():
+    slow_function = Function("slow", __name__, "slow", 128, 1)
+    quick = Function("remember", __name__, "remember", 128, 5)
+    lambdas = Lambdas(_service(slow_function, quick))
+    try:
+        with pytest.raises(TimedOut, match="Task timed out after 1.00 seconds"):
+            lambdas.invoke(slow_function, {})
+        with pytest.raises(TimedOut):
+            lambdas.invoke(slow_function, {})
+        assert lambdas.invoke(quick, {"value": 1})["value"] == 1
+    finally:
+        lambdas.close()
+    stats = lambdas.stats()["functions"]["slow"]
+    assert (stats["requests"], stats["errors"], stats["coldStarts"]) == (2, 2, 2)
+
+
+def test_a_handler_that_cannot_be_imported_fails_at_start():
+    broken = Function("broken", "handlers.no_such_module", "handler", 128, 3)
+    with pytest.raises(FunctionError, match="No module named 'handlers.no_such_module'"):
+        Lambdas(_service(broken))
