@@ -60,7 +60,8 @@ class Request:
         raw = self.query("limit")
         if raw is None:
             return default
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= maximum:
+        # ASCII digits only, as an OpenAPI integer (str.isdigit() takes "²", int() does not).
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
             raise BadRequest(f"limit must be an integer from 1 to {maximum}")
         return int(raw)
 

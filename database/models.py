@@ -78,6 +78,8 @@ def _integer(data: dict, name: str, low: int, high: int) -> int | None:
     value = data.get(name)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON does not tell 2 from 2.0, nor does the schema's "integer"
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise Invalid(f"{name} must be an integer from {low} to {high}")
     return value

@@ -66,7 +66,15 @@ def _null_is(default: object) -> BeforeValidator:
 
 Location = Annotated[str, Field(max_length=MAX_LOCATION), _null_is("")]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), _null_is("")]
-Seats = Annotated[StrictInt, Field(ge=1, le=MAX_PARTICIPANTS), _null_is(1)]
+Seats = Annotated[
+    StrictInt,
+    Field(ge=1, le=MAX_PARTICIPANTS),
+    # JSON Schema's "integer" takes 2.0 as 2, and so do the functions.
+    BeforeValidator(
+        lambda value: int(value) if isinstance(value, float) and value.is_integer() else value
+    ),
+    _null_is(1),
+]
 # Set by the API only: published read-only, and ignored in a request body.
 ReadOnly = {"readOnly": True}
 
@@ -96,7 +104,8 @@ class OwnUser(User):
 class UserUpdate(BaseModel):
     """Body of `PUT /user`: the public fields a player may change. Absent fields are kept."""
 
-    username: Text | None = None  # accepted only when it is the caller's own
+    # Accepted only when it is the caller's own, so never a change: read-only, as published.
+    username: Text | None = Field(default=None, json_schema_extra={"readOnly": True})
     discordUsername: Text | None = None
     chesscomUsername: Text | None = None
     lichessUsername: Text | None = None
@@ -125,6 +134,8 @@ OptionalPrice = Annotated[Price | None, Field(exclude_if=lambda price: price is 
 
 
 class Availability(BaseModel):
+    """An offer to play, by its owner (the caller); startTime is before endTime."""
+
     owner: Name
     ownerDiscord: Name
     ownerCohort: Cohort

@@ -1,22 +1,36 @@
-"""The Cognito endpoint: moto's Cognito, plus the PostConfirmation trigger moto does not fire.
+"""The Cognito endpoint: moto's Cognito, plus what moto does not do as Cognito does.
 
 Every Cognito API call (a POST with `X-Amz-Target: AWSCognitoIdentityProviderService.<Action>`)
-is forwarded to moto as it is. Once a ConfirmSignUp or AdminConfirmSignUp succeeds, the
-PostConfirmation function runs with the event Cognito would send; if it fails, the caller gets
-Cognito's error for a failed trigger while the user stays confirmed, as with Cognito.
+is forwarded to moto, with three additions:
+- Once a ConfirmSignUp or AdminConfirmSignUp succeeds, the PostConfirmation function runs with
+  the event Cognito would send; if it fails, the caller gets Cognito's error for a failed
+  trigger while the user stays confirmed, as with Cognito.
+- InitiateAuth accepts a verified alias (`email`) in place of the username.
+- SRP sign-in (`USER_SRP_AUTH`) is real SRP (local/srp.py) against the password moto stores:
+  moto's own challenge carries random numbers and names the user by an id its
+  RespondToAuthChallenge does not accept, and it takes any password.
 """
 
+import base64
 import json
 import logging
+import secrets
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
+from moto.cognitoidp.models import cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from local.aws import UserPool
 from local.events import HttpRequest, HttpResponse, post_confirmation_event
+from local.serverless import REGION
+from local.srp import InvalidSrpA, PasswordVerifier
 
 log = logging.getLogger("local")
 
@@ -24,6 +38,15 @@ TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _CONFIRMATIONS = {"ConfirmSignUp", "AdminConfirmSignUp"}
 _FORWARDED_REQUEST_HEADERS = {"content-type", "authorization", "x-amz-target", "x-amz-date"}
 _FORWARDED_RESPONSE_HEADERS = {"content-type", "x-amzn-requestid", "x-amzn-errortype"}
+_SIGN_IN_TIMEOUT = 180  # seconds: how long Cognito's sign-in sessions last
+
+
+@dataclass(frozen=True)
+class _SrpSignIn:
+    verifier: PasswordVerifier
+    username: str  # moto's name for the user
+    moto_secret_block: str  # moto's session, which its RespondToAuthChallenge expects
+    started: float
 
 
 class CognitoEndpoint:
@@ -33,26 +56,129 @@ class CognitoEndpoint:
         self.moto_url = moto_url
         self.pool = pool
         self.trigger = trigger
+        self._srp_sign_ins: dict[str, _SrpSignIn] = {}  # by the SECRET_BLOCK we sent
+        self._lock = threading.Lock()
 
     def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:
         """moto's (or the trigger's) response, and the action for the log."""
         action = (request.header("x-amz-target") or "").removeprefix(TARGET_PREFIX)
+        try:
+            parameters = json.loads(request.body)
+        except ValueError:
+            parameters = None  # moto answers it
+        if not isinstance(parameters, dict):
+            return self._forward(request), action or "?"
+        if action == "InitiateAuth":
+            return self._initiate_auth(request, parameters), action
+        if (
+            action == "RespondToAuthChallenge"
+            and parameters.get("ChallengeName") == "PASSWORD_VERIFIER"
+        ):
+            return self._verify_password_claim(request, parameters), action
         response = self._forward(request)
         if response.status == 200 and action in _CONFIRMATIONS and self.trigger:
             try:
-                self._confirmed(json.loads(request.body))
+                self._confirmed(parameters)
             except Exception as error:
                 log.exception("PostConfirmation trigger failed")
-                body = {
-                    "__type": "UserLambdaValidationException",
-                    "message": f"PostConfirmation failed with error {error}.",
-                }
-                response = HttpResponse(
-                    400,
-                    [("Content-Type", "application/x-amz-json-1.1")],
-                    json.dumps(body).encode(),
+                response = _error(
+                    "UserLambdaValidationException", f"PostConfirmation failed with error {error}."
                 )
         return response, action or "?"
+
+    def _initiate_auth(self, request: HttpRequest, parameters: dict[str, Any]) -> HttpResponse:
+        auth = parameters.get("AuthParameters")
+        login = auth.get("USERNAME") if isinstance(auth, dict) else None
+        if not isinstance(login, str):
+            return self._forward(request)
+        user = self._user(login)
+        if user is not None:  # the alias (email) becomes the username moto knows
+            parameters = {**parameters, "AuthParameters": {**auth, "USERNAME": user.username}}
+            request = replace(request, body=json.dumps(parameters).encode())
+        response = self._forward(request)
+        if parameters.get("AuthFlow") != "USER_SRP_AUTH" or response.status != 200:
+            return response
+        answer = json.loads(response.body)
+        if answer.get("ChallengeName") != "PASSWORD_VERIFIER" or user is None:
+            return response
+        try:
+            verifier = PasswordVerifier.start(
+                self.pool.id, self._user_id_for_srp(user), user.password, auth.get("SRP_A", "")
+            )
+        except InvalidSrpA as error:
+            return _error("InvalidParameterException", str(error))
+        secret_block = base64.b64encode(secrets.token_bytes(64)).decode()
+        moto_parameters = answer["ChallengeParameters"]
+        with self._lock:
+            now = time.monotonic()
+            self._srp_sign_ins = {
+                block: sign_in
+                for block, sign_in in self._srp_sign_ins.items()
+                if now - sign_in.started < _SIGN_IN_TIMEOUT
+            }
+            self._srp_sign_ins[secret_block] = _SrpSignIn(
+                verifier, user.username, moto_parameters["SECRET_BLOCK"], now
+            )
+        answer["ChallengeParameters"] = {
+            **moto_parameters,
+            **verifier.challenge_parameters,
+            "SECRET_BLOCK": secret_block,
+        }
+        return replace(response, body=json.dumps(answer).encode())
+
+    def _verify_password_claim(
+        self, request: HttpRequest, parameters: dict[str, Any]
+    ) -> HttpResponse:
+        responses = parameters.get("ChallengeResponses")
+        responses = responses if isinstance(responses, dict) else {}
+        with self._lock:  # a claim is checked once: a replayed one finds no sign-in
+            sign_in = self._srp_sign_ins.pop(
+                str(responses.get("PASSWORD_CLAIM_SECRET_BLOCK")), None
+            )
+        if sign_in is None or time.monotonic() - sign_in.started >= _SIGN_IN_TIMEOUT:
+            return _error("NotAuthorizedException", "Invalid session for the user.")
+        if responses.get("USERNAME") not in (sign_in.username, sign_in.verifier.user_id):
+            return _error("NotAuthorizedException", "Incorrect username or password.")
+        try:
+            secret_block = base64.b64decode(responses["PASSWORD_CLAIM_SECRET_BLOCK"])
+            valid = sign_in.verifier.claim_is_valid(
+                secret_block,
+                str(responses.get("TIMESTAMP", "")),
+                str(responses.get("PASSWORD_CLAIM_SIGNATURE", "")),
+            )
+        except ValueError:
+            valid = False
+        if not valid:
+            return _error("NotAuthorizedException", "Incorrect username or password.")
+        # The password is proven: moto's RespondToAuthChallenge issues the tokens.
+        forwarded = {
+            **responses,
+            "USERNAME": sign_in.username,
+            "PASSWORD_CLAIM_SECRET_BLOCK": sign_in.moto_secret_block,
+        }
+        body = json.dumps({**parameters, "ChallengeResponses": forwarded}).encode()
+        return self._forward(replace(request, body=body))
+
+    def _user(self, login: str) -> Any:
+        """moto's user signing in as `login` (a username or a verified alias), or None."""
+        users = self._moto_pool().users
+        if login in users:
+            return users[login]
+        for name in self.pool.alias_attributes:
+            for user in users.values():
+                attributes = {item["Name"]: item["Value"] for item in user.attributes}
+                if attributes.get(name) == login and attributes.get(f"{name}_verified") == "true":
+                    return user
+        return self._moto_pool()._get_user(login)  # UsernameAttributes
+
+    def _user_id_for_srp(self, user: Any) -> str:
+        # Cognito names the user by its sub when it signs in with an attribute, else by its
+        # username (the alias is resolved already).
+        return user.id if self.pool.username_attributes else user.username
+
+    def _moto_pool(self) -> Any:
+        # moto runs in this process; its model of the pool is the only place the password is.
+        return cognitoidp_backends[DEFAULT_ACCOUNT_ID][REGION].user_pools[self.pool.id]
 
     def _forward(self, request: HttpRequest) -> HttpResponse:
         headers = {
@@ -102,3 +228,12 @@ class CognitoEndpoint:
             parameters.get("ClientId", "CLIENT_ID_NOT_APPLICABLE"),
         )
         self.trigger(event)
+
+
+def _error(kind: str, message: str) -> HttpResponse:
+    """A Cognito error response, as the AWS SDKs and Amplify read it."""
+    return HttpResponse(
+        400,
+        [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", kind)],
+        json.dumps({"__type": kind, "message": message}).encode(),
+    )

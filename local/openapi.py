@@ -26,9 +26,16 @@ from database.schema import (
 )
 from local.serverless import Route, Service
 
+_TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
 _PAGING = {
-    "limit": "Page size, 1 to 100 (default 100).",
-    "startKey": "The `lastEvaluatedKey` of the previous page.",
+    "limit": (
+        "Page size, 1 to 100 (default 100).",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+    ),
+    "startKey": (
+        "The `lastEvaluatedKey` of the previous page, as it came (anything else is a 400).",
+        {"type": "string"},
+    ),
 }
 
 # Per route: summary, request body, response body, query parameters. A route missing here (a
@@ -44,9 +51,12 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         None,
         AvailabilityPage,
         {
-            "byTime": "Any value: search others' availabilities by start time.",
-            "startTime": "RFC 3339; required with byTime.",
-            "endTime": "RFC 3339, not before startTime.",
+            "byTime": (
+                "Any value: search others' availabilities by start time.",
+                {"type": "string"},
+            ),
+            "startTime": ("Required with byTime.", _TIME),
+            "endTime": ("Not before startTime.", _TIME),
             **_PAGING,
         },
     ),
@@ -75,7 +85,7 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         "The caller's availabilities, meetings and joined group sessions from startTime on",
         None,
         CalendarPage,
-        {"startTime": "RFC 3339 (default: 24 hours ago).", **_PAGING},
+        {"startTime": ("Default: 24 hours ago.", _TIME), **_PAGING},
     ),
     "POST /payments/account": (
         "Connect the caller's Stripe account (created once) and get a Stripe onboarding link",
@@ -91,6 +101,36 @@ _OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None
         {},
     ),
 }
+# Per route, the links from its 200 response to the operations that use what it returned:
+# they let a client (and schemathesis' stateful phase) go from an availability to booking it,
+# to the meeting and to cancelling it. A link to a route serverless.yml does not have is left
+# out.
+_LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "PUT /availability": {
+        "BookIt": (
+            "PUT /availability/book",
+            {
+                "requestBody": {
+                    "owner": "$response.body#/owner",
+                    "id": "$response.body#/id",
+                    "startTime": "$response.body#/startTime",
+                    "type": "$response.body#/types/0",
+                }
+            },
+        ),
+        "DeleteIt": (
+            "DELETE /availability/{id}",
+            {"parameters": {"path.id": "$response.body#/id"}},
+        ),
+    },
+    "PUT /availability/book": {
+        "TheMeeting": ("GET /meeting/{id}", {"parameters": {"path.id": "$response.body#/id"}}),
+        "CancelIt": (
+            "PUT /meeting/cancel/{id}",
+            {"parameters": {"path.id": "$response.body#/id"}},
+        ),
+    },
+}
 _REF = "#/components/schemas/{model}"
 _PARAMETER = re.compile(r"\{([^{}]+?)\+?\}")
 
@@ -104,9 +144,17 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         ref_template=_REF,
     )
     paths: dict[str, dict[str, Any]] = {}
+    operation_ids = {route.key: _operation_id(route) for route in service.routes}
     for route in service.routes:
         method = "x-amazon-apigateway-any-method" if route.method == "ANY" else route.method
         operation = _operation(route, lambda model, mode: keys[(model, mode)])
+        links = {
+            name: {"operationId": operation_ids[target], **link}
+            for name, (target, link) in _LINKS.get(route.key, {}).items()
+            if target in operation_ids
+        }
+        if links:
+            operation["responses"]["200"]["links"] = links
         paths.setdefault(route.path.replace("+}", "}"), {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -133,8 +181,8 @@ def _operation(route: Route, schema_of) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAMETER.findall(route.path)
     ] + [
-        {"name": name, "in": "query", "description": text, "schema": {"type": "string"}}
-        for name, text in query.items()
+        {"name": name, "in": "query", "description": text, "schema": schema}
+        for name, (text, schema) in query.items()
     ]
     success: dict[str, Any] = {"description": "OK"}
     if response:

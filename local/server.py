@@ -46,7 +46,7 @@ class LocalApi:
         if request.raw_path.startswith("/_local/"):
             response, label = self._tooling(request)
             # A frontend on another origin reads the config and calls Cognito from the browser.
-            return _with_headers(response, [("Access-Control-Allow-Origin", "*")]), label
+            return _with_headers(response, _tooling_cors(request)), label
         origin = request.header("origin")
         if self.cors and request.method == "OPTIONS":
             return HttpResponse(204, self.cors.preflight_headers(origin), b""), "preflight"
@@ -84,15 +84,7 @@ class LocalApi:
     def _tooling(self, request: HttpRequest) -> tuple[HttpResponse, str]:
         path = request.raw_path.rstrip("/")
         if request.method == "OPTIONS":
-            # Like Cognito's endpoint, allow whatever headers the AWS SDK or Amplify send.
-            headers = [
-                ("Access-Control-Allow-Methods", "GET,POST,OPTIONS"),
-                (
-                    "Access-Control-Allow-Headers",
-                    request.header("access-control-request-headers") or "*",
-                ),
-            ]
-            return HttpResponse(204, headers, b""), "preflight"
+            return HttpResponse(204, [], b""), "preflight"
         if path == COGNITO_PATH and request.method == "POST":
             response, action = self.cognito.handle(request)
             return response, f"Cognito {action}"
@@ -148,7 +140,12 @@ class _Handler(BaseHTTPRequestHandler):
             "%s %s %d %.0fms %s", self.command, request.raw_path, response.status, elapsed, label
         )
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the API, which answers one it has no route for (TRACE, ...)
+        # as API Gateway does, 404 {"message": "Not Found"}, not http.server's 501 page.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: _serve logs one line per request."""
@@ -158,6 +155,22 @@ def _with_headers(response: HttpResponse, cors: list[tuple[str, str]]) -> HttpRe
     # API Gateway's CORS headers replace any the function set.
     kept = [(n, v) for n, v in response.headers if not n.lower().startswith("access-control-")]
     return HttpResponse(response.status, kept + cors, response.body)
+
+
+def _tooling_cors(request: HttpRequest) -> list[tuple[str, str]]:
+    """CORS for `/_local/`, as Cognito's endpoint answers: any origin, whatever headers the
+    AWS SDK or Amplify ask for, and the error headers readable."""
+    headers = [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage"),
+    ]
+    if request.method == "OPTIONS":
+        requested = request.header("access-control-request-headers")
+        headers += [
+            ("Access-Control-Allow-Methods", "GET,POST,OPTIONS"),
+            ("Access-Control-Allow-Headers", requested or "*"),
+        ]
+    return headers
 
 
 def _json(status: int, body: Any) -> HttpResponse:

@@ -198,6 +198,8 @@ def test_search_without_end_time_is_open_ended(tables):
         ({"startTime": "2030-01-01T00:00:00Z", "limit": "0"}, "limit"),
         ({"startTime": "2030-01-01T00:00:00Z", "limit": "101"}, "limit"),
         ({"startTime": "2030-01-01T00:00:00Z", "limit": "-1"}, "limit"),
+        ({"startTime": "2030-01-01T00:00:00Z", "limit": "²"}, "limit"),
+        ({"startTime": "2030-01-01T00:00:00Z", "limit": " 5"}, "limit"),
         ({"startTime": "2030-01-01T00:00:00Z", "startKey": "%%%"}, "startKey"),
         ({"startTime": "2030-01-01T00:00:00Z", "startKey": "eyJhIjoxfQ"}, "startKey"),
     ],
@@ -294,3 +296,13 @@ def test_delete_without_claims_is_401(tables):
 
     assert response["statusCode"] == 401
     assert stored(tables, "alice", "a1") is not None
+
+
+@pytest.mark.parametrize("name", ["startTime", "endTime"])
+def test_a_malformed_time_is_400_even_when_not_searching(tables, name):
+    add_user(tables, "bob")
+
+    response = get.handler(http_event("GET /availability", query={name: "yesterday"}), None)
+
+    assert response["statusCode"] == 400
+    assert name in body(response)["message"]

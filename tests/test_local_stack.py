@@ -2,136 +2,27 @@
 (sign-up and sign-in with the AWS SDK against the Cognito endpoint, then the API over HTTP)."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
+from local_stack import PASSWORD, ROOT, Stack, running_stack
 from moto.utilities.utils import load_resource
+from pycognito.aws_srp import AWSSRP
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "Local-pass-1"
 COHORT = "1200-1300"
 
 
-@dataclass
-class Stack:
-    config: dict[str, str]
-    output: Path
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        token: str | None = None,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
-        """Status, headers (lower-case names) and JSON body (None when empty)."""
-        request = urllib.request.Request(
-            self.config["apiUrl"] + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status, raw, text = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw, text = error.code, error.headers, error.read()
-        return status, {k.lower(): v for k, v in raw.items()}, json.loads(text) if text else None
-
-    def cognito(self):
-        return boto3.client(
-            "cognito-idp",
-            endpoint_url=self.config["cognitoEndpoint"],
-            region_name=self.config["region"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    def sign_up_and_in(self, username: str, *, admin_confirm: bool = False) -> dict[str, str]:
-        """The user's AuthenticationResult (IdToken, AccessToken, ...)."""
-        cognito, client_id = self.cognito(), self.config["userPoolClientId"]
-        cognito.sign_up(
-            ClientId=client_id,
-            Username=username,
-            Password=PASSWORD,
-            UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}],
-        )
-        if admin_confirm:
-            cognito.admin_confirm_sign_up(UserPoolId=self.config["userPoolId"], Username=username)
-        else:  # any code is accepted locally
-            cognito.confirm_sign_up(ClientId=client_id, Username=username, ConfirmationCode="42")
-        return cognito.initiate_auth(
-            ClientId=client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
-        )["AuthenticationResult"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _shell_environment() -> dict[str, str]:
-    """This process's environment without what conftest.py sets for in-process handler tests
-    (AWS settings, table names, a quieter log level): `make run` starts from a shell."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "POWERTOOLS_")) and not name.endswith("_TABLE")
-    }
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Stack:
-    port = _free_port()
-    output = tmp_path_factory.mktemp("local") / "output.log"
-    with output.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local"],
-            cwd=ROOT,
-            env={**_shell_environment(), "PORT": str(port), "SEED": "0"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the stack exited with {process.returncode}:\n{output.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack did not answer within 60 s:\n{output.read_text()}")
-            try:
-                url = f"http://127.0.0.1:{port}/_local/config"
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    config = json.load(response)
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield Stack(config, output)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("local")) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +152,89 @@ def test_the_authorizer_rejects_what_api_gateway_rejects(stack: Stack, alice):
     assert status == 200
 
 
+def test_srp_sign_in_checks_the_password(stack: Stack, alice):
+    # pycognito's AWSSRP: the client side of Cognito's SRP, as amazon-cognito-identity-js does it
+    cognito, pool_id, client_id = (
+        stack.cognito(),
+        stack.config["userPoolId"],
+        stack.config["userPoolClientId"],
+    )
+    for login in ("alice", "alice@example.com"):  # the username, the verified email alias
+        srp = AWSSRP(login, PASSWORD, pool_id, client_id, client=cognito)
+        tokens = srp.authenticate_user()["AuthenticationResult"]
+        status, _, profile = stack.call("GET", "/user", tokens["IdToken"])
+        assert (status, profile["username"]) == (200, "alice")
+
+        wrong = AWSSRP(login, PASSWORD + "x", pool_id, client_id, client=cognito)
+        with pytest.raises(ClientError) as refused:
+            wrong.authenticate_user()
+        assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    # The refresh token of an SRP sign-in refreshes
+    refreshed = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+    )["AuthenticationResult"]
+    assert stack.call("GET", "/user", refreshed["AccessToken"])[0] == 200
+
+
+def test_srp_claims_are_checked_once_and_for_the_challenged_user(stack: Stack, alice, bob):
+    cognito, pool_id, client_id = (
+        stack.cognito(),
+        stack.config["userPoolId"],
+        stack.config["userPoolClientId"],
+    )
+    srp = AWSSRP("alice", PASSWORD, pool_id, client_id, client=cognito)
+    parameters = srp.get_auth_params()
+    challenge = cognito.initiate_auth(
+        ClientId=client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=parameters
+    )["ChallengeParameters"]
+    claim = srp.process_challenge(challenge, parameters)
+
+    def respond(**changes: str) -> dict:
+        return cognito.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="PASSWORD_VERIFIER",
+            ChallengeResponses={**claim, **changes},
+        )
+
+    with pytest.raises(ClientError) as refused:  # alice's claim does not sign bob in
+        respond(USERNAME="bob")
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    with pytest.raises(ClientError) as refused:  # and a refused claim cannot be retried
+        respond()
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    claim = srp.process_challenge(
+        cognito.initiate_auth(
+            ClientId=client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=parameters
+        )["ChallengeParameters"],
+        parameters,
+    )
+    assert respond()["AuthenticationResult"]["IdToken"]
+    with pytest.raises(ClientError) as refused:  # a used claim cannot be replayed
+        respond()
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
+def test_password_sign_in_by_alias_and_wrong_password(stack: Stack, alice):
+    cognito, client_id = stack.cognito(), stack.config["userPoolClientId"]
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "alice@example.com", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    assert stack.call("GET", "/user", result["IdToken"])[2]["username"] == "alice"
+    with pytest.raises(ClientError) as refused:
+        cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "alice", "PASSWORD": "Wrong-pass-1"},
+        )
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
 def _status_and_body(response: tuple[int, dict[str, str], Any]) -> tuple[int, Any]:
     return response[0], response[2]
 
@@ -284,11 +258,32 @@ def test_cors_preflight_and_headers(stack: Stack):
         assert stack.call("GET", path)[1]["access-control-allow-origin"] == "*"
 
 
+def test_cors_preflight_of_the_cognito_endpoint(stack: Stack):
+    # What amazon-cognito-identity-js and Amplify ask before each Cognito call from a browser
+    path = stack.config["cognitoEndpoint"].removeprefix(stack.config["apiUrl"])
+    requested = "content-type,x-amz-target,x-amz-user-agent"
+    status, headers, _ = stack.call(
+        "OPTIONS",
+        path,
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": requested,
+        },
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "*"
+    assert "POST" in headers["access-control-allow-methods"].split(",")
+    assert set(requested.split(",")) <= set(headers["access-control-allow-headers"].split(","))
+
+
 def test_unknown_routes_are_api_gateways_404(stack: Stack):
     not_found = (404, {"message": "Not Found"})
     assert _status_and_body(stack.call("GET", "/nowhere")) == not_found
-    # No route for the method: 404 before any authorizer
+    # No route for the method: 404 before any authorizer, whatever the method
     assert _status_and_body(stack.call("POST", "/user", None, {})) == not_found
+    for method in ("TRACE", "CONNECT", "PROPFIND"):
+        assert _status_and_body(stack.call(method, "/user")) == not_found
 
 
 class _TagsAsNone(yaml.SafeLoader):

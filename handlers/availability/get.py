@@ -11,12 +11,15 @@ def get_availabilities(request: Request) -> dict:
     caller = request.caller
     limit = request.limit()
     start_key = request.query("startKey")
+    # Checked even when not searching: a malformed time is a 400, never silently ignored.
+    start = _time(request, "startTime")
+    end = _time(request, "endTime")
     if request.query("byTime") is None:
         items, last_key = availabilities.list_owned(caller, limit, start_key)
         return page("availabilities", items, last_key)
 
-    start = _time(request, "startTime", required=True)
-    end = _time(request, "endTime", required=False)
+    if start is None:
+        raise BadRequest("startTime is required when searching by time")
     if end is not None and end < start:
         raise BadRequest("endTime must not be before startTime")
     cohort = require_user(caller).dojoCohort
@@ -24,11 +27,9 @@ def get_availabilities(request: Request) -> dict:
     return page("availabilities", items, last_key)
 
 
-def _time(request: Request, name: str, *, required: bool):
+def _time(request: Request, name: str):
     raw = request.query(name)
     if raw is None:
-        if required:
-            raise BadRequest(f"{name} is required when searching by time")
         return None
     try:
         return parse_time(raw)

@@ -1,0 +1,114 @@
+"""What schemathesis is told beyond the published OpenAPI (tests/test_schemathesis.py loads this
+through SCHEMATHESIS_HOOKS).
+
+- Rules between fields, which JSON Schema cannot state (each is in its operation's
+  description): an availability starts before it ends; a search by time needs startTime,
+  and its endTime is not before it. Generated requests that break them are not sent: the
+  handler tests check those 400s.
+- `startKey` is an opaque token only a previous page gives out: never invented.
+- The availabilities the positive cases create are the signed-in player's (`owner` is the
+  caller, or the API answers 403) and admit every cohort (whether the booker's cohort is
+  admitted is state, not schema), so the stateful phase can book them and reach the meeting.
+- A method no route has is answered as API Gateway answers it, 404 {"message": "Not Found"}:
+  that check replaces schemathesis' `unsupported_method`, which wants RFC 9110's 405.
+"""
+
+import os
+
+import schemathesis
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
+from schemathesis.generation.modes import GenerationMode
+
+from database.models import ALL_COHORTS as ALL
+from database.times import parse_time
+
+OWNER = os.environ.get("SCHEMATHESIS_OWNER", "")
+
+
+def _times(values: object, start: str, end: str) -> tuple:
+    """Both instants, or None for one that is absent or malformed (a negative case)."""
+
+    def instant(name: str):
+        try:
+            return parse_time(values.get(name)) if isinstance(values, dict) else None
+        except ValueError:
+            return None
+
+    return instant(start), instant(end)
+
+
+def _availability_is_coherent(case) -> bool:
+    start, end = _times(case.body, "startTime", "endTime")
+    return start is None or end is None or start < end
+
+
+def _search_is_coherent(case) -> bool:
+    query = case.query or {}
+    if "byTime" in query and "startTime" not in query:
+        return False
+    start, end = _times(query, "startTime", "endTime")
+    return start is None or end is None or start <= end
+
+
+_CROSS_FIELD_RULES = {
+    "PUT /availability": _availability_is_coherent,
+    "GET /availability": _search_is_coherent,
+}
+
+
+def _route(case) -> str:
+    return f"{case.method.upper()} {case.operation.path}"
+
+
+@schemathesis.hook
+def filter_case(ctx, case) -> bool:
+    rule = _CROSS_FIELD_RULES.get(_route(case))
+    return rule is None or rule(case)
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    if isinstance(case.query, dict):
+        case.query.pop("startKey", None)
+    positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
+    if _route(case) == "PUT /availability" and positive and isinstance(case.body, dict):
+        case.body["owner"] = OWNER
+        if isinstance(case.body.get("cohorts"), list) and ALL not in case.body["cohorts"]:
+            case.body["cohorts"].append(ALL)
+    return case
+
+
+@schemathesis.check
+def unknown_method_is_api_gateways_404(ctx, response, case):
+    """An undeclared method gets API Gateway's 404 {"message": "Not Found"}."""
+    phase = case.meta.phase.data if case.meta else None
+    if (
+        not isinstance(phase, CoveragePhaseData)
+        or phase.scenario != CoverageScenario.UNSPECIFIED_HTTP_METHOD
+        or response.request.method == "OPTIONS"  # a CORS preflight, answered as one
+    ):
+        return None
+    answer = (response.status_code, response.json())
+    if answer != (404, {"message": "Not Found"}):
+        raise AssertionError(f"{response.request.method} answered {answer}, not API Gateway's 404")
+    return None
+
+
+@schemathesis.check
+class every_operation_succeeds_somewhere:
+    """The run reached every operation's success at least once (links and test data work),
+    instead of only its errors."""
+
+    def __init__(self):
+        self.tested: set[str] = set()
+        self.succeeded: set[str] = set()
+
+    def after_response(self, ctx, response, case):
+        self.tested.add(case.operation.label)
+        if 200 <= response.status_code < 300:
+            self.succeeded.add(case.operation.label)
+
+    def after_run(self, ctx):
+        never = sorted(self.tested - self.succeeded)
+        if never:
+            raise AssertionError(f"never answered 2xx: {', '.join(never)}")
