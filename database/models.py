@@ -74,14 +74,16 @@ def _text(
     return value
 
 
-def _integer(data: dict, name: str, low: int, high: int) -> int | None:
+def _integer(data: dict, name: str, low: int, high: int, *, label: str = "") -> int | None:
+    """An integer field from `low` to `high`, None when absent; `label` names it in the message
+    (default: `name`)."""
     value = data.get(name)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON does not tell 2 from 2.0, nor does the schema's "integer"
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid(f"{name} must be an integer from {low} to {high}")
+        raise Invalid(f"{label or name} must be an integer from {low} to {high}")
     return value
 
 
@@ -219,11 +221,10 @@ class Price:
             return None
         if not isinstance(value, dict):
             raise Invalid("price must be an object with amount and currency")
-        amount, currency = value.get("amount"), value.get("currency")
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            amount = None
-        if amount is None or not MIN_PRICE <= amount <= MAX_PRICE:
+        amount = _integer(value, "amount", MIN_PRICE, MAX_PRICE, label="price.amount")
+        if amount is None:
             raise Invalid(f"price.amount must be an integer from {MIN_PRICE} to {MAX_PRICE}")
+        currency = value.get("currency")
         if currency not in CURRENCIES:
             raise Invalid(f"price.currency must be one of {', '.join(CURRENCIES)}")
         return cls(amount=amount, currency=currency)

@@ -66,15 +66,13 @@ def _null_is(default: object) -> BeforeValidator:
 
 Location = Annotated[str, Field(max_length=MAX_LOCATION), _null_is("")]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), _null_is("")]
-Seats = Annotated[
-    StrictInt,
-    Field(ge=1, le=MAX_PARTICIPANTS),
-    # JSON Schema's "integer" takes 2.0 as 2, and so do the functions.
-    BeforeValidator(
-        lambda value: int(value) if isinstance(value, float) and value.is_integer() else value
-    ),
-    _null_is(1),
-]
+# JSON Schema's "integer" takes 2.0 as 2, and so do the functions. (After the bounds: a
+# validator before them would hide them from the JSON Schema.)
+_integral = BeforeValidator(
+    lambda value: int(value) if isinstance(value, float) and value.is_integer() else value
+)
+Seats = Annotated[StrictInt, Field(ge=1, le=MAX_PARTICIPANTS), _integral, _null_is(1)]
+Amount = Annotated[StrictInt, Field(ge=MIN_PRICE, le=MAX_PRICE), _integral]
 # Set by the API only: published read-only, and ignored in a request body.
 ReadOnly = {"readOnly": True}
 
@@ -125,7 +123,7 @@ class Participant(BaseModel):
 class Price(BaseModel):
     """What a coach charges for a one-to-one session, in minor units (cents)."""
 
-    amount: StrictInt = Field(ge=MIN_PRICE, le=MAX_PRICE)
+    amount: Amount
     currency: Literal[CURRENCIES]
 
 

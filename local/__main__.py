@@ -39,7 +39,10 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
 
-    service = serverless.load(ROOT / "serverless.yml", STAGE)
+    # Without a Stripe key the stack is a stage without payments, like `simple`: no payment
+    # function or route (API Gateway's 404), and no `price` in the published schema.
+    features = frozenset({"payments"} if payments.requested() else ())
+    service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
     try:

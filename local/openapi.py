@@ -143,6 +143,8 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         + [(model, "serialization") for model in responses],
         ref_template=_REF,
     )
+    if not service.has_feature("payments"):
+        _without_prices(schemas.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     operation_ids = {route.key: _operation_id(route) for route in service.routes}
     for route in service.routes:
@@ -173,6 +175,13 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def _without_prices(schemas: dict[str, Any]) -> None:
+    """A stage without payments accepts no `price` (400 "Payments are off"): say so."""
+    schemas.pop("Price", None)
+    for schema in schemas.values():
+        (schema.get("properties") or {}).pop("price", None)
 
 
 def _operation(route: Route, schema_of) -> dict[str, Any]:

@@ -19,6 +19,11 @@ SECRET_NAME = "dojo-scheduler/local/stripe"
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
+def requested() -> bool:
+    """Whether the developer asked for payments (gave a Stripe key)."""
+    return bool(os.environ.get("STRIPE_SECRET_KEY"))
+
+
 def enable_if_keyed(region: str) -> bool:
     """Turns payments on when STRIPE_SECRET_KEY is a test-mode key; True when on."""
     key = os.environ.get("STRIPE_SECRET_KEY", "")

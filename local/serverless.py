@@ -71,6 +71,12 @@ class Service:
     document: dict[str, Any]
     functions: dict[str, Function] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    # The stage features (`feature:` of a function, e.g. payments) whose functions are here;
+    # None: every function, whatever its feature.
+    features: frozenset[str] | None = None
+
+    def has_feature(self, feature: str) -> bool:
+        return self.features is None or feature in self.features
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         """The Properties of every resource of CloudFormation type `kind`, by logical id."""
@@ -133,13 +139,19 @@ def _function_logical_id(name: str) -> str:
     return f"{normalized[:1].upper()}{normalized[1:]}LambdaFunction"
 
 
-def load(path: Path, stage: str) -> Service:
+def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Service:
+    """serverless.yml for `stage`; with `features`, only the functions of those features (and
+    those of none), as config/plugins/stage-features.js deploys them."""
     with path.open() as file:
         raw = yaml.load(file, Loader=_CloudFormationLoader)
     document = _Resolver(raw, stage).resolve(raw)
-    service = Service(name=str(document.get("service")), stage=stage, document=document)
+    service = Service(
+        name=str(document.get("service")), stage=stage, document=document, features=features
+    )
     provider = document.get("provider") or {}
     for name, config in (document.get("functions") or {}).items():
+        if config.get("feature") and not service.has_feature(config["feature"]):
+            continue
         module, _, attribute = config["handler"].rpartition(".")
         service.functions[name] = Function(
             name=name,

@@ -256,3 +256,14 @@ def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
     body = json.loads(echoed.body)
     assert body["function"] == "svc-t-echo"
     assert body["event"]["routeKey"] == "GET /echo"
+
+
+def test_without_a_feature_its_functions_and_routes_are_left_out():
+    # `make run` without a Stripe key is a stage without payments, as `simple` is on AWS.
+    path = Path(__file__).resolve().parent.parent / "serverless.yml"
+    off = serverless.load(path, "local", frozenset())
+    on = serverless.load(path, "local", frozenset({"payments"}))
+
+    assert "stripeWebhook" in on.functions and "stripeWebhook" not in off.functions
+    assert {route.function for route in off.routes} == set(off.functions) - {"createUser", "notify"}
+    assert "POST /stripe/webhook" in {route.key for route in on.routes}

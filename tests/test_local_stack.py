@@ -301,6 +301,8 @@ def test_openapi_lists_exactly_the_routes_of_serverless_yml(stack: Stack):
             event["httpApi"].get("authorizer")
         )
         for function in functions.values()
+        # without a Stripe key, `make run` is a stage without payments: no payment route
+        if not function.get("feature")
         for event in function.get("events") or []
         if "httpApi" in event
     }

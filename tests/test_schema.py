@@ -95,7 +95,7 @@ availabilities = body(
                     "amount": st.one_of(
                         st.integers(max_value=models.MIN_PRICE - 1),
                         st.integers(min_value=models.MAX_PRICE + 1),
-                        st.sampled_from([100.0, "100", True, None]),
+                        st.sampled_from([100.5, "100", True, None]),
                     ),
                     "currency": st.sampled_from(models.CURRENCIES),
                 }
