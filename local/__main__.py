@@ -3,6 +3,8 @@ DynamoDB in this process, each function's execution environments in processes of
 
 PORT (default 4000) is the API's port, MOTO_PORT moto's (default: any free port), SEED=0 skips
 the demo data, LAMBDA_CONCURRENCY (default 10) caps the execution environments per function.
+The tables' streams run their functions (notify) as Lambda would; Discord is a stand-in under
+/_local/discord unless DISCORD_AUTH (with DISCORD_GUILD_ID, DISCORD_CHANNEL_ID) names a real bot.
 Ctrl-C (or SIGTERM) stops everything and prints what each function served.
 """
 
@@ -15,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, payments, serverless
+from local import aws, discord, payments, serverless, streams
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -43,6 +45,7 @@ def main() -> int:
     # function or route (API Gateway's 404), and no `price` in the published schema.
     features = frozenset({"payments"} if payments.requested() else ())
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
+    shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
     try:
@@ -58,7 +61,8 @@ def main() -> int:
                 os.environ.get("PORT", "4000"),
             )
         pool = aws.create_user_pool(service)
-        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")))
+        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell)
+        pollers = streams.start(service, server.api.lambdas.invoke, moto_url)
     except BaseException:
         moto.stop()
         raise
@@ -73,6 +77,8 @@ def main() -> int:
         log.info("Stopping")
     finally:
         server.server_close()
+        for poller in pollers:
+            poller.stop()
         server.api.lambdas.close()
         moto.stop()
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
@@ -93,12 +99,26 @@ def _isolate_from_aws() -> None:
 
 
 def _server(
-    service: serverless.Service, pool: aws.UserPool, moto_url: str, port: int
+    service: serverless.Service,
+    pool: aws.UserPool,
+    moto_url: str,
+    port: int,
+    shell: dict[str, str],
 ) -> LocalServer:
+    try:
+        server = bind(port)
+    except OSError as error:
+        message = f"Cannot listen on 127.0.0.1:{port} ({error}): set PORT to another port"
+        raise SystemExit(message) from None
+    api_url = f"http://127.0.0.1:{server.server_address[1]}"
+    # Before any environment starts: the functions read their settings at import.
+    os.environ.update(discord.settings(shell, api_url))
+    stand_in = None if shell.get("DISCORD_AUTH") else discord.DiscordStandIn()
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
     except FunctionError as error:  # a handler that cannot be imported: say which, and stop
+        server.server_close()
         raise SystemExit(str(error)) from None
     trigger = service.post_confirmation_function()
     cognito = CognitoEndpoint(
@@ -107,12 +127,6 @@ def _server(
     authorizer = JwtAuthorizer(
         f"{moto_url}/{pool.id}/.well-known/jwks.json", pool.issuer, [pool.client_id]
     )
-    try:
-        server = bind(port)
-    except OSError as error:
-        message = f"Cannot listen on 127.0.0.1:{port} ({error}): set PORT to another port"
-        raise SystemExit(message) from None
-    api_url = f"http://127.0.0.1:{server.server_address[1]}"
     config = {
         "apiUrl": api_url,
         "region": serverless.REGION,
@@ -120,7 +134,8 @@ def _server(
         "userPoolClientId": pool.client_id,
         "cognitoEndpoint": f"{api_url}{COGNITO_PATH}",
     }
-    server.api = LocalApi(service, lambdas, authorizer, cognito, config, document(service, api_url))
+    openapi = document(service, api_url)
+    server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, stand_in)
     return server
 
 
@@ -139,6 +154,12 @@ def _announce(
     lines += [
         f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
         f"  {'Stats':<17} {api_url}/_local/stats (also printed on Ctrl-C)",
+        f"  {'Discord':<17} "
+        + (
+            f"{api_url}{discord.PATH} (what notifications sent; a stand-in)"
+            if os.environ.get("DISCORD_API_URL", "").startswith(api_url)
+            else f"notifications go to Discord (server {os.environ.get('DISCORD_GUILD_ID')})"
+        ),
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
     if demo:

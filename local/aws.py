@@ -128,9 +128,17 @@ def start_moto(port: int) -> tuple[MotoServer, str]:
 def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
     """serverless.yml's tables, through `dynamodb` (a client; boto3's default one if None)."""
     dynamodb = dynamodb or boto3.client("dynamodb")
+    streamed = {subscription.table for subscription in service.streams}
     names = []
-    for properties in service.resources("AWS::DynamoDB::Table").values():
+    for logical_id, properties in service.resources("AWS::DynamoDB::Table").items():
         table = {key: properties[key] for key in _TABLE_PROPERTIES if key in properties}
+        if logical_id in streamed:
+            # serverless.yml streams the table only where notifications are deployed (a
+            # condition); locally they are always on, so a function's stream events get it.
+            table["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": _stream_view_type(properties),
+            }
         dynamodb.create_table(**table)
         ttl = properties.get("TimeToLiveSpecification")
         if ttl:
@@ -143,6 +151,14 @@ def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
             )
         names.append(table["TableName"])
     return names
+
+
+def _stream_view_type(properties: dict[str, Any]) -> str:
+    """The table's StreamViewType, also from inside a condition's `Fn::If` (its true branch)."""
+    specification = properties.get("StreamSpecification") or {}
+    if "Fn::If" in specification:
+        specification = specification["Fn::If"][1]
+    return specification.get("StreamViewType", "NEW_AND_OLD_IMAGES")
 
 
 def create_user_pool(service: Service) -> UserPool:

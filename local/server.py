@@ -11,6 +11,8 @@ from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.aws import LISTEN_BACKLOG
 from local.cognito import CognitoEndpoint
 from local.cors import Cors
+from local.discord import PATH as DISCORD_PATH
+from local.discord import DiscordStandIn
 from local.events import HttpRequest, HttpResponse, http_event, http_response
 from local.lambdas import FunctionError, Lambdas
 from local.openapi import docs_page
@@ -31,6 +33,7 @@ class LocalApi:
         cognito: CognitoEndpoint,
         config: dict[str, str],
         openapi: dict[str, Any],
+        discord: DiscordStandIn | None = None,
     ):
         self.service = service
         self.lambdas = lambdas
@@ -38,6 +41,7 @@ class LocalApi:
         self.cognito = cognito
         self.config = config
         self.openapi = openapi
+        self.discord = discord  # None when notifications go to the real Discord
         self.router = Router(service.routes)
         self.cors = Cors.of(service)
 
@@ -97,6 +101,8 @@ class LocalApi:
         if request.method == "GET" and path == "/_local/docs":
             page = docs_page(self.service).encode()
             return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], page), "docs"
+        if self.discord and (path == DISCORD_PATH or path.startswith(f"{DISCORD_PATH}/")):
+            return self.discord.handle(request), "Discord stand-in"
         return _message(404, "Not Found"), "no route"
 
 

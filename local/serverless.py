@@ -64,6 +64,16 @@ class Function:
     timeout: int  # seconds
 
 
+@dataclass(frozen=True)
+class StreamSubscription:
+    """A function's `stream` event on a table's DynamoDB stream (an event source mapping)."""
+
+    function: str  # the function's name in serverless.yml
+    table: str  # the table's logical id
+    batch_size: int
+    maximum_retry_attempts: int
+
+
 @dataclass
 class Service:
     name: str
@@ -71,6 +81,7 @@ class Service:
     document: dict[str, Any]
     functions: dict[str, Function] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    streams: list[StreamSubscription] = field(default_factory=list)
     # The stage features (`feature:` of a function, e.g. payments) whose functions are here;
     # None: every function, whatever its feature.
     features: frozenset[str] | None = None
@@ -163,6 +174,8 @@ def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Serv
         for event in config.get("events") or []:
             if isinstance(event, dict) and "httpApi" in event:
                 service.routes.append(_route(name, event["httpApi"]))
+            if isinstance(event, dict) and "stream" in event:
+                service.streams.extend(_stream(name, event["stream"]))
     return service
 
 
@@ -181,6 +194,27 @@ def _route(function: str, event: str | dict[str, Any]) -> Route:
         authorizer=authorizer and authorizer.get("name"),
         scopes=tuple((authorizer or {}).get("scopes") or ()),
     )
+
+
+def _stream(function: str, event: dict[str, Any]) -> list[StreamSubscription]:
+    """A DynamoDB `stream` event whose arn is a table's `!GetAtt <Table>.StreamArn` (others:
+    Kinesis, a stream of a table outside serverless.yml, cannot be read locally)."""
+    if not isinstance(event, dict) or event.get("enabled") is False:
+        return []
+    target = event.get("arn")
+    attribute = target.get("Fn::GetAtt") if isinstance(target, dict) else None
+    if event.get("type") != "dynamodb" or not attribute or attribute[1:] != ["StreamArn"]:
+        return []
+    return [
+        StreamSubscription(
+            function=function,
+            table=attribute[0],
+            # The event source mapping's defaults: 100 records, retries until the record
+            # expires (-1; locally bounded by the poller).
+            batch_size=int(event.get("batchSize") or 100),
+            maximum_retry_attempts=int(event.get("maximumRetryAttempts", -1)),
+        )
+    ]
 
 
 class _Resolver:

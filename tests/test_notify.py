@@ -9,7 +9,6 @@ Discord's API reference.
 import json
 import logging
 import re
-from datetime import datetime
 
 import botocore.session
 import pytest
@@ -22,6 +21,7 @@ from database.client import to_item
 from handlers.availability import book
 from handlers.availability import set as set_availability
 from handlers.stream import notify
+from local.streams import lambda_record
 from notifications.changes import announcement, availability_changes, discord_time
 from notifications.deliver import Notifier, Settings
 from notifications.discord import Discord
@@ -51,10 +51,8 @@ class Streams:
         self.streams = streams_client
         self.iterators = {}
         for table in ("test-availabilities", "test-meetings"):
-            arn = client.update_table(
-                TableName=table,
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )["TableDescription"]["LatestStreamArn"]
+            # serverless.yml's stream (NEW_AND_OLD_IMAGES), as local.aws creates it
+            arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
             shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
             self.iterators[table] = (
                 arn,
@@ -68,14 +66,7 @@ class Streams:
         arn, iterator = self.iterators[f"test-{table}"]
         result = self.streams.get_records(ShardIterator=iterator)
         self.iterators[f"test-{table}"] = (arn, result["NextShardIterator"])
-        records = []
-        for record in result["Records"]:
-            change = dict(record["dynamodb"])
-            created = change["ApproximateCreationDateTime"]
-            if isinstance(created, datetime):
-                change["ApproximateCreationDateTime"] = created.timestamp()
-            records.append({**record, "dynamodb": change, "eventSourceARN": arn})
-        return records
+        return [lambda_record(record, arn) for record in result["Records"]]
 
 
 @pytest.fixture
