@@ -3,7 +3,7 @@
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -323,3 +323,90 @@ def test_the_log_has_one_line_per_request(stack: Stack):
     stack.call("GET", "/public/user/nobody")
     lines = stack.output.read_text().splitlines()
     assert any("GET /public/user/nobody 404" in line and "getUser" in line for line in lines)
+
+
+def _discord(stack: Stack, until: Callable[[dict], Any], timeout: float = 10.0) -> dict:
+    """What the Discord stand-in was sent, once `until(sent)` holds (the stream is polled
+    every 0.5 s: a message shows within about a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, sent = stack.call("GET", "/_local/discord")
+        assert status == 200
+        if until(sent) or time.monotonic() > deadline:
+            return sent
+        time.sleep(0.1)
+
+
+def _to(sent: dict, name: str) -> list[str]:
+    return [message["content"] for message in sent["directMessages"] if message["to"] == name]
+
+
+def test_notifications_reach_the_local_discord(stack: Stack):
+    # GIVEN two players with Discord names
+    tokens = {}
+    for name in ("nina", "oscar"):
+        tokens[name] = stack.sign_up_and_in(name)["IdToken"]
+        update = {"dojoCohort": COHORT, "discordUsername": f"{name}_dojo"}
+        assert stack.call("PUT", "/user", tokens[name], update)[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    offer = {
+        "owner": "nina",
+        "ownerDiscord": "nina_dojo",
+        "ownerCohort": COHORT,
+        "startTime": start.isoformat(),
+        "endTime": (start + timedelta(hours=2)).isoformat(),
+        "types": ["CLASSICAL_GAME"],
+        "cohorts": [COHORT],
+    }
+
+    # WHEN nina offers a game: it is announced in the channel
+    status, _, availability = stack.call("PUT", "/availability", tokens["nina"], offer)
+    assert status == 200, availability
+
+    def announced(sent: dict) -> list[dict]:
+        return [post for post in sent["channelPosts"] if "by nina_dojo" in post["content"]]
+
+    sent = _discord(stack, announced)
+    [post] = announced(sent)
+    assert "deleted_at" not in post
+
+    # AND oscar books it: nina hears of it, and the announcement is deleted
+    booking = {
+        "owner": "nina",
+        "id": availability["id"],
+        "startTime": availability["startTime"],
+        "type": "CLASSICAL_GAME",
+    }
+    status, _, meeting = stack.call("PUT", "/availability/book", tokens["oscar"], booking)
+    assert status == 200, meeting
+    sent = _discord(
+        stack, lambda sent: _to(sent, "nina_dojo") and "deleted_at" in announced(sent)[0]
+    )
+    assert _to(sent, "nina_dojo") == [
+        f"oscar booked your availability: Classical game on <t:{int(start.timestamp())}:f>.\n"
+        f"http://localhost:3000/meeting/{meeting['id']}"
+    ]
+    assert "deleted_at" in announced(sent)[0]
+
+    # AND nina cancels: oscar is told, nina is not
+    status, _, _ = stack.call("PUT", f"/meeting/cancel/{meeting['id']}", tokens["nina"])
+    assert status == 200
+    sent = _discord(stack, lambda sent: _to(sent, "oscar_dojo"))
+    [told] = _to(sent, "oscar_dojo")
+    assert told.startswith("nina canceled your meeting on")
+    assert len(_to(sent, "nina_dojo")) == 1
+
+    # AND oscar joins nina's group session: nina hears of it
+    group = {**offer, "maxParticipants": 3, "startTime": (start + timedelta(days=1)).isoformat()}
+    group["endTime"] = (start + timedelta(days=1, hours=2)).isoformat()
+    status, _, session = stack.call("PUT", "/availability", tokens["nina"], group)
+    assert status == 200, session
+    join = {"owner": "nina", "id": session["id"]}
+    assert stack.call("PUT", "/availability/book", tokens["oscar"], join)[0] == 200
+    sent = _discord(stack, lambda sent: len(_to(sent, "nina_dojo")) == 2)
+    assert "joined your group session" in _to(sent, "nina_dojo")[1]
+
+    # AND each message is a line in the terminal
+    lines = stack.output.read_text().splitlines()
+    assert any("Discord DM to nina_dojo: oscar booked your availability" in line for line in lines)
+    assert any("Discord DM to oscar_dojo: nina canceled your meeting" in line for line in lines)

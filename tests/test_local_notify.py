@@ -1,0 +1,241 @@
+"""`make run`'s notifications: the stream poller (local/streams.py) on moto's DynamoDB Streams,
+and the Discord stand-in (local/discord.py). End to end: tests/test_local_stack.py."""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from database.client import to_item
+from local.discord import CHANNEL_ID, GUILD_ID, PATH, TOKEN, DiscordStandIn, settings
+from local.events import HttpRequest
+from local.lambdas import FunctionError
+from local.streams import ShardReader, first_failure
+
+# --- the stream poller ---------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Function:
+    """What the poller invokes: records each event and answers `answer(event)` (success)."""
+
+    def __init__(self, answer: Callable[[dict], Any] = lambda event: {"batchItemFailures": []}):
+        self.events: list[dict] = []
+        self.answer = answer
+
+    def __call__(self, event: dict) -> Any:
+        json.dumps(event)  # what crosses into an execution environment is JSON
+        self.events.append(event)
+        return self.answer(event)
+
+    def batches(self) -> list[list[str]]:
+        """The availability ids of each invocation's records."""
+        return [
+            [record["dynamodb"]["Keys"]["id"]["S"] for record in event["Records"]]
+            for event in self.events
+        ]
+
+
+def reader(tables, function: Function, clock: Clock, max_retries: int = 2) -> ShardReader:
+    streams = boto3.client("dynamodbstreams")
+    arn = tables.describe_table(TableName="test-availabilities")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+    )["ShardIterator"]
+    return ShardReader(
+        "notify <- test-availabilities", arn, iterator, streams, function, 10, max_retries, clock
+    )
+
+
+def put(tables, *ids: str) -> None:
+    for availability_id in ids:
+        item = {"owner": "alice", "id": availability_id, "status": "SCHEDULED"}
+        tables.put_item(TableName="test-availabilities", Item=to_item(item))
+
+
+def test_records_reach_the_function_in_lambdas_event_shape(tables):
+    put(tables, "before")  # the poller reads from LATEST: what was written before is not sent
+    function, clock = Function(), Clock()
+    shard = reader(tables, function, clock)
+    put(tables, "a1")
+    tables.update_item(
+        TableName="test-availabilities",
+        Key=to_item({"owner": "alice", "id": "a1"}),
+        UpdateExpression="SET #s = :booked",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=to_item({":booked": "BOOKED"}),
+    )
+    shard.step()
+    assert function.batches() == [["a1", "a1"]]
+    inserted, modified = function.events[0]["Records"]
+    assert inserted["eventSourceARN"] == shard.stream_arn
+    assert ":table/test-availabilities/stream/" in shard.stream_arn  # where notify reads the table
+    assert (inserted["eventName"], inserted["eventSource"]) == ("INSERT", "aws:dynamodb")
+    change = modified["dynamodb"]
+    assert change["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert (change["OldImage"]["status"], change["NewImage"]["status"]) == (
+        {"S": "SCHEDULED"},
+        {"S": "BOOKED"},
+    )
+    assert isinstance(change["ApproximateCreationDateTime"], float)  # epoch seconds, as Lambda
+    shard.step()
+    assert len(function.events) == 1  # nothing new, no invocation
+
+
+def test_reported_failures_are_retried_from_the_first_then_given_up(tables, caplog):
+    def fail_a2(event: dict) -> dict:
+        record = next(r for r in event["Records"] if r["dynamodb"]["Keys"]["id"]["S"] == "a2")
+        return {"batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]}
+
+    function, clock = Function(fail_a2), Clock()
+    shard = reader(tables, function, clock, max_retries=2)
+    put(tables, "a1", "a2", "a3")
+    with caplog.at_level(logging.INFO, logger="local"):
+        shard.step()
+        put(tables, "a4")
+        shard.step()  # the retry is not due yet: nothing newer is read before it
+        clock.now += 1
+        shard.step()
+        clock.now += 2
+        shard.step()
+    assert function.batches() == [["a1", "a2", "a3"], ["a2", "a3"], ["a2", "a3"]]
+    assert "gave up on 2 records" in caplog.text
+    function.answer = Function().answer
+    shard.step()  # the shard moves on
+    assert function.batches()[-1] == ["a4"]
+
+
+def test_a_function_error_retries_the_whole_batch(tables):
+    def time_out_once(event: dict) -> dict:
+        if len(function.events) == 1:
+            raise FunctionError("Sandbox.Timedout", "Task timed out after 300.00 seconds")
+        return {"batchItemFailures": []}
+
+    function, clock = Function(time_out_once), Clock()
+    shard = reader(tables, function, clock)
+    put(tables, "a1", "a2")
+    shard.step()
+    clock.now += 1
+    shard.step()
+    assert function.batches() == [["a1", "a2"], ["a1", "a2"]]
+    assert not shard.pending
+
+
+@pytest.mark.parametrize(
+    ("failures", "first"),
+    [
+        ([], None),
+        ([{"itemIdentifier": "3"}, {"itemIdentifier": "2"}], 1),
+        ([{"itemIdentifier": "9"}], 0),
+    ],
+)
+def test_first_failure_of_an_answer(failures, first):
+    records = [{"dynamodb": {"SequenceNumber": number}} for number in ("1", "2", "3")]
+    assert first_failure({"batchItemFailures": failures}, records) == first
+    assert first_failure(None, records) is None
+
+
+# --- the Discord stand-in ------------------------------------------------------------------
+
+
+def call(discord: DiscordStandIn, method: str, path: str, body=None, token: str = TOKEN):
+    request = HttpRequest(
+        method=method,
+        target=PATH + path,
+        headers=[("Authorization", f"Bot {token}")],
+        body=b"" if body is None else json.dumps(body).encode(),
+        source_ip="127.0.0.1",
+        protocol="HTTP/1.1",
+    )
+    response = discord.handle(request)
+    return response.status, json.loads(response.body) if response.body else None
+
+
+def test_the_stand_in_answers_as_discord_and_keeps_what_was_sent(caplog):
+    discord = DiscordStandIn()
+    assert (
+        call(discord, "GET", f"/guilds/{GUILD_ID}/members/search?query=x", token="other")[0] == 401
+    )
+
+    # Every name is a member; a DM channel is opened once per user
+    status, members = call(
+        discord, "GET", f"/guilds/{GUILD_ID}/members/search?query=alice_dojo&limit=100"
+    )
+    assert status == 200
+    [member] = members
+    assert member["user"]["username"] == "alice_dojo"
+    status, channel = call(
+        discord, "POST", "/users/@me/channels", {"recipient_id": member["user"]["id"]}
+    )
+    assert (status, channel["type"]) == (200, 1)
+    assert (
+        call(discord, "POST", "/users/@me/channels", {"recipient_id": member["user"]["id"]})[1]
+        == channel
+    )
+
+    with caplog.at_level(logging.INFO, logger="local"):
+        status, message = call(
+            discord, "POST", f"/channels/{channel['id']}/messages", {"content": "bob booked"}
+        )
+        assert (status, message["channel_id"], message["content"]) == (
+            200,
+            channel["id"],
+            "bob booked",
+        )
+        _, post = call(
+            discord, "POST", f"/channels/{CHANNEL_ID}/messages", {"content": "New\nslot"}
+        )
+        post_path = f"/channels/{CHANNEL_ID}/messages/{post['id']}"
+        status, edited = call(discord, "PATCH", post_path, {"content": "Edited"})
+        assert (status, edited["content"]) == (200, "Edited")
+        assert call(discord, "DELETE", post_path) == (204, None)
+    assert "Discord DM to alice_dojo: bob booked" in caplog.text
+    assert "New | slot" in caplog.text
+
+    # A deleted message is Unknown Message; an unknown channel, Unknown Channel
+    assert call(discord, "DELETE", post_path) == (
+        404,
+        {"message": "Unknown Message", "code": 10008},
+    )
+    assert call(discord, "PATCH", post_path, {"content": "x"})[1]["code"] == 10008
+    assert call(discord, "POST", "/channels/123/messages", {"content": "x"})[1]["code"] == 10003
+
+    # GET /_local/discord: the direct messages and the channel posts, deletions included
+    status, sent = call(discord, "GET", "")
+    assert status == 200
+    assert [(m["to"], m["content"]) for m in sent["directMessages"]] == [
+        ("alice_dojo", "bob booked")
+    ]
+    [kept] = sent["channelPosts"]
+    assert (kept["content"], kept["edited_timestamp"] is not None, "deleted_at" in kept) == (
+        "Edited",
+        True,
+        True,
+    )
+
+
+def test_a_real_bot_token_in_the_shell_is_used_instead_of_the_stand_in():
+    local = settings({}, "http://127.0.0.1:4000")
+    assert local["DISCORD_API_URL"] == "http://127.0.0.1:4000/_local/discord"
+    assert (local["DISCORD_AUTH"], local["DISCORD_GUILD_ID"]) == (TOKEN, GUILD_ID)
+    real = settings(
+        {"DISCORD_AUTH": "bot-token", "DISCORD_GUILD_ID": "42", "DISCORD_CHANNEL_ID": "7"},
+        "http://127.0.0.1:4000",
+    )
+    assert real == {
+        "DISCORD_AUTH": "bot-token",
+        "DISCORD_GUILD_ID": "42",
+        "DISCORD_CHANNEL_ID": "7",
+        "FRONTEND_HOST": "http://localhost:3000",
+    }
