@@ -77,8 +77,7 @@ def main() -> int:
         log.info("Stopping")
     finally:
         server.server_close()
-        for poller in pollers:
-            poller.stop()
+        streams.stop(pollers)
         server.api.lambdas.close()
         moto.stop()
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))

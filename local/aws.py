@@ -133,8 +133,8 @@ def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
     for logical_id, properties in service.resources("AWS::DynamoDB::Table").items():
         table = {key: properties[key] for key in _TABLE_PROPERTIES if key in properties}
         if logical_id in streamed:
-            # serverless.yml streams the table only where notifications are deployed (a
-            # condition); locally they are always on, so a function's stream events get it.
+            # A table a function's `stream` event reads. serverless.yml streams it only where
+            # that function is deployed (a condition); locally it always runs.
             table["StreamSpecification"] = {
                 "StreamEnabled": True,
                 "StreamViewType": _stream_view_type(properties),

@@ -196,7 +196,7 @@ def _route(function: str, event: str | dict[str, Any]) -> Route:
     )
 
 
-def _stream(function: str, event: dict[str, Any]) -> list[StreamSubscription]:
+def _stream(function: str, event: Any) -> list[StreamSubscription]:
     """A DynamoDB `stream` event whose arn is a table's `!GetAtt <Table>.StreamArn` (others:
     Kinesis, a stream of a table outside serverless.yml, cannot be read locally)."""
     if not isinstance(event, dict) or event.get("enabled") is False:

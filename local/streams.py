@@ -142,9 +142,11 @@ class StreamPoller:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stops polling; a delivery in progress is not waited for beyond `timeout`."""
+    def stop(self) -> None:
+        """Asks the thread to stop once its current delivery, if any, is done."""
         self._stopping.set()
+
+    def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -155,9 +157,19 @@ class StreamPoller:
                     reader.step()
                 failing = False
             except Exception:  # never ends the thread, or the stack; logged once per outage
-                if not failing:
+                if not failing and not self._stopping.is_set():
                     log.exception("Reading the stream of %s failed; still trying", self.label)
                 failing = True
+
+
+def stop(pollers: list[StreamPoller], timeout: float = 2.0) -> None:
+    """Stops every poller, waiting at most `timeout` in all for deliveries in progress (the
+    threads are daemons: one still waiting for its function ends with the stack)."""
+    for poller in pollers:
+        poller.stop()
+    deadline = time.monotonic() + timeout
+    for poller in pollers:
+        poller.join(max(0.0, deadline - time.monotonic()))
 
 
 def start(
