@@ -1,13 +1,14 @@
 """DynamoDB Streams into functions, as Lambda's event source mappings do it, for `make run`.
 
 For each `stream` event of serverless.yml (local/serverless.py's StreamSubscription), a thread
-reads the table's stream in moto (the dynamodbstreams API, through boto3) from LATEST when the
-stack starts, every POLL_SECONDS, and invokes the function with up to `batchSize` records in
-Lambda's DynamoDB Streams event shape. As with `functionResponseType: ReportBatchItemFailures`,
-a record named in the answer's `batchItemFailures` is retried, with every record after it, before
-anything newer of its shard (an item's changes stay in order); a function that raises or times
-out fails its whole batch. After `maximumRetryAttempts` retries the records are given up with a
-log line (AWS would send their coordinates to the on-failure destination; there is none here).
+reads the table's stream in moto (the dynamodbstreams API, through boto3) from where it ended
+when the stack started (LATEST), every POLL_SECONDS, and invokes the function with up to
+`batchSize` records in Lambda's DynamoDB Streams event shape. As with `functionResponseType:
+ReportBatchItemFailures`, a record named in the answer's `batchItemFailures` is retried, with
+every record after it, before anything newer of its shard (an item's changes stay in order); a
+function that raises or times out fails its whole batch. After `maximumRetryAttempts` retries
+the records are given up with a log line (AWS would send their coordinates to the on-failure
+destination; there is none here).
 """
 
 import logging
@@ -55,14 +56,14 @@ def first_failure(answer: Any, records: list[dict[str, Any]]) -> int | None:
 
 
 class ShardReader:
-    """One shard of a stream, read in order: a failed batch blocks the shard until it is done
-    or given up, as on Lambda."""
+    """One shard of a stream, read in order from where it ended when the reader was made
+    (LATEST): a failed batch blocks the shard until it is done or given up, as on Lambda."""
 
     def __init__(
         self,
         label: str,
         stream_arn: str,
-        iterator: str,
+        shard_id: str,
         streams: Any,
         invoke: Invoke,
         batch_size: int,
@@ -71,7 +72,7 @@ class ShardReader:
     ):
         self.label = label  # function <- table, for the log
         self.stream_arn = stream_arn
-        self.iterator = iterator
+        self.shard_id = shard_id
         self.streams = streams
         self.invoke = invoke
         self.batch_size = batch_size
@@ -80,6 +81,9 @@ class ShardReader:
         self.pending: list[dict[str, Any]] = []  # a failed batch's records still to retry
         self.retries = 0
         self.retry_at = 0.0
+        self.after: str | None = None  # the last sequence number read
+        while records := self._read(1000):  # skipped: what was written before
+            self.after = records[-1]["dynamodb"]["SequenceNumber"]
 
     def step(self) -> None:
         """Retries the failed records when due, or else reads and delivers the next batch."""
@@ -87,11 +91,25 @@ class ShardReader:
             if self.clock() >= self.retry_at:
                 self._deliver(self.pending)
             return
-        result = self.streams.get_records(ShardIterator=self.iterator, Limit=self.batch_size)
-        self.iterator = result["NextShardIterator"]
-        records = [lambda_record(record, self.stream_arn) for record in result["Records"]]
+        records = self._read(self.batch_size)
         if records:
+            self.after = records[-1]["dynamodb"]["SequenceNumber"]
             self._deliver(records)
+
+    def _read(self, limit: int) -> list[dict[str, Any]]:
+        # A new iterator for each read, after the last record read: moto rolls a failed
+        # transaction back by putting a copy of the table, stream included, in its place, and
+        # an iterator it gave before would go on reading the discarded stream.
+        position = (
+            {"ShardIteratorType": "TRIM_HORIZON"}
+            if self.after is None
+            else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after}
+        )
+        iterator = self.streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=self.shard_id, **position
+        )["ShardIterator"]
+        result = self.streams.get_records(ShardIterator=iterator, Limit=limit)
+        return [lambda_record(record, self.stream_arn) for record in result["Records"]]
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         try:
@@ -191,9 +209,7 @@ def start(
             ShardReader(
                 label,
                 arn,
-                streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-                )["ShardIterator"],
+                shard["ShardId"],
                 streams,
                 lambda event, function=function: invoke(function, event),
                 subscription.batch_size,

@@ -50,12 +50,8 @@ def reader(tables, function: Function, clock: Clock, max_retries: int = 2) -> Sh
     streams = boto3.client("dynamodbstreams")
     arn = tables.describe_table(TableName="test-availabilities")["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(
-        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-    )["ShardIterator"]
-    return ShardReader(
-        "notify <- test-availabilities", arn, iterator, streams, function, 10, max_retries, clock
-    )
+    label = "notify <- test-availabilities"
+    return ShardReader(label, arn, shard["ShardId"], streams, function, 10, max_retries, clock)
 
 
 def put(tables, *ids: str) -> None:
@@ -91,6 +87,31 @@ def test_records_reach_the_function_in_lambdas_event_shape(tables):
     assert isinstance(change["ApproximateCreationDateTime"], float)  # epoch seconds, as Lambda
     shard.step()
     assert len(function.events) == 1  # nothing new, no invocation
+
+
+def test_changes_after_a_failed_transaction_are_read(tables):
+    # moto rolls a failed transaction back by putting a copy of the table (and of its stream)
+    # in its place: the poller must read the table's current stream, not the one it started on
+    function, clock = Function(), Clock()
+    shard = reader(tables, function, clock)
+    shard.step()
+    put(tables, "a1")
+    shard.step()
+    with pytest.raises(tables.exceptions.TransactionCanceledException):
+        tables.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": "test-availabilities",
+                        "Item": to_item({"owner": "alice", "id": "a1"}),
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                }
+            ]
+        )
+    put(tables, "a2")
+    shard.step()
+    assert function.batches() == [["a1"], ["a2"]]
 
 
 def test_reported_failures_are_retried_from_the_first_then_given_up(tables, caplog):
