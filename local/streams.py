@@ -20,6 +20,8 @@ from typing import Any
 
 import boto3
 
+from local.serverless import Function, Service
+
 log = logging.getLogger("local")
 
 POLL_SECONDS = 0.5  # a message shows about as soon as the request that caused it
@@ -191,7 +193,7 @@ def stop(pollers: list[StreamPoller], timeout: float = 2.0) -> None:
 
 
 def start(
-    service: Any, invoke: Callable[[Any, dict[str, Any]], Any], endpoint_url: str
+    service: Service, invoke: Callable[[Function, dict[str, Any]], Any], endpoint_url: str
 ) -> list[StreamPoller]:
     """A running poller for each stream subscription of `service`, reading from now on;
     `invoke(function, event)` runs a function (Lambdas.invoke)."""
