@@ -16,7 +16,8 @@ pydantic cost ~110 ms: it is in no function, and not in this project any more (R
 
 Two rules msgspec does not have are custom types decoded by `_decoded` and published by
 `schema_of`: `Instant`, an RFC 3339 time read by database.times' own strict parser (offset
-required, any precision), and `Seats`, an integer that JSON Schema's "integer" lets be 2.0.
+required, any precision), and `Whole` (seats, a price's amount), an integer as JSON Schema's
+"integer" reads it: 2.0 is 2, as the published document says.
 A body's null means absent (its default), and `status` and `participants` are the API's:
 ignored in a body, published readOnly.
 
@@ -27,7 +28,7 @@ client.
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import uuid4
 
 import msgspec
@@ -78,9 +79,24 @@ class Instant(datetime):
     datetime); records read from the store hold plain datetimes, which compare the same."""
 
 
-class Seats(int):
-    """A group session's seats: an integer from 1 to MAX_PARTICIPANTS. JSON does not tell 2
-    from 2.0, nor does JSON Schema's "integer", so 2.0 is 2; 2.5, "2" and true are not."""
+class Whole(int):
+    """An integer as JSON Schema's "integer" reads it, from `low` to `high`: JSON does not tell
+    2 from 2.0, nor does the published schema, so 2.0 is 2; 2.5, "2" and true are not."""
+
+    low: ClassVar[int]
+    high: ClassVar[int]
+
+
+class Seats(Whole):
+    """A session's seats: 1 is a one-to-one availability, 2 or more a group session."""
+
+    low, high = 1, MAX_PARTICIPANTS
+
+
+class Amount(Whole):
+    """A price in minor units (cents)."""
+
+    low, high = MIN_PRICE, MAX_PRICE
 
 
 def _decoded(kind: type, value: Any) -> Any:
@@ -88,14 +104,14 @@ def _decoded(kind: type, value: Any) -> Any:
     if kind is Instant:
         parsed = parse_time(value)  # ValueError: msgspec reports it at the field's path
         return Instant.combine(parsed.date(), parsed.timetz())
-    if kind is Seats:
+    if issubclass(kind, Whole):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be an integer from 1 to {MAX_PARTICIPANTS}")
-        if not 1 <= value <= MAX_PARTICIPANTS:
-            raise ValueError(f"must be an integer from 1 to {MAX_PARTICIPANTS}")
-        return Seats(value)
+            raise ValueError(f"must be an integer from {kind.low} to {kind.high}")
+        if not kind.low <= value <= kind.high:
+            raise ValueError(f"must be an integer from {kind.low} to {kind.high}")
+        return kind(value)
     raise NotImplementedError
 
 
@@ -103,8 +119,8 @@ def schema_of(kind: type) -> dict[str, Any]:
     """The custom types' JSON Schema (msgspec's `schema_hook`)."""
     if kind is Instant:
         return {"type": "string", "format": "date-time"}  # RFC 3339, as database.times reads it
-    if kind is Seats:
-        return {"type": "integer", "minimum": 1, "maximum": MAX_PARTICIPANTS}
+    if issubclass(kind, Whole):
+        return {"type": "integer", "minimum": kind.low, "maximum": kind.high}
     raise NotImplementedError
 
 
@@ -228,7 +244,7 @@ class Participant(Struct):
 class Price(Struct):
     """What a coach charges for a one-to-one session, in minor units (cents)."""
 
-    amount: Annotated[int, Meta(ge=MIN_PRICE, le=MAX_PRICE)]
+    amount: Amount
     currency: Currency
 
     @classmethod
@@ -240,7 +256,8 @@ class Price(Struct):
 
 
 class Availability(Struct, kw_only=True):
-    """An offer to play, by its owner (the caller); startTime is before endTime."""
+    """An offer to play, by its owner (the caller); startTime is before endTime, and a price
+    is for a one-to-one availability only (maxParticipants 1)."""
 
     owner: Name
     ownerDiscord: Name
