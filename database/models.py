@@ -255,6 +255,14 @@ class Price(Struct):
         return {"amount": self.amount, "currency": self.currency}
 
 
+# The one rule across an availability's fields that JSON Schema can state (startTime before
+# endTime it cannot): local/openapi.py publishes it with the Availability schema.
+PRICE_IS_ONE_TO_ONE = {
+    "if": {"properties": {"price": {"type": "object"}}, "required": ["price"]},
+    "then": {"properties": {"maxParticipants": {"const": 1}}},
+}
+
+
 class Availability(Struct, kw_only=True):
     """An offer to play, by its owner (the caller); startTime is before endTime, and a price
     is for a one-to-one availability only (maxParticipants 1)."""
@@ -282,10 +290,11 @@ class Availability(Struct, kw_only=True):
         availability = _decode(cls, data)
         if not availability.id:
             availability.id = str(uuid4())
-        if availability.startTime >= availability.endTime:
-            raise Invalid("startTime must be before endTime")
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
+        # Last: the one rule the published schema does not state (tests/test_schema.py).
+        if availability.startTime >= availability.endTime:
+            raise Invalid("startTime must be before endTime")
         return availability
 
     @classmethod

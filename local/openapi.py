@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from database.models import (
+    PRICE_IS_ONE_TO_ONE,
     Availability,
     AvailabilityPage,
     BookingRequest,
@@ -152,6 +153,7 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         structs, schema_hook=schema_of, ref_template=_REF
     )
     ref_of = dict(zip(structs, refs, strict=True))
+    schemas["Availability"].update(PRICE_IS_ONE_TO_ONE)
     ref_of[MeetingOrSession] = {"$ref": _REF.format(name="MeetingOrSession")}
     schemas["MeetingOrSession"] = {
         "title": "MeetingOrSession",
