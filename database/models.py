@@ -107,9 +107,11 @@ def _decoded(kind: type, value: Any) -> Any:
     if issubclass(kind, Whole):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be an integer from {kind.low} to {kind.high}")
-        if not kind.low <= value <= kind.high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not kind.low <= value <= kind.high
+        ):
             raise ValueError(f"must be an integer from {kind.low} to {kind.high}")
         return kind(value)
     raise NotImplementedError
