@@ -950,7 +950,11 @@ def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypa
     from local import payments as local_payments
 
     for name in ("PAYMENTS_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)  # and restored afterwards
+        # Set, then removed: monkeypatch records only what it changes, so what
+        # enable_if_keyed sets below is undone afterwards too (a later `make run` in the tests,
+        # tests/test_schemathesis.py, inherits this environment).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     assert local_payments.enable_if_keyed("us-east-1") is False
     assert not payments_settings.enabled()
 
