@@ -31,9 +31,9 @@ from database.models import (
     SCHEDULED,
     Availability,
     Meeting,
+    OwnUser,
     Participant,
     Payment,
-    User,
 )
 from database.paging import decode_key, encode_key, query_page
 from database.times import expiration, format_time, now, parse_time
@@ -130,7 +130,7 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
 @translate_errors
 def get_with_player(
     owner: str, availability_id: str, username: str
-) -> tuple[Availability | None, User | None]:
+) -> tuple[Availability | None, OwnUser | None]:
     """An availability and the profile of the player booking it, in one round trip."""
     found = batch_get(
         {
@@ -142,7 +142,7 @@ def get_with_player(
     player = found.get((USERS_TABLE, username))
     return (
         availability and Availability.from_item(from_item(availability)),
-        player and User.from_item(from_item(player)),
+        player and OwnUser.from_item(from_item(player)),
     )
 
 

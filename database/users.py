@@ -4,16 +4,16 @@ from botocore.exceptions import ClientError
 
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
 from database.errors import Conflict, NotFound
-from database.models import PayoutAccount, User
+from database.models import OwnUser, StripeAccount
 
 
 @translate_errors
-def get_user(username: str) -> User | None:
+def get_user(username: str) -> OwnUser | None:
     item = dynamodb().get_item(TableName=USERS_TABLE, Key=to_item({"username": username}))
-    return User.from_item(from_item(item["Item"])) if "Item" in item else None
+    return OwnUser.from_item(from_item(item["Item"])) if "Item" in item else None
 
 
-def require_user(username: str) -> User:
+def require_user(username: str) -> OwnUser:
     user = get_user(username)
     if user is None:
         raise NotFound("User not found")
@@ -38,7 +38,7 @@ def create_user(username: str, email: str, name: str) -> bool:
 
 
 @translate_errors
-def update_user(username: str, changes: dict[str, str | bool]) -> User:
+def update_user(username: str, changes: dict[str, str | bool]) -> OwnUser:
     """Applies public-field `changes` to an existing player in one conditional write."""
     if not changes:
         return require_user(username)
@@ -57,11 +57,11 @@ def update_user(username: str, changes: dict[str, str | bool]) -> User:
         if error_code(error) == "ConditionalCheckFailedException":
             raise NotFound("User not found") from error
         raise
-    return User.from_item(from_item(result["Attributes"]))
+    return OwnUser.from_item(from_item(result["Attributes"]))
 
 
 @translate_errors
-def get_payout_account(username: str) -> PayoutAccount:
+def get_payout_account(username: str) -> StripeAccount:
     """A player's Stripe Connect account as last stored (none yet: not connected)."""
     item = dynamodb().get_item(
         TableName=USERS_TABLE,
@@ -71,11 +71,11 @@ def get_payout_account(username: str) -> PayoutAccount:
     )
     if "Item" not in item:
         raise NotFound("User not found")
-    return PayoutAccount.from_item(from_item(item["Item"]))
+    return StripeAccount.from_item(from_item(item["Item"]))
 
 
 @translate_errors
-def claim_payout_account(username: str, account_id: str) -> PayoutAccount:
+def claim_payout_account(username: str, account_id: str) -> StripeAccount:
     """Stores the player's connected account, once: a second account is never stored over the
     first (the caller then uses the stored one)."""
     try:
@@ -95,11 +95,11 @@ def claim_payout_account(username: str, account_id: str) -> PayoutAccount:
         if current.account_id is None:
             raise Conflict("Your account changed meanwhile: please try again") from error
         return current
-    return PayoutAccount.from_item(from_item(result["Attributes"]))
+    return StripeAccount.from_item(from_item(result["Attributes"]))
 
 
 @translate_errors
-def update_payout_account(username: str, account: PayoutAccount, as_of: int) -> bool:
+def update_payout_account(username: str, account: StripeAccount, as_of: int) -> bool:
     """Stripe's view of the player's connected account at `as_of` (the event's time, epoch
     seconds); an older view than the one stored changes nothing. False when it changed
     nothing (another account, or a stale event)."""

@@ -1,21 +1,22 @@
 """An OpenAPI 3.1 description of the API: the paths are serverless.yml's routes, the schemas
-the contract's pydantic models (database/schema.py). Local tooling only: no handler imports it.
+the contract's msgspec Structs (database/models.py), the ones the functions validate bodies
+with. Local tooling only: no handler imports it.
 """
 
 import html
 import re
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+import msgspec
 
-from database.schema import (
+from database.models import (
+    PRICE_IS_ONE_TO_ONE,
     Availability,
     AvailabilityPage,
     BookingRequest,
     CalendarPage,
     ErrorBody,
-    MeetingOrSession,
+    Meeting,
     MeetingPage,
     MeetingWithOpponent,
     Onboarding,
@@ -23,6 +24,7 @@ from database.schema import (
     PayoutAccount,
     User,
     UserUpdate,
+    schema_of,
 )
 from local.serverless import Route, Service
 
@@ -38,9 +40,13 @@ _PAGING = {
     ),
 }
 
+# A Meeting or an Availability (the description below). Not a Struct: msgspec only takes
+# unions of Structs that carry a tag, and these answers do not.
+MeetingOrSession = object()
+
 # Per route: summary, request body, response body, query parameters. A route missing here (a
 # new function) is still listed, without schemas.
-_OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel] | None, dict]] = {
+_OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, dict]] = {
     "GET /user": ("The caller's profile and notification settings", None, OwnUser, {}),
     "GET /public/user/{username}": ("A player's public profile", None, User, {}),
     "PUT /user": ("Change the caller's profile fields and settings", UserUpdate, OwnUser, {}),
@@ -131,25 +137,39 @@ _LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         ),
     },
 }
-_REF = "#/components/schemas/{model}"
+_REF = "#/components/schemas/{name}"
 _PARAMETER = re.compile(r"\{([^{}]+?)\+?\}")
 
 
 def document(service: Service, server_url: str) -> dict[str, Any]:
-    requests = {model for _, model, _, _ in _OPERATIONS.values() if model}
-    responses = {model for _, _, model, _ in _OPERATIONS.values() if model} | {ErrorBody}
-    keys, schemas = models_json_schema(
-        [(model, "validation") for model in requests]
-        + [(model, "serialization") for model in responses],
-        ref_template=_REF,
+    structs = {
+        struct
+        for _, request, response, _ in _OPERATIONS.values()
+        for struct in (request, response)
+        if struct not in (None, MeetingOrSession)
+    }
+    structs = sorted(structs | {Meeting, Availability, ErrorBody}, key=lambda s: s.__name__)
+    refs, schemas = msgspec.json.schema_components(
+        structs, schema_hook=schema_of, ref_template=_REF
     )
-    if not service.has_feature("payments"):
-        _without_prices(schemas.get("$defs", {}))
+    ref_of = dict(zip(structs, refs, strict=True))
+    if service.has_feature("payments"):
+        schemas["Availability"].update(PRICE_IS_ONE_TO_ONE)
+    else:
+        _without_prices(schemas)
+    ref_of[MeetingOrSession] = {"$ref": _REF.format(name="MeetingOrSession")}
+    schemas["MeetingOrSession"] = {
+        "title": "MeetingOrSession",
+        "description": "What booking and cancelling answer: a one-to-one Meeting (with its "
+        "Checkout URL when it is priced and held), or the group session (an Availability) "
+        "joined, left or canceled.",
+        "anyOf": [ref_of[Meeting], ref_of[Availability]],
+    }
     paths: dict[str, dict[str, Any]] = {}
     operation_ids = {route.key: _operation_id(route) for route in service.routes}
     for route in service.routes:
         method = "x-amazon-apigateway-any-method" if route.method == "ANY" else route.method
-        operation = _operation(route, lambda model, mode: keys[(model, mode)])
+        operation = _operation(route, ref_of.__getitem__)
         links = {
             name: {"operationId": operation_ids[target], **link}
             for name, (target, link) in _LINKS.get(route.key, {}).items()
@@ -164,7 +184,7 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {
                 "cognito": {
                     "type": "http",
@@ -184,7 +204,7 @@ def _without_prices(schemas: dict[str, Any]) -> None:
         (schema.get("properties") or {}).pop("price", None)
 
 
-def _operation(route: Route, schema_of) -> dict[str, Any]:
+def _operation(route: Route, ref_of) -> dict[str, Any]:
     summary, request, response, query = _OPERATIONS.get(route.key, (route.function, None, None, {}))
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -195,7 +215,7 @@ def _operation(route: Route, schema_of) -> dict[str, Any]:
     ]
     success: dict[str, Any] = {"description": "OK"}
     if response:
-        success["content"] = _json(schema_of(response, "serialization"))
+        success["content"] = _json(ref_of(response))
     operation: dict[str, Any] = {
         "operationId": _operation_id(route),
         "summary": summary,
@@ -204,14 +224,14 @@ def _operation(route: Route, schema_of) -> dict[str, Any]:
             "200": success,
             "default": {
                 "description": "An error",
-                "content": _json(schema_of(ErrorBody, "serialization")),
+                "content": _json(ref_of(ErrorBody)),
             },
         },
     }
     if request:
         operation["requestBody"] = {
             "required": True,
-            "content": _json(schema_of(request, "validation")),
+            "content": _json(ref_of(request)),
         }
     if route.authorizer:
         operation["security"] = [{"cognito": list(route.scopes)}]

@@ -6,7 +6,7 @@ import stripe
 
 from api.log import logger
 from database import meetings, users
-from database.models import PayoutAccount
+from database.models import StripeAccount
 from payments import refunds
 from payments.stripe_client import MEETING_KEY
 
@@ -48,7 +48,7 @@ def _account_updated(account: dict, created: int) -> None:
     username = (account.get("metadata") or {}).get("username")
     if not username:
         return
-    current = PayoutAccount(
+    current = StripeAccount(
         account_id=account["id"],
         charges_enabled=bool(account.get("charges_enabled")),
         details_submitted=bool(account.get("details_submitted")),

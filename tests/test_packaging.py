@@ -1048,7 +1048,7 @@ def test_zips(simple: Package):
                 "notifications/",
             ):
                 assert not [n for n in names if n.startswith(prefix)], (name, prefix)
-            # The runtime ships botocore; pydantic is for the docs and tests only.
+            # The runtime ships botocore; pydantic is in no function (database/models.py: msgspec).
             assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], name
             assert not [n for n in names if n.startswith(("pydantic/", "pydantic_core/"))], name
 

@@ -950,8 +950,9 @@ def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypa
     from local import payments as local_payments
 
     for name in ("PAYMENTS_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
-        # Set first so that the undo restores it even though enable_if_keyed sets it directly:
-        # else payments would stay on for every later test (and the local stacks they start).
+        # Set, then removed: monkeypatch records only what it changes, so what
+        # enable_if_keyed sets below is undone afterwards too (a later `make run` in the tests,
+        # tests/test_schemathesis.py, inherits this environment).
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     assert local_payments.enable_if_keyed("us-east-1") is False
