@@ -9,6 +9,7 @@ timeout, so a slow call fails as a 503 instead of the whole invocation timing ou
 
 import functools
 import os
+import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -46,9 +47,22 @@ _TRY_AGAIN_LATER = {
 
 
 @functools.cache
+def _create_client():
+    return botocore.session.get_session().create_client("dynamodb", config=CONFIG)
+
+
+# Calls made at the same time (database.parallel) may each ask for the client on a cold start:
+# without the lock each would create one (~50 ms apiece), and the container would keep several.
+_creating = threading.Lock()
+
+
 def dynamodb():
     """The container's one DynamoDB client (tests attach a botocore Stubber to it)."""
-    return botocore.session.get_session().create_client("dynamodb", config=CONFIG)
+    with _creating:
+        return _create_client()
+
+
+dynamodb.cache_clear = _create_client.cache_clear  # a fresh client (tests: a new moto)
 
 
 # Items hold strings, booleans, integers (epoch seconds, counts), lists and maps of those.

@@ -41,3 +41,17 @@ def test_every_thread_shares_the_one_client(tables):
     clients = together(dynamodb, dynamodb, dynamodb)
 
     assert all(client is tables for client in clients)
+
+
+def test_threads_asking_at_once_on_a_cold_start_get_one_client(tables):
+    # As a calendar's first request does: four threads ask before any client exists.
+    dynamodb.cache_clear()
+    start = threading.Barrier(4, timeout=10)
+
+    def first_call():
+        start.wait()
+        return dynamodb()
+
+    clients = together(first_call, first_call, first_call, first_call)
+
+    assert len({id(client) for client in clients}) == 1
