@@ -9,8 +9,8 @@ through SCHEMATHESIS_HOOKS).
 - The availabilities the positive cases create are the signed-in player's (`owner` is the
   caller, or the API answers 403) and admit every cohort (whether the booker's cohort is
   admitted is state, not schema), so the stateful phase can book them and reach the meeting.
-  They are free: `make run` without a Stripe key has payments off, so a price is a 400 there
-  (and the payment routes are left out of the run: tests/test_schemathesis.py).
+  (`make run` without a Stripe key is a stage without payments: it publishes neither the
+  payment routes nor `price`, so the run never sends them.)
 - A method no route has is answered as API Gateway answers it, 404 {"message": "Not Found"}:
   that check replaces schemathesis' `unsupported_method`, which wants RFC 9110's 405.
 """
@@ -77,7 +77,6 @@ def map_case(ctx, case):
         case.body["owner"] = OWNER
         if isinstance(case.body.get("cohorts"), list) and ALL not in case.body["cohorts"]:
             case.body["cohorts"].append(ALL)
-        case.body.pop("price", None)  # payments are off on this stack (no Stripe key)
     return case
 
 

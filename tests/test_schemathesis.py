@@ -51,9 +51,6 @@ def test_the_api_does_what_its_openapi_says(stack: Stack, tmp_path: Path, capsys
         "--checks=all",
         # Replaced by the hooks' check for API Gateway's 404 (see schemathesis.toml).
         "--exclude-checks=unsupported_method",
-        # `make run` without a Stripe key has payments off: its payment routes answer 400
-        # "Payments are off on this stage" by design (tests/test_payments.py covers them).
-        "--exclude-path-regex=^/(payments|stripe)/",
         "--phases=examples,coverage,fuzzing,stateful",
         f"--max-examples={MAX_EXAMPLES}",
         "--workers=1",
