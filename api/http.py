@@ -9,11 +9,13 @@ import base64
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from api.errors import ApiError, BadRequest, InternalError, Unauthorized, as_api_error
 from api.log import logger
 from database.errors import DataError
+from database.times import parse_time
 
 Parsed = TypeVar("Parsed")
 
@@ -54,6 +56,16 @@ class Request:
 
     def query(self, name: str) -> str | None:
         return (self.event.get("queryStringParameters") or {}).get(name)
+
+    def time(self, name: str) -> datetime | None:
+        """An RFC 3339 query parameter as an instant, None when absent; 400 when malformed."""
+        raw = self.query(name)
+        if raw is None:
+            return None
+        try:
+            return parse_time(raw)
+        except ValueError as error:
+            raise BadRequest(f"{name}: {error}") from error
 
     def limit(self, default: int = 100, maximum: int = 100) -> int:
         """The `limit` query parameter: a page size from 1 to `maximum`."""

@@ -35,7 +35,7 @@ from database.models import (
     Participant,
     Payment,
 )
-from database.paging import decode_key, encode_key, query_page
+from database.paging import decode_key, encode_key, query_page, starting_from
 from database.times import expiration, format_time, now, parse_time
 
 BOOKED_OR_MISSING = "Availability not found or already booked"
@@ -181,22 +181,7 @@ def owned_query(owner: str, since: str | None = None) -> dict:
         "ExpressionAttributeNames": {"#owner": "owner"},
         "ExpressionAttributeValues": to_item({":owner": owner}),
     }
-    return _since(request, since)
-
-
-def _since(request: dict, since: str | None) -> dict:
-    """`request` filtered to items starting at or after `since` (a stored time)."""
-    if since is None:
-        return request
-    return {
-        **request,
-        "FilterExpression": "#start >= :since",
-        "ExpressionAttributeNames": {**request["ExpressionAttributeNames"], "#start": "startTime"},
-        "ExpressionAttributeValues": {
-            **request["ExpressionAttributeValues"],
-            **to_item({":since": since}),
-        },
-    }
+    return starting_from(request, since)
 
 
 @translate_errors

@@ -24,7 +24,7 @@ from database.client import (
 )
 from database.errors import Conflict
 from database.models import AWAITING_PAYMENT, CANCELED, SCHEDULED, Availability, Meeting, Payment
-from database.paging import Part, query_parts
+from database.paging import Part, query_parts, starting_from
 from database.times import now
 
 
@@ -44,11 +44,7 @@ def _member_part(name: str, index: str, member: str, username: str, since: str |
         "ExpressionAttributeNames": {"#member": member},
         "ExpressionAttributeValues": to_item({":member": username}),
     }
-    if since is not None:
-        request["FilterExpression"] = "#start >= :since"
-        request["ExpressionAttributeNames"]["#start"] = "startTime"
-        request["ExpressionAttributeValues"].update(to_item({":since": since}))
-    return Part(name, request, frozenset({member, "id"}))
+    return Part(name, starting_from(request, since), frozenset({member, "id"}))
 
 
 @translate_errors

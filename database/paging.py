@@ -78,6 +78,21 @@ def query_page(
     return items, key
 
 
+def starting_from(request: dict, since: str | None) -> dict:
+    """`request` filtered to items starting at or after `since` (a stored time; None: all)."""
+    if since is None:
+        return request
+    return {
+        **request,
+        "FilterExpression": "#start >= :since",
+        "ExpressionAttributeNames": {**request["ExpressionAttributeNames"], "#start": "startTime"},
+        "ExpressionAttributeValues": {
+            **request["ExpressionAttributeValues"],
+            **to_item({":since": since}),
+        },
+    }
+
+
 @dataclass(frozen=True)
 class Part:
     """One query of a request that reads several (a member's two sides of the meetings table,

@@ -3,7 +3,6 @@
 from api.errors import BadRequest
 from api.http import Request, http_handler, page
 from database import availabilities
-from database.times import parse_time
 from database.users import require_user
 
 
@@ -12,8 +11,8 @@ def get_availabilities(request: Request) -> dict:
     limit = request.limit()
     start_key = request.query("startKey")
     # Checked even when not searching: a malformed time is a 400, never silently ignored.
-    start = _time(request, "startTime")
-    end = _time(request, "endTime")
+    start = request.time("startTime")
+    end = request.time("endTime")
     if request.query("byTime") is None:
         items, last_key = availabilities.list_owned(caller, limit, start_key)
         return page("availabilities", items, last_key)
@@ -25,16 +24,6 @@ def get_availabilities(request: Request) -> dict:
     cohort = require_user(caller).dojoCohort
     items, last_key = availabilities.search(caller, cohort, start, end, limit, start_key)
     return page("availabilities", items, last_key)
-
-
-def _time(request: Request, name: str):
-    raw = request.query(name)
-    if raw is None:
-        return None
-    try:
-        return parse_time(raw)
-    except ValueError as error:
-        raise BadRequest(f"{name}: {error}") from error
 
 
 handler = http_handler(get_availabilities)

@@ -2,10 +2,9 @@
 
 from datetime import timedelta
 
-from api.errors import BadRequest
 from api.http import Request, http_handler
 from database.calendar import calendar
-from database.times import now, parse_time
+from database.times import now
 
 # Without a `startTime`: from yesterday, so what is happening now is still on the page.
 LOOK_BACK = timedelta(hours=24)
@@ -13,11 +12,7 @@ LOOK_BACK = timedelta(hours=24)
 
 def get_calendar(request: Request) -> dict:
     caller = request.caller
-    since = request.query("startTime")
-    try:
-        start = parse_time(since) if since is not None else now() - LOOK_BACK
-    except ValueError as error:
-        raise BadRequest(f"startTime {error}") from error
+    start = request.time("startTime") or now() - LOOK_BACK
     published, meetings, last_key = calendar(
         caller, start, request.limit(), request.query("startKey")
     )
