@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, payments, serverless, streams
+from local import aws, discord, payments, schedule, serverless, streams
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -117,7 +117,6 @@ def _server(
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
     os.environ.update(discord.settings(shell, api_url))
-    stand_in = None if shell.get("DISCORD_AUTH") else discord.DiscordStandIn()
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -139,7 +138,11 @@ def _server(
         "cognitoEndpoint": f"{api_url}{COGNITO_PATH}",
     }
     openapi = document(service, api_url)
-    server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, stand_in)
+    # The stand-ins and control routes under /_local/: a prefix each.
+    tools = {schedule.PATH: (schedule.Scheduler(service, lambdas.invoke).handle, "schedule")}
+    if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
+        tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
+    server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
 

@@ -4,6 +4,7 @@ answers) in front of the functions, plus the local tooling under `/_local/`."""
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -11,8 +12,6 @@ from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.aws import LISTEN_BACKLOG
 from local.cognito import CognitoEndpoint
 from local.cors import Cors
-from local.discord import PATH as DISCORD_PATH
-from local.discord import DiscordStandIn
 from local.events import HttpRequest, HttpResponse, http_event, http_response
 from local.lambdas import FunctionError, Lambdas
 from local.openapi import docs_page
@@ -22,6 +21,10 @@ from local.serverless import Service
 log = logging.getLogger("local")
 
 COGNITO_PATH = "/_local/cognito"
+
+# A stand-in or control tool mounted under `/_local/<name>`: it answers every request whose
+# path is its prefix or below it. `__main__` mounts them (Discord, schedules, ...).
+Tool = Callable[[HttpRequest], HttpResponse]
 
 
 class LocalApi:
@@ -33,7 +36,7 @@ class LocalApi:
         cognito: CognitoEndpoint,
         config: dict[str, str],
         openapi: dict[str, Any],
-        discord: DiscordStandIn | None = None,
+        tools: Mapping[str, tuple[Tool, str]] | None = None,
     ):
         self.service = service
         self.lambdas = lambdas
@@ -41,7 +44,8 @@ class LocalApi:
         self.cognito = cognito
         self.config = config
         self.openapi = openapi
-        self.discord = discord  # None when notifications go to the real Discord
+        # Path prefix -> (tool, label for the log), e.g. "/_local/discord".
+        self.tools = dict(tools or {})
         self.router = Router(service.routes)
         self.cors = Cors.of(service)
 
@@ -101,8 +105,9 @@ class LocalApi:
         if request.method == "GET" and path == "/_local/docs":
             page = docs_page(self.service).encode()
             return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], page), "docs"
-        if self.discord and (path == DISCORD_PATH or path.startswith(f"{DISCORD_PATH}/")):
-            return self.discord.handle(request), "Discord stand-in"
+        for prefix, (tool, label) in self.tools.items():
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return tool(request), label
         return _message(404, "Not Found"), "no route"
 
 

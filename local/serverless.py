@@ -74,6 +74,14 @@ class StreamSubscription:
     maximum_retry_attempts: int
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A function's `schedule` event (an EventBridge rule): `rate(5 minutes)`, `cron(...)`."""
+
+    function: str  # the function's name in serverless.yml
+    expression: str
+
+
 @dataclass
 class Service:
     name: str
@@ -82,6 +90,7 @@ class Service:
     functions: dict[str, Function] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     streams: list[StreamSubscription] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
     # The stage features (`feature:` of a function, e.g. payments) whose functions are here;
     # None: every function, whatever its feature.
     features: frozenset[str] | None = None
@@ -176,6 +185,8 @@ def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Serv
                 service.routes.append(_route(name, event["httpApi"]))
             if isinstance(event, dict) and "stream" in event:
                 service.streams.extend(_stream(name, event["stream"]))
+            if isinstance(event, dict) and "schedule" in event:
+                service.schedules.extend(_schedule(name, event["schedule"]))
     return service
 
 
@@ -215,6 +226,16 @@ def _stream(function: str, event: Any) -> list[StreamSubscription]:
             maximum_retry_attempts=int(event.get("maximumRetryAttempts", -1)),
         )
     ]
+
+
+def _schedule(function: str, event: Any) -> list[Schedule]:
+    """`schedule: rate(5 minutes)` or `schedule: {rate: [cron(...), ...], enabled: ...}`."""
+    if isinstance(event, str):
+        return [Schedule(function, event)]
+    if not isinstance(event, dict) or event.get("enabled") is False:
+        return []
+    rates = event.get("rate") or []
+    return [Schedule(function, rate) for rate in ([rates] if isinstance(rates, str) else rates)]
 
 
 class _Resolver:
