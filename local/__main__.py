@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, payments, schedule, serverless, streams
+from local import aws, discord, pages, payments, schedule, serverless, streams
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -140,6 +140,16 @@ def _server(
     openapi = document(service, api_url)
     # The stand-ins and control routes under /_local/: a prefix each.
     tools = {schedule.PATH: (schedule.Scheduler(service, lambdas.invoke).handle, "schedule")}
+    # The pages (API docs, console) start signed in as the demo player when there is one.
+    demo = os.environ.get("SEED", "1") != "0"
+    sign_in = {"login": login_of(DEMO, pool), "password": DEMO_PASSWORD} if demo else {}
+    site = pages.Pages(sign_in)
+    tools |= {
+        "/_local": (site.console, "console"),
+        "/_local/docs": (site.docs, "docs"),
+        pages.ASSETS: (site.asset, "asset"),
+        "/_local/users": (cognito.users, "users"),
+    }
     if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
         tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
@@ -159,7 +169,8 @@ def _announce(
     api_url = config["apiUrl"]
     lines = [f"  {key:<17} {value}" for key, value in config.items()]
     lines += [
-        f"  {'OpenAPI':<17} {api_url}/_local/openapi.json (browse: {api_url}/_local/docs)",
+        f"  {'Console':<17} {api_url}/_local/ (the stand-ins, scheduled functions, stats)",
+        f"  {'API docs':<17} {api_url}/_local/docs (try it out; {api_url}/_local/openapi.json)",
         f"  {'Stats':<17} {api_url}/_local/stats (also printed on Ctrl-C)",
         f"  {'Discord':<17} "
         + (

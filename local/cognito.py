@@ -159,6 +159,25 @@ class CognitoEndpoint:
         body = json.dumps({**parameters, "ChallengeResponses": forwarded}).encode()
         return self._forward(replace(request, body=body))
 
+    def users(self, request: HttpRequest) -> HttpResponse:
+        """`GET /_local/users`: who is signed up (never a password), for the console."""
+        if request.method != "GET":
+            return HttpResponse(405, [("Content-Type", "application/json")], b'{"message":"GET"}')
+        listed = []
+        for user in list(self._moto_pool().users.values()):
+            attributes = {item["Name"]: item["Value"] for item in user.attributes}
+            listed.append(
+                {
+                    "username": user.username,
+                    "email": attributes.get("email", ""),
+                    "name": attributes.get("name", ""),
+                    "status": user.status,
+                    "created": user.create_date.isoformat(),
+                }
+            )
+        body = json.dumps({"users": listed}).encode()
+        return HttpResponse(200, [("Content-Type", "application/json")], body)
+
     def _user(self, login: str) -> Any:
         """moto's user signing in as `login` (a username or a verified alias), or None."""
         users = self._moto_pool().users

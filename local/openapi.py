@@ -3,7 +3,6 @@ the contract's msgspec Structs (database/models.py), the ones the functions vali
 with. Local tooling only: no handler imports it.
 """
 
-import html
 import re
 from typing import Any
 
@@ -252,17 +251,3 @@ def _operation_id(route: Route) -> str:
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
-
-
-def docs_page(service: Service) -> str:
-    """A page listing the routes, self-contained (it works offline); any OpenAPI viewer can
-    open /_local/openapi.json for more."""
-    rows = "".join(
-        f"<li><code>{html.escape(route.key)}</code> {'(JWT)' if route.authorizer else ''}</li>"
-        for route in service.routes
-    )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(service.name)} (local)</title></head>
-<body><h1>{html.escape(service.name)}</h1>
-<p><a href="/_local/openapi.json">openapi.json</a> (OpenAPI 3.1)</p><ul>{rows}</ul></body></html>
-"""

@@ -14,7 +14,6 @@ from local.cognito import CognitoEndpoint
 from local.cors import Cors
 from local.events import HttpRequest, HttpResponse, http_event, http_response
 from local.lambdas import FunctionError, Lambdas
-from local.openapi import docs_page
 from local.routing import Router
 from local.serverless import Service
 
@@ -102,10 +101,8 @@ class LocalApi:
             return _json(200, self.lambdas.stats()), "stats"
         if request.method == "GET" and path == "/_local/openapi.json":
             return _json(200, self.openapi), "openapi"
-        if request.method == "GET" and path == "/_local/docs":
-            page = docs_page(self.service).encode()
-            return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], page), "docs"
-        for prefix, (tool, label) in self.tools.items():
+        # The longest prefix first: "/_local" (the console) answers only what no other does.
+        for prefix, (tool, label) in sorted(self.tools.items(), key=lambda t: -len(t[0])):
             if path == prefix or path.startswith(f"{prefix}/"):
                 return tool(request), label
         return _message(404, "Not Found"), "no route"
