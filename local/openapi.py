@@ -136,6 +136,11 @@ _LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         ),
     },
 }
+# Request bodies that work as they are, for any caller, in the docs page's "Try it out" (and in
+# schemathesis' examples phase, which sends them as alice).
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "PUT /user": {"discordUsername": "demo_dojo", "dojoCohort": "1200-1300"},
+}
 _REF = "#/components/schemas/{name}"
 _PARAMETER = re.compile(r"\{([^{}]+?)\+?\}")
 
@@ -228,10 +233,10 @@ def _operation(route: Route, ref_of) -> dict[str, Any]:
         },
     }
     if request:
-        operation["requestBody"] = {
-            "required": True,
-            "content": _json(ref_of(request)),
-        }
+        content = _json(ref_of(request))
+        if route.key in _EXAMPLES:
+            content["application/json"]["example"] = _EXAMPLES[route.key]
+        operation["requestBody"] = {"required": True, "content": content}
     if route.authorizer:
         operation["security"] = [{"cognito": list(route.scopes)}]
         operation["responses"]["401"] = {
