@@ -6,6 +6,7 @@ container's one client (and its connection pool), and `concurrent.futures` is lo
 handlers' imports already, so this costs no cold start (`make bench` measures it).
 """
 
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -26,7 +27,8 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     An exception in any of them is raised here once all are done."""
     if len(calls) <= 1:
         return [call() for call in calls]
-    others = [_pool().submit(call) for call in calls[1:]]
+    # Each call in the caller's context (what contextvars hold: the local IAM role of tests).
+    others = [_pool().submit(contextvars.copy_context().run, call) for call in calls[1:]]
     try:
         first = calls[0]()
     finally:

@@ -21,6 +21,7 @@ import time
 from array import array
 from typing import Any
 
+from local import iam
 from local.serverless import ACCOUNT_ID, REGION, Function, Service
 
 log = logging.getLogger("local")
@@ -242,6 +243,9 @@ def _spec(service: Service, function: Function) -> dict[str, Any]:
         "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
         "memory": function.memory,
         "timeout": function.timeout,
+        # Its own IAM role: every AWS call it makes is checked against it (local/iam.py).
+        "role": iam.role(service, function.name).as_json(),
+        "partitionKeys": iam.partition_keys(service),
     }
 
 

@@ -7,7 +7,8 @@ Over the socket, one JSON document per line: the environment says `{"ready": tru
 handler is imported, then answers each `{"event": ...}` with `{"result": ...}`; a failure is
 Lambda's `{"errorType", "errorMessage"}`, its traceback in the log. The handler's own output
 (its JSON log lines) goes to this process's stdout and stderr, which are the stack's. Imports
-nothing the functions do not: what the handler's module imports is its cold start.
+nothing the functions do not (but local/iam.py, standard library and botocore, which enforces
+the function's IAM role on its AWS calls): what the handler's module imports is its cold start.
 """
 
 import importlib
@@ -20,6 +21,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
+
+from local import iam
 
 
 class LambdaContext:
@@ -55,6 +58,9 @@ def main() -> int:
         writer.write(line.encode() + b"\n")
         writer.flush()
 
+    # The function's role, on every AWS call from here on (its imports' included).
+    role = iam.Role.from_json(spec["role"])
+    iam.install(lambda: role, spec["partitionKeys"])
     try:
         handler = getattr(importlib.import_module(spec["module"]), spec["attribute"])
     except Exception as error:

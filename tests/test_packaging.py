@@ -78,7 +78,7 @@ JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
 DYNAMODB_GRANTS = {
     "createUser": {("PutItem", USERS)},
     "getUser": {("GetItem", USERS)},
-    "setUser": {("UpdateItem", USERS)},
+    "setUser": {("UpdateItem", USERS), ("GetItem", USERS)},
     "setAvailability": {("PutItem", AVAILABILITIES), ("ConditionCheckItem", MEETINGS)},
     "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
     "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
@@ -112,6 +112,8 @@ DYNAMODB_GRANTS = {
 # What payments add on dev: a priced availability checks the owner's account in its transaction.
 PAYMENT_GRANTS = {
     "setAvailability": {("ConditionCheckItem", USERS)},
+    # A priced booking reads the coach's payout account.
+    "bookAvailability": {("GetItem", USERS)},
     "connectStripeAccount": {("GetItem", USERS), ("UpdateItem", USERS)},
     "getStripeAccount": {("GetItem", USERS)},
     "stripeWebhook": {
