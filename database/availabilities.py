@@ -118,14 +118,14 @@ def put_availability(availability: Availability) -> Availability:
     try:
         dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
+        if _cancelled_by_condition(error, index=1):
+            if not replacing:
+                raise Conflict("Please try again") from error  # a new id that is taken (never)
+            if _old_item(error, index=1) is None:
+                raise NotFound(NOT_YOURS) from error
+            raise Conflict(HAS_PARTICIPANTS) from error
         if _cancelled_by_condition(error, index=0):
             raise Conflict(ALREADY_BOOKED) from error
-        if _cancelled_by_condition(error, index=1):
-            if replacing and _old_item(error, index=1) is not None:
-                raise Conflict(HAS_PARTICIPANTS) from error
-            if replacing:
-                raise NotFound(NOT_YOURS) from error
-            raise Conflict("Please try again") from error  # a new id that is taken (never)
         if _cancelled_by_condition(error, index=2):
             raise Invalid(CANNOT_CHARGE) from error
         raise
