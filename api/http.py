@@ -12,9 +12,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from api.errors import ApiError, BadRequest, InternalError, Unauthorized, as_api_error
+from api.errors import (
+    ApiError,
+    BadRequest,
+    InternalError,
+    NotFound,
+    Unauthorized,
+    as_api_error,
+)
 from api.log import logger
 from database.errors import DataError
+from database.models import is_id, is_username, read_json
 from database.times import parse_time
 
 Parsed = TypeVar("Parsed")
@@ -53,6 +61,21 @@ class Request:
         if not value and required:
             raise BadRequest(f"{name} is required in the path")
         return value or None
+
+    def id(self, name: str = "id") -> str:
+        """An id in the path: one the API issued (a canonical UUID), or nothing of this API's,
+        so a 404 before any database call (a long one would be a key DynamoDB refuses)."""
+        value = self.path(name)
+        if not is_id(value):
+            raise NotFound(detail=f"{name} {value[:80]!r} is not an id")
+        return value
+
+    def username(self, name: str = "username") -> str:
+        """A username in the path; one no player can have is a 404 before any database call."""
+        value = self.path(name)
+        if not is_username(value):
+            raise NotFound("User not found", detail=f"{name} of {len(value)} characters")
+        return value
 
     def query(self, name: str) -> str | None:
         return (self.event.get("queryStringParameters") or {}).get(name)
@@ -96,10 +119,7 @@ class Request:
         raw = self.raw_body()
         if not raw:
             raise BadRequest("Request body is required")
-        try:
-            data = json.loads(raw)
-        except ValueError as error:
-            raise BadRequest("Request body is not valid JSON") from error
+        data = read_json(raw, "Request body")  # database.errors.Invalid: a 400
         if not isinstance(data, dict):
             raise BadRequest("Request body must be a JSON object")
         return parse(data)  # a rule it breaks is database.errors.Invalid: a 400

@@ -9,7 +9,9 @@ once its owner cancels it. docs/lifecycle.md has the whole design.
 """
 
 from datetime import datetime
+from uuid import uuid4
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from database.client import (
@@ -35,11 +37,12 @@ from database.models import (
     Participant,
     Payment,
 )
-from database.paging import decode_key, encode_key, query_page, starting_from
-from database.times import expiration, format_time, now, parse_time
+from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
+from database.times import expiration, format_time, now
 
 BOOKED_OR_MISSING = "Availability not found or already booked"
 ALREADY_BOOKED = "This availability has already been booked"
+NOT_YOURS = "You have no availability with this id"
 HAS_PARTICIPANTS = "This session has participants: cancel it instead"
 SESSION_FULL = "This session is full"
 ALREADY_JOINED = "You have already joined this session"
@@ -69,10 +72,26 @@ def snapshot(availability: Availability) -> dict:
 
 @translate_errors
 def put_availability(availability: Availability) -> Availability:
-    """Creates or replaces an availability, unless its id is a meeting still on (re-creating it
-    would leave an availability that can never be booked: its meeting id is taken) or it is a
-    group session someone joined (replacing it would drop them). A priced one also needs its
-    owner's Stripe account to take charges, checked in the same transaction (no extra read)."""
+    """Publishes a new availability (no id: it gets a new UUID v4, which no item has) or
+    replaces the owner's own availability with its id (none: 404). Never another player's, nor
+    an item it did not make: the put is conditional on the item being there (a replacement) or
+    not (a new one). Refused too: replacing a group session someone joined (it would drop
+    them), or one whose id is a meeting still on (it could never be booked). A priced one also
+    needs its owner's Stripe account to take charges, checked in the same transaction."""
+    replacing = bool(availability.id)
+    if not replacing:
+        availability = msgspec.structs.replace(availability, id=str(uuid4()))
+    put = {
+        "TableName": AVAILABILITIES_TABLE,
+        "Item": to_item(stored(availability)),
+        "ConditionExpression": f"attribute_exists(id) AND ({_NOBODY_JOINED})"
+        if replacing
+        else "attribute_not_exists(id)",
+        # On a failed replacement, tells a missing item (404) from one with participants (409).
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if replacing:
+        put["ExpressionAttributeValues"] = to_item({":zero": 0})
     writes = [
         {
             "ConditionCheck": {
@@ -83,14 +102,7 @@ def put_availability(availability: Availability) -> Availability:
                 "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
             }
         },
-        {
-            "Put": {
-                "TableName": AVAILABILITIES_TABLE,
-                "Item": to_item(stored(availability)),
-                "ConditionExpression": _NOBODY_JOINED,
-                "ExpressionAttributeValues": to_item({":zero": 0}),
-            }
-        },
+        {"Put": put},
     ]
     if availability.price is not None:
         writes.append(
@@ -106,10 +118,14 @@ def put_availability(availability: Availability) -> Availability:
     try:
         dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
+        if _cancelled_by_condition(error, index=1):
+            if not replacing:
+                raise Conflict("Please try again") from error  # a new id that is taken (never)
+            if _old_item(error, index=1) is None:
+                raise NotFound(NOT_YOURS) from error
+            raise Conflict(HAS_PARTICIPANTS) from error
         if _cancelled_by_condition(error, index=0):
             raise Conflict(ALREADY_BOOKED) from error
-        if _cancelled_by_condition(error, index=1):
-            raise Conflict(HAS_PARTICIPANTS) from error
         if _cancelled_by_condition(error, index=2):
             raise Invalid(CANNOT_CHARGE) from error
         raise
@@ -229,12 +245,8 @@ def search(
 
 
 def _within(value: str, low: str, high: str | None) -> bool:
-    try:
-        instant = format_time(parse_time(value))
-    except ValueError:
-        return False
     # Stored times are fixed-width UTC, so string order is time order.
-    return instant == value and low <= instant and (high is None or instant <= high)
+    return is_stored_time(value) and low <= value and (high is None or value <= high)
 
 
 def unchanged(availability: Availability) -> tuple[str, dict, dict]:
@@ -288,9 +300,14 @@ def book(availability: Availability, meeting: Meeting, payment: Payment | None =
                     "Put": {
                         "TableName": MEETINGS_TABLE,
                         "Item": to_item(stored_meeting),
-                        "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
+                        # A canceled meeting is replaced only by a booking of the same owner's
+                        # slot: never another player's meeting, whatever ids old items have.
+                        "ConditionExpression": "attribute_not_exists(id) OR "
+                        "(#status = :canceled AND #owner = :owner)",
+                        "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                        "ExpressionAttributeValues": to_item(
+                            {":canceled": CANCELED, ":owner": availability.owner}
+                        ),
                     }
                 },
             ]
@@ -387,9 +404,18 @@ def _take_seat(session: Availability, player: Participant) -> None:
                             "expirationTime": expiration(session.endTime),
                         }
                     ),
-                    "ConditionExpression": "attribute_not_exists(id) OR #status = :canceled",
+                    # A seat given up is taken again: the same player's in the same session.
+                    "ConditionExpression": "attribute_not_exists(id) OR (#status = :canceled "
+                    "AND joinedBy = :joiner AND sessionOwner = :owner AND sessionId = :session)",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":canceled": CANCELED,
+                            ":joiner": player.username,
+                            ":owner": session.owner,
+                            ":session": session.id,
+                        }
+                    ),
                 }
             },
         ]
@@ -488,6 +514,13 @@ def _cancelled_by(error: ClientError, reason: str, index: int | None = None) -> 
     if index is None:
         return reason in reasons
     return len(reasons) > index and reasons[index] == reason
+
+
+def _old_item(error: ClientError, index: int) -> dict | None:
+    """The item a transaction's write `index` found, when its condition failed and it asked
+    for ReturnValuesOnConditionCheckFailure (None: there was none)."""
+    reasons = error.response.get("CancellationReasons", [])
+    return reasons[index].get("Item") if len(reasons) > index else None
 
 
 def _cancelled_by_condition(error: ClientError, index: int) -> bool:

@@ -26,7 +26,12 @@ def _parts(username: str, since: str) -> list[Part]:
     return [
         Part("published", owned_query(username, since), frozenset({"owner", "id"})),
         *member_parts(username, since),
-        Part("joined", joined, frozenset({"joinedBy", "startTime", "id"})),
+        Part(
+            "joined",
+            joined,
+            frozenset({"joinedBy", "startTime", "id"}),
+            starts_at=("startTime", since),
+        ),
     ]
 
 

@@ -113,10 +113,9 @@ def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
     )
     meeting_item = found.get((MEETINGS_TABLE, meeting_id))
     booking = _booking(meeting_item) if _meeting(meeting_item) is not None else None
-    seat = found.get((MEETINGS_TABLE, seat_id(meeting_id, caller)))
+    seat = _seat(found.get((MEETINGS_TABLE, seat_id(meeting_id, caller))), caller)
     session = found.get((AVAILABILITIES_TABLE, caller, meeting_id))
     if seat is not None:
-        seat = from_item(seat)
         owner = seat["sessionOwner"]
         session = batch_get({AVAILABILITIES_TABLE: [{"owner": owner, "id": meeting_id}]}).get(
             (AVAILABILITIES_TABLE, owner, meeting_id)
@@ -126,6 +125,14 @@ def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
         has_seat=seat is not None,
         session=session and Availability.from_item(from_item(session)),
     )
+
+
+def _seat(item: dict | None, username: str) -> dict | None:
+    """`username`'s seat in a meetings-table item; None for none, or for an item of another
+    kind under a seat's key (ids were once chosen by clients: `seat#<session>#<username>`
+    could be a meeting's)."""
+    seat = item and from_item(item)
+    return seat if seat and seat.get("joinedBy") == username and "sessionOwner" in seat else None
 
 
 def get_sessions(keys: list[tuple[str, str]]) -> list[Availability]:

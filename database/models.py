@@ -27,9 +27,9 @@ details, Stripe account ids) have no field in a published Struct, so they cannot
 client.
 """
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
-from uuid import uuid4
 
 import msgspec
 from msgspec import Meta, Struct
@@ -59,6 +59,17 @@ MAX_TEXT = 100
 MAX_LOCATION = 200
 MAX_DESCRIPTION = 1000
 MAX_PARTICIPANTS = 100  # a group session's seats; 1 is a one-to-one availability
+# A username as Cognito issues them (at most 128 characters): a longer one in a path names no
+# player, and is answered 404 before any database call (DynamoDB would refuse such a key).
+MAX_USERNAME = 128
+# An id the API issued: a UUID in the canonical form `str(uuid4())` writes (lower-case hex,
+# 8-4-4-4-12). The length makes the pattern a whole-string match (JSON Schema has no `\Z`,
+# and a `$` would let a trailing newline through).
+ID_LENGTH = 36
+ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Times are in years up to this one: an item expires (DynamoDB TTL) RETENTION after its time,
+# which must still be a date (datetime ends with the year 9999).
+LAST_YEAR = 9998
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
 CURRENCIES = ("usd", "eur", "gbp", "cad", "aud")
@@ -99,10 +110,37 @@ class Amount(Whole):
     low, high = MIN_PRICE, MAX_PRICE
 
 
+def read_json(raw: bytes | str, what: str) -> Any:
+    """JSON from a client (a body, a page token) as RFC 8259 reads it; Invalid, saying `what`
+    it is, for anything else. Stricter than Python's `json`, which takes what no client means
+    and the store cannot keep: lone UTF-16 surrogates (`"\\ud800"`, not Unicode text: DynamoDB
+    refuses it), NaN and Infinity. Nesting deeper than the interpreter's stack is a
+    RecursionError (not a ValueError): a 400 too."""
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.MsgspecError, RecursionError) as error:
+        raise Invalid(f"{what} is not valid JSON", detail=f"{what}: {error!r}"[:300]) from None
+
+
+def is_id(value: object) -> bool:
+    """An id the API issues: a UUID in canonical form (ID_PATTERN)."""
+    return isinstance(value, str) and len(value) == ID_LENGTH and _ID.match(value) is not None
+
+
+def is_username(value: object) -> bool:
+    """A name Cognito could have issued (MAX_USERNAME)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_USERNAME
+
+
+_ID = re.compile(ID_PATTERN)
+
+
 def _decoded(kind: type, value: Any) -> Any:
     """msgspec's hook for the custom types: the value as JSON gave it."""
     if kind is Instant:
         parsed = parse_time(value)  # ValueError: msgspec reports it at the field's path
+        if parsed.year > LAST_YEAR:
+            raise ValueError(f"must be before the year {LAST_YEAR + 1}")
         return Instant.combine(parsed.date(), parsed.timetz())
     if issubclass(kind, Whole):
         if isinstance(value, float) and value.is_integer():
@@ -120,10 +158,14 @@ def _decoded(kind: type, value: Any) -> Any:
 def schema_of(kind: type) -> dict[str, Any]:
     """The custom types' JSON Schema (msgspec's `schema_hook`)."""
     if kind is Instant:
-        return {"type": "string", "format": "date-time"}  # RFC 3339, as database.times reads it
+        # RFC 3339, as database.times reads it, in a year up to LAST_YEAR (9998)
+        return {"type": "string", "format": "date-time", "pattern": _UP_TO_LAST_YEAR}
     if issubclass(kind, Whole):
         return {"type": "integer", "minimum": kind.low, "maximum": kind.high}
     raise NotImplementedError
+
+
+_UP_TO_LAST_YEAR = r"^(?:[0-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-"  # 0000 to LAST_YEAR
 
 
 # Set by the API only: published read-only, and ignored in a request body.
@@ -148,6 +190,17 @@ def _decode(kind: type, data: dict) -> Any:
 
 Cohort = Literal[COHORTS]
 AvailabilityType = Literal[AVAILABILITY_TYPES]
+Id = Annotated[str, Meta(min_length=ID_LENGTH, max_length=ID_LENGTH, pattern=ID_PATTERN)]
+# An availability's types and cohorts: some of those defined, each once (so one request cannot
+# bloat an item, nor every search page that covers it). The bounds grow with the lists.
+Types = Annotated[
+    list[AvailabilityType],
+    Meta(min_length=1, max_length=len(AVAILABILITY_TYPES), extra_json_schema={"uniqueItems": True}),
+]
+Cohorts = Annotated[
+    list[Cohort | Literal[ALL_COHORTS]],
+    Meta(min_length=1, max_length=len(COHORTS) + 1, extra_json_schema={"uniqueItems": True}),
+]
 Currency = Literal[CURRENCIES]
 # Free text from a client, bounded so one request cannot bloat an item.
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
@@ -272,11 +325,13 @@ class Availability(Struct, kw_only=True):
     owner: Name
     ownerDiscord: Name
     ownerCohort: Cohort
-    id: Text = ""  # none or empty: a new UUID v4 (as the original did)
+    # None or "": a new availability, whose id the API issues (database.availabilities); an id:
+    # the caller's own availability with that id, replaced (404 if there is none).
+    id: Id | Literal[""] = ""
     startTime: Instant  # the window in which the owner is willing to *start* a game
     endTime: Instant
-    types: Annotated[list[AvailabilityType], Meta(min_length=1)]
-    cohorts: Annotated[list[Cohort | Literal[ALL_COHORTS]], Meta(min_length=1)]
+    types: Types
+    cohorts: Cohorts
     location: Location = ""
     description: Description = ""
     maxParticipants: Seats = 1  # 2 or more: a group session
@@ -289,9 +344,13 @@ class Availability(Struct, kw_only=True):
     @classmethod
     def from_json(cls, data: dict) -> "Availability":
         """Body of `PUT /availability`."""
+        if data.get("id") == "":  # as absent (msgspec does not try the Literal after a str)
+            data = {name: value for name, value in data.items() if name != "id"}
         availability = _decode(cls, data)
-        if not availability.id:
-            availability.id = str(uuid4())
+        for name in ("types", "cohorts"):
+            values = getattr(availability, name)
+            if len(set(values)) < len(values):
+                raise Invalid(f"{name}: Expected each value once")
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
         # Last: the one rule the published schema does not state (tests/test_schema.py).
@@ -359,7 +418,7 @@ class BookingRequest(Struct):
     availability (required there); a group session starts when it starts and offers its types."""
 
     owner: Name
-    id: Name
+    id: Id
     startTime: Instant | None = None
     type: AvailabilityType | None = None
 

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from database import parallel
 from database.client import dynamodb, from_item, to_item
 from database.errors import Invalid
+from database.models import read_json
+from database.times import format_time, parse_time
 
 # A filtered query keeps reading until the page is full, at most this many times per request,
 # so a page comes back empty only when that many reads in a row matched nothing.
 MAX_READS_PER_PAGE = 5
 
 INVALID_START_KEY = "startKey is not valid for this query"
+# DynamoDB's limit on a sort key value (a partition key's is 2048): no key it gave out is longer.
+MAX_KEY_BYTES = 1024
 
 
 def encode_key(key: dict[str, dict]) -> str:
@@ -40,9 +44,13 @@ def _encode(plain: object) -> str:
 
 def _decode(token: str) -> object:
     try:
-        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError) as error:
         raise Invalid(INVALID_START_KEY, detail=str(error)) from error
+    try:
+        return read_json(text, "startKey")
+    except Invalid as error:  # deeply nested, lone surrogates...: not a token this API gave
+        raise Invalid(INVALID_START_KEY, detail=error.detail) from error
 
 
 def _check_key(key: object, shapes: tuple[set[str], ...], fixed: dict[str, str]) -> dict:
@@ -52,6 +60,7 @@ def _check_key(key: object, shapes: tuple[set[str], ...], fixed: dict[str, str])
         not isinstance(key, dict)
         or set(key) not in shapes
         or not all(isinstance(value, str) and value for value in key.values())
+        or any(len(value.encode()) > MAX_KEY_BYTES for value in key.values())
         or any(key[name] != value for name, value in fixed.items() if name in key)
     ):
         raise Invalid(INVALID_START_KEY, detail=f"startKey {key!r}")
@@ -102,6 +111,11 @@ class Part:
     name: str
     request: dict
     key: frozenset[str]
+    # (sort key, its lowest value) when the query's key condition starts the range there: a
+    # position must be a stored time, and one before that value (a token from a page read
+    # with an earlier default start) resumes where the query now starts. DynamoDB refuses an
+    # ExclusiveStartKey outside the key condition.
+    starts_at: tuple[str, str] | None = None
 
     def position(self, item: dict) -> dict[str, str]:
         """The key to resume this part's query right after `item`."""
@@ -147,6 +161,23 @@ def _positions(token: str, parts: list[Part], fixed: dict[str, str]) -> dict[str
     return {
         name: None
         if position == FROM_START
-        else _check_key(position, (set(by_name[name].key),), fixed)
+        else _within_part(_check_key(position, (set(by_name[name].key),), fixed), by_name[name])
         for name, position in positions.items()
     }
+
+
+def _within_part(position: dict[str, str], part: Part) -> dict[str, str] | None:
+    if part.starts_at is None:
+        return position
+    attribute, low = part.starts_at
+    if not is_stored_time(position[attribute]):
+        raise Invalid(INVALID_START_KEY, detail=f"startKey {part.name} {position!r}")
+    return position if position[attribute] >= low else None  # None: from the start
+
+
+def is_stored_time(value: str) -> bool:
+    """A time as this code stores it (fixed-width UTC: string order is time order)."""
+    try:
+        return format_time(parse_time(value)) == value
+    except ValueError:
+        return False

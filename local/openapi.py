@@ -9,6 +9,9 @@ from typing import Any
 import msgspec
 
 from database.models import (
+    ID_LENGTH,
+    ID_PATTERN,
+    MAX_USERNAME,
     PRICE_IS_ONE_TO_ONE,
     Availability,
     AvailabilityPage,
@@ -28,6 +31,11 @@ from database.models import (
 from local.serverless import Route, Service
 
 _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
+# What a path parameter can be (api.http.Request.id and .username); anything else is a 404.
+_PATH_PARAMETERS = {
+    "id": {"type": "string", "minLength": ID_LENGTH, "maxLength": ID_LENGTH, "pattern": ID_PATTERN},
+    "username": {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME},
+}
 _PAGING = {
     "limit": (
         "Page size, 1 to 100 (default 100).",
@@ -211,7 +219,12 @@ def _without_prices(schemas: dict[str, Any]) -> None:
 def _operation(route: Route, ref_of) -> dict[str, Any]:
     summary, request, response, query = _OPERATIONS.get(route.key, (route.function, None, None, {}))
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _PATH_PARAMETERS.get(name, {"type": "string"}),
+        }
         for name in _PARAMETER.findall(route.path)
     ] + [
         {"name": name, "in": "query", "description": text, "schema": schema}

@@ -4,6 +4,7 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from botocore.exceptions import ClientError
 
@@ -42,6 +43,22 @@ def availability(**overrides: Any) -> dict:
         "cohorts": ["1500-1600"],
         **overrides,
     }
+
+
+def uuid(name: str) -> str:
+    """The fixture id `name` as the API issues ids (a canonical UUID), the same on every run."""
+    return str(uuid5(NAMESPACE_URL, f"https://dojo-scheduler.test/{name}"))
+
+
+def publish(client, body: dict) -> dict:
+    """`body` (a `PUT /availability` body with an `id`) stored as the API stores it: an existing
+    availability with a known id, to book, replace or cancel (the API issues only new ids)."""
+    from database.availabilities import stored
+    from database.models import Availability
+
+    record = Availability.from_json(body)
+    client.put_item(TableName="test-availabilities", Item=to_item(stored(record)))
+    return record.to_json()
 
 
 def snapshot(client) -> dict[str, list]:

@@ -6,7 +6,7 @@ import pytest
 
 from handlers.availability import delete, get
 from handlers.availability import set as set_availability
-from support import add_user, availability, body, http_event, snapshot
+from support import add_user, availability, body, http_event, publish, snapshot, uuid
 
 
 def put(payload, caller="alice"):
@@ -54,11 +54,11 @@ def test_set_availability_stores_utc_times_and_assigns_an_id(tables):
 
 
 def test_set_availability_replaces_by_id(tables):
-    first = body(put(availability(id="a1")))
-    second = body(put(availability(id="a1", types=["BOOK_STUDY"])))
+    first = body(put(availability()))
+    second = body(put(availability(id=first["id"], types=["BOOK_STUDY"])))
 
-    assert first["id"] == second["id"] == "a1"
-    assert stored(tables, "alice", "a1")["types"] == {"L": [{"S": "BOOK_STUDY"}]}
+    assert first["id"] == second["id"]
+    assert stored(tables, "alice", first["id"])["types"] == {"L": [{"S": "BOOK_STUDY"}]}
     assert tables.scan(TableName="test-availabilities")["Count"] == 1
 
 
@@ -121,15 +121,15 @@ def test_set_availability_without_claims_is_401(tables):
 
 
 def test_get_returns_only_the_callers_availabilities(tables):
-    put(availability(id="a1"))
-    put(availability(id="a2"))
-    put(availability(id="b1", owner="bob"), caller="bob")
+    publish(tables, availability(id=uuid("a1")))
+    publish(tables, availability(id=uuid("a2")))
+    publish(tables, availability(id=uuid("b1"), owner="bob"))
 
     response = get.handler(http_event("GET /availability"), None)
 
     assert response["statusCode"] == 200
     result = body(response)
-    assert [a["id"] for a in result["availabilities"]] == ["a1", "a2"]
+    assert sorted(a["id"] for a in result["availabilities"]) == sorted([uuid("a1"), uuid("a2")])
     assert "lastEvaluatedKey" not in result
     assert result["availabilities"][0]["status"] == "SCHEDULED"  # returned since version 2
     assert "expirationTime" not in result["availabilities"][0]
@@ -140,51 +140,59 @@ def test_get_returns_only_the_callers_availabilities(tables):
 
 def test_search_matches_time_range_cohort_and_excludes_the_callers_own(tables):
     add_user(tables, "bob", cohort="1500-1600")
-    put(availability(id="in-range"))
-    put(availability(id="all-cohorts", cohorts=["ALL_COHORTS"]))
-    put(availability(id="other-cohort", cohorts=["0-400"]))
-    put(
+    publish(tables, availability(id=uuid("in-range")))
+    publish(tables, availability(id=uuid("all-cohorts"), cohorts=["ALL_COHORTS"]))
+    publish(tables, availability(id=uuid("other-cohort"), cohorts=["0-400"]))
+    publish(
+        tables,
         availability(
-            id="too-late", startTime="2030-01-03T09:00:00Z", endTime="2030-01-03T10:00:00Z"
-        )
+            id=uuid("too-late"), startTime="2030-01-03T09:00:00Z", endTime="2030-01-03T10:00:00Z"
+        ),
     )
-    put(availability(id="bobs", owner="bob"), caller="bob")
+    publish(tables, availability(id=uuid("bobs"), owner="bob"))
 
     response = search(startTime="2030-01-01T00:00:00Z", endTime="2030-01-02T00:00:00+00:00")
 
     assert response["statusCode"] == 200
-    assert sorted(a["id"] for a in body(response)["availabilities"]) == ["all-cohorts", "in-range"]
+    assert sorted(a["id"] for a in body(response)["availabilities"]) == sorted(
+        [uuid("all-cohorts"), uuid("in-range")]
+    )
 
 
 def test_a_player_without_a_cohort_finds_only_all_cohorts(tables):
     add_user(tables, "bob", cohort="")
-    put(availability(id="for-1500", cohorts=["1500-1600"]))
-    put(availability(id="for-all", cohorts=["ALL_COHORTS"]))
+    publish(tables, availability(id=uuid("for-1500"), cohorts=["1500-1600"]))
+    publish(tables, availability(id=uuid("for-all"), cohorts=["ALL_COHORTS"]))
 
     response = search(startTime="2030-01-01T00:00:00Z")
 
-    assert [a["id"] for a in body(response)["availabilities"]] == ["for-all"]
+    assert [a["id"] for a in body(response)["availabilities"]] == [uuid("for-all")]
 
 
 def test_search_compares_instants_not_strings(tables):
     add_user(tables, "bob")
-    put(availability(id="at-nine-utc"))
+    publish(tables, availability(id=uuid("at-nine-utc")))
 
     # 10:00+01:00 is 09:00Z: the bound is inclusive, whatever offset the client uses
     exact = search(startTime="2030-01-01T10:00:00+01:00", endTime="2030-01-01T04:00:00-05:00")
     after = search(startTime="2030-01-01T09:00:00.001Z")
 
-    assert [a["id"] for a in body(exact)["availabilities"]] == ["at-nine-utc"]
+    assert [a["id"] for a in body(exact)["availabilities"]] == [uuid("at-nine-utc")]
     assert body(after)["availabilities"] == []
 
 
 def test_search_without_end_time_is_open_ended(tables):
     add_user(tables, "bob")
-    put(availability(id="far", startTime="2031-06-01T09:00:00Z", endTime="2031-06-01T10:00:00Z"))
+    publish(
+        tables,
+        availability(
+            id=uuid("far"), startTime="2031-06-01T09:00:00Z", endTime="2031-06-01T10:00:00Z"
+        ),
+    )
 
     response = search(startTime="2030-01-01T00:00:00Z")
 
-    assert [a["id"] for a in body(response)["availabilities"]] == ["far"]
+    assert [a["id"] for a in body(response)["availabilities"]] == [uuid("far")]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +224,7 @@ def test_invalid_search_is_400(tables, query, message):
 def test_a_start_key_from_another_query_is_400(tables):
     add_user(tables, "bob")
     for n in range(3):
-        put(availability(id=f"a{n}"))
+        publish(tables, availability(id=uuid(f"a{n}")))
     own_page = body(get.handler(http_event("GET /availability", query={"limit": "1"}), None))
     search_page = body(search(startTime="2030-01-01T00:00:00Z", limit="1"))
 
@@ -238,7 +246,7 @@ def test_a_start_key_from_another_query_is_400(tables):
 
 def test_limit_pages_the_callers_availabilities(tables):
     for n in range(3):
-        put(availability(id=f"a{n}"))
+        publish(tables, availability(id=uuid(f"a{n}")))
 
     first = body(get.handler(http_event("GET /availability", query={"limit": "2"}), None))
     second = body(
@@ -251,8 +259,9 @@ def test_limit_pages_the_callers_availabilities(tables):
         )
     )
 
-    assert [a["id"] for a in first["availabilities"]] == ["a0", "a1"]
-    assert [a["id"] for a in second["availabilities"]] == ["a2"]
+    ids = sorted(uuid(f"a{n}") for n in range(3))
+    assert [a["id"] for a in first["availabilities"]] == ids[:2]
+    assert [a["id"] for a in second["availabilities"]] == ids[2:]
     assert "lastEvaluatedKey" not in second
 
 
@@ -264,38 +273,38 @@ def delete_event(availability_id, caller="alice"):
 
 
 def test_delete_removes_the_callers_availability(tables):
-    put(availability(id="a1"))
+    publish(tables, availability(id=uuid("a1")))
 
-    response = delete.handler(delete_event("a1"), None)
+    response = delete.handler(delete_event(uuid("a1")), None)
 
     assert response["statusCode"] == 200
-    assert stored(tables, "alice", "a1") is None
+    assert stored(tables, "alice", uuid("a1")) is None
 
 
 def test_delete_of_a_missing_availability_is_404(tables):
-    response = delete.handler(delete_event("nope"), None)
+    response = delete.handler(delete_event(uuid("nope")), None)
 
     assert response["statusCode"] == 404
     assert body(response)["message"] == "Availability not found or already booked"
 
 
 def test_delete_cannot_touch_another_users_availability(tables):
-    put(availability(id="a1"))
+    publish(tables, availability(id=uuid("a1")))
     before = snapshot(tables)
 
-    response = delete.handler(delete_event("a1", caller="bob"), None)
+    response = delete.handler(delete_event(uuid("a1"), caller="bob"), None)
 
     assert response["statusCode"] == 404
     assert snapshot(tables) == before
 
 
 def test_delete_without_claims_is_401(tables):
-    put(availability(id="a1"))
+    publish(tables, availability(id=uuid("a1")))
 
-    response = delete.handler(delete_event("a1", caller=None), None)
+    response = delete.handler(delete_event(uuid("a1"), caller=None), None)
 
     assert response["statusCode"] == 401
-    assert stored(tables, "alice", "a1") is not None
+    assert stored(tables, "alice", uuid("a1")) is not None
 
 
 @pytest.mark.parametrize("name", ["startTime", "endTime"])

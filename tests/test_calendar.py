@@ -4,29 +4,40 @@ each exactly once, read with Queries and a BatchGetItem only (never a Scan)."""
 import pytest
 
 from handlers.availability import book
-from handlers.availability import set as set_availability
 from handlers.calendar import get as get_calendar
 from handlers.meeting import cancel
-from support import add_user, availability, body, http_event
+from support import add_user, availability, body, http_event, uuid
+from support import publish as store
 
 SINCE = "2030-01-01T00:00:00Z"
+NAMES: dict[str, str] = {}  # id -> the name a test gave it
 
 
-def publish(owner, id, day="2030-01-02", **fields):
+def publish(client, owner, name, day="2030-01-02", **fields):
+    """`owner`'s availability `name` (its id: uuid(name)) on `day`, open to all cohorts."""
     start, end = f"{day}T09:00:00Z", f"{day}T12:00:00Z"
-    event = http_event(
-        "PUT /availability",
-        caller=owner,
-        body=availability(
-            owner=owner, id=id, startTime=start, endTime=end, cohorts=["ALL_COHORTS"], **fields
+    store(
+        client,
+        availability(
+            owner=owner,
+            id=uuid(name),
+            startTime=start,
+            endTime=end,
+            cohorts=["ALL_COHORTS"],
+            **fields,
         ),
     )
-    assert set_availability.handler(event, None)["statusCode"] == 200
+    NAMES[uuid(name)] = name
 
 
-def book_as(caller, owner, id, day="2030-01-02"):
-    booking = {"owner": owner, "id": id}
-    if not id.startswith("group"):
+def named(availability_or_meeting: dict) -> str:
+    """The fixture name of a returned availability's or meeting's id."""
+    return NAMES[availability_or_meeting["id"]]
+
+
+def book_as(caller, owner, name, day="2030-01-02"):
+    booking = {"owner": owner, "id": uuid(name)}
+    if not name.startswith("group"):
         booking |= {"startTime": f"{day}T10:00:00Z", "type": "CLASSICAL_GAME"}
     event = http_event("PUT /availability/book", caller=caller, body=booking)
     assert book.handler(event, None)["statusCode"] == 200
@@ -46,8 +57,8 @@ def everything(caller, limit, **query):
         assert response["statusCode"] == 200, response
         page = body(response)
         assert len(page["availabilities"]) + len(page["meetings"]) <= limit
-        availabilities += [a["id"] for a in page["availabilities"]]
-        meetings += [m["id"] for m in page["meetings"]]
+        availabilities += [named(a) for a in page["availabilities"]]
+        meetings += [named(m) for m in page["meetings"]]
         pages += 1
         key = page.get("lastEvaluatedKey")
         if key is None:
@@ -61,20 +72,20 @@ def club(tables):
     group-alice he joined; plus what is not his, and what is before the calendar's start."""
     for name in ("alice", "bob", "carol"):
         add_user(tables, name)
-    publish("bob", "a-bob")
-    publish("bob", "group-bob", maxParticipants=4)
-    publish("bob", "old-bob", day="2029-12-30")
-    publish("alice", "m-alice")
+    publish(tables, "bob", "a-bob")
+    publish(tables, "bob", "group-bob", maxParticipants=4)
+    publish(tables, "bob", "old-bob", day="2029-12-30")
+    publish(tables, "alice", "m-alice")
     book_as("bob", "alice", "m-alice")
-    publish("bob", "m-bob")
+    publish(tables, "bob", "m-bob")
     book_as("carol", "bob", "m-bob")
-    publish("alice", "group-alice", maxParticipants=3)
+    publish(tables, "alice", "group-alice", maxParticipants=3)
     book_as("bob", "alice", "group-alice")
-    publish("alice", "group-left", maxParticipants=3)
+    publish(tables, "alice", "group-left", maxParticipants=3)
     book_as("bob", "alice", "group-left")
-    left = http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": "group-left"})
+    left = http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": uuid("group-left")})
     assert cancel.handler(left, None)["statusCode"] == 200
-    publish("alice", "not-bobs")
+    publish(tables, "alice", "not-bobs")
     return tables
 
 
@@ -87,10 +98,10 @@ def test_the_calendar_holds_everything_of_the_callers_from_the_start(club):
 
     assert response["statusCode"] == 200
     page = body(response)
-    assert {a["id"] for a in page["availabilities"]} == BOBS_AVAILABILITIES
-    assert {m["id"] for m in page["meetings"]} == BOBS_MEETINGS
+    assert {named(a) for a in page["availabilities"]} == BOBS_AVAILABILITIES
+    assert {named(m) for m in page["meetings"]} == BOBS_MEETINGS
     assert "lastEvaluatedKey" not in page
-    joined = next(a for a in page["availabilities"] if a["id"] == "group-alice")
+    joined = next(a for a in page["availabilities"] if named(a) == "group-alice")
     assert [p["username"] for p in joined["participants"]] == ["bob"]
 
 
@@ -105,29 +116,29 @@ def test_paging_returns_each_item_exactly_once(club, limit):
 
 def test_a_canceled_session_stays_on_every_members_calendar(club):
     owner_cancels = http_event(
-        "PUT /meeting/cancel/{id}", caller="alice", path={"id": "group-alice"}
+        "PUT /meeting/cancel/{id}", caller="alice", path={"id": uuid("group-alice")}
     )
     cancel.handler(owner_cancels, None)
 
     for member in ("alice", "bob"):
         page = body(calendar_as(member, startTime=SINCE))
-        statuses = {a["id"]: a["status"] for a in page["availabilities"]}
+        statuses = {named(a): a["status"] for a in page["availabilities"]}
         assert statuses["group-alice"] == "CANCELED"
 
 
 def test_canceled_meetings_stay_on_both_calendars(club):
-    event = http_event("PUT /meeting/cancel/{id}", caller="alice", path={"id": "m-alice"})
+    event = http_event("PUT /meeting/cancel/{id}", caller="alice", path={"id": uuid("m-alice")})
     cancel.handler(event, None)
 
     for member in ("alice", "bob"):
         page = body(calendar_as(member, startTime=SINCE))
-        assert {m["id"]: m["status"] for m in page["meetings"]}["m-alice"] == "CANCELED"
+        assert {named(m): m["status"] for m in page["meetings"]}["m-alice"] == "CANCELED"
 
 
 def test_the_default_start_is_a_day_ago(club):
     page = body(calendar_as("bob"))  # today is long before 2029-12-30
 
-    assert "old-bob" in {a["id"] for a in page["availabilities"]}
+    assert "old-bob" in {named(a) for a in page["availabilities"]}
 
 
 def test_the_calendar_never_scans(club):

@@ -7,7 +7,6 @@ import pytest
 
 from handlers.availability import book
 from handlers.availability import get as get_availability
-from handlers.availability import set as set_availability
 from handlers.meeting import cancel
 from handlers.meeting import get as get_meeting
 from handlers.meeting import list as list_meetings
@@ -18,21 +17,24 @@ from support import (
     client_error,
     fail,
     http_event,
+    publish,
     snapshot,
+    uuid,
 )
 
+A1 = uuid("a1")
 AVAILABILITY = availability(
-    id="a1", location="https://zoom.example/a", description="Sicilian prep", cohorts=["ALL_COHORTS"]
+    id=A1, location="https://zoom.example/a", description="Sicilian prep", cohorts=["ALL_COHORTS"]
 )
 BOOKING = {
     "owner": "alice",
-    "id": "a1",
+    "id": A1,
     "startTime": "2030-01-01T10:00:00Z",
     "type": "CLASSICAL_GAME",
 }
 
 
-def cancel_as(caller, meeting_id="a1"):
+def cancel_as(caller, meeting_id=A1):
     return cancel.handler(
         http_event("PUT /meeting/cancel/{id}", caller=caller, path={"id": meeting_id}), None
     )
@@ -43,13 +45,13 @@ def book_as(caller, **overrides):
     return book.handler(event, None)
 
 
-def availability_item(client, owner="alice", id="a1"):
+def availability_item(client, owner="alice", id=A1):
     return client.get_item(
         TableName="test-availabilities", Key={"owner": {"S": owner}, "id": {"S": id}}
     ).get("Item")
 
 
-def meeting_item(client, id="a1"):
+def meeting_item(client, id=A1):
     return client.get_item(TableName="test-meetings", Key={"id": {"S": id}}).get("Item")
 
 
@@ -66,12 +68,7 @@ def booked(tables):
     """alice published a1 (with location and description) and bob booked it; carol may book."""
     for name in ("alice", "bob", "carol"):
         add_user(tables, name)
-    assert (
-        set_availability.handler(http_event("PUT /availability", body=AVAILABILITY), None)[
-            "statusCode"
-        ]
-        == 200
-    )
+    publish(tables, AVAILABILITY)
     published = availability_item(tables)
     assert book_as("bob")["statusCode"] == 200
     return tables, published
@@ -81,7 +78,7 @@ def test_the_meeting_copies_location_and_description(booked):
     client, _ = booked
 
     meeting = body(
-        get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": "a1"}), None)
+        get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": A1}), None)
     )
 
     assert meeting["meeting"]["location"] == "https://zoom.example/a"
@@ -97,11 +94,11 @@ def test_participant_cancel_reopens_the_availability_exactly_as_it_was(booked):
     assert response["statusCode"] == 200
     assert body(response)["status"] == "CANCELED"
     assert availability_item(client) == published  # same id, window, types, text, TTL
-    assert "a1" in search_as("carol")
+    assert A1 in search_as("carol")
     # both members still see the canceled meeting
     for member in ("alice", "bob"):
         got = get_meeting.handler(
-            http_event("GET /meeting/{id}", caller=member, path={"id": "a1"}), None
+            http_event("GET /meeting/{id}", caller=member, path={"id": A1}), None
         )
         assert body(got)["meeting"]["status"] == "CANCELED"
         listed = body(list_meetings.handler(http_event("GET /meeting", caller=member), None))
@@ -129,7 +126,7 @@ def test_owner_cancel_reopens_nothing(booked):
     assert response["statusCode"] == 200
     assert body(response)["status"] == "CANCELED"
     assert availability_item(client) is None
-    assert "a1" not in search_as("carol")
+    assert A1 not in search_as("carol")
     assert meeting_item(client)["canceledBy"] == {"S": "alice"}
 
 
@@ -137,7 +134,7 @@ def test_participant_cancel_after_the_window_reopens_nothing(tables):
     for name in ("alice", "bob"):
         add_user(tables, name)
     past = {**AVAILABILITY, "startTime": "2020-01-01T09:00:00Z", "endTime": "2020-01-01T12:00:00Z"}
-    set_availability.handler(http_event("PUT /availability", body=past), None)
+    publish(tables, past)
     assert book_as("bob", startTime="2020-01-01T10:00:00Z")["statusCode"] == 200
 
     response = cancel_as("bob")
@@ -162,7 +159,12 @@ def test_cancelling_again_is_200_and_changes_nothing(booked, member):
 
 @pytest.mark.parametrize(
     ("caller", "meeting_id", "status"),
-    [("carol", "a1", 403), ("bob", "nope", 404), ("alice", "nope", 404)],
+    [
+        ("carol", A1, 403),
+        ("bob", uuid("nope"), 404),
+        ("alice", uuid("nope"), 404),
+        ("bob", "a1", 404),
+    ],
 )
 def test_strangers_and_missing_meetings_change_nothing(booked, caller, meeting_id, status):
     client, _ = booked
@@ -177,13 +179,13 @@ def test_strangers_and_missing_meetings_change_nothing(booked, caller, meeting_i
 
 def test_an_open_availability_is_not_a_meeting(tables):
     add_user(tables, "alice")
-    set_availability.handler(http_event("PUT /availability", body=AVAILABILITY), None)
+    publish(tables, AVAILABILITY)
 
     assert cancel_as("alice")["statusCode"] == 404
 
 
 def test_cancel_without_claims_is_401(booked):
-    event = http_event("PUT /meeting/cancel/{id}", caller=None, path={"id": "a1"})
+    event = http_event("PUT /meeting/cancel/{id}", caller=None, path={"id": A1})
 
     assert cancel.handler(event, None)["statusCode"] == 401
 
@@ -193,7 +195,7 @@ def test_a_version_1_meeting_cancels_without_reopening(tables):
     tables.put_item(
         TableName="test-meetings",
         Item={
-            "id": {"S": "old"},
+            "id": {"S": uuid("old")},
             "owner": {"S": "alice"},
             "participant": {"S": "bob"},
             "startTime": {"S": "2030-01-01T09:00:00.000Z"},
@@ -201,11 +203,11 @@ def test_a_version_1_meeting_cancels_without_reopening(tables):
         },
     )
 
-    response = cancel_as("bob", "old")
+    response = cancel_as("bob", uuid("old"))
 
     assert response["statusCode"] == 200
     assert body(response)["status"] == "CANCELED"
-    assert availability_item(tables, id="old") is None
+    assert availability_item(tables, id=uuid("old")) is None
 
 
 def test_a_failed_cancel_is_500_and_changes_nothing(booked):

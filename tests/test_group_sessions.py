@@ -11,10 +11,21 @@ from handlers.availability import get as get_availability
 from handlers.availability import set as set_availability
 from handlers.meeting import cancel
 from handlers.meeting import list as list_meetings
-from support import add_user, availability, body, client_error, fail, http_event, snapshot
+from support import (
+    add_user,
+    availability,
+    body,
+    client_error,
+    fail,
+    http_event,
+    publish,
+    snapshot,
+    uuid,
+)
 
+S1 = uuid("s1")
 SESSION = availability(
-    id="s1",
+    id=S1,
     maxParticipants=3,
     types=["OPENING_SPARRING", "BOOK_STUDY"],
     cohorts=["1500-1600", "1600-1700"],
@@ -25,19 +36,19 @@ SESSION = availability(
 
 def join_as(caller, **overrides):
     event = http_event(
-        "PUT /availability/book", caller=caller, body={"owner": "alice", "id": "s1", **overrides}
+        "PUT /availability/book", caller=caller, body={"owner": "alice", "id": S1, **overrides}
     )
     return book.handler(event, None)
 
 
 def cancel_as(caller):
-    event = http_event("PUT /meeting/cancel/{id}", caller=caller, path={"id": "s1"})
+    event = http_event("PUT /meeting/cancel/{id}", caller=caller, path={"id": S1})
     return cancel.handler(event, None)
 
 
 def session_item(client):
     return client.get_item(
-        TableName="test-availabilities", Key={"owner": {"S": "alice"}, "id": {"S": "s1"}}
+        TableName="test-availabilities", Key={"owner": {"S": "alice"}, "id": {"S": S1}}
     ).get("Item")
 
 
@@ -52,7 +63,7 @@ def search_as(caller):
     return [a["id"] for a in body(get_availability.handler(event, None))["availabilities"]]
 
 
-def publish(session=SESSION):
+def put_session(session=SESSION):
     return set_availability.handler(http_event("PUT /availability", body=session), None)
 
 
@@ -63,9 +74,7 @@ def session(tables):
     for name in ("bob", "carol", "dave", "erin"):
         add_user(tables, name, discordUsername=f"{name}#1")
     add_user(tables, "zed", cohort="0-400")
-    response = publish()
-    assert response["statusCode"] == 200
-    assert body(response)["maxParticipants"] == 3
+    assert publish(tables, SESSION)["maxParticipants"] == 3
     return tables
 
 
@@ -74,13 +83,13 @@ def test_joining_answers_the_session_with_the_caller_in_it(session):
 
     assert response["statusCode"] == 200
     joined = body(response)
-    assert joined["id"] == "s1"
+    assert joined["id"] == S1
     assert joined["participants"] == [
         {"username": "bob", "discord": "bob#1", "cohort": "1500-1600"}
     ]
     assert joined["status"] == "SCHEDULED"
     assert seats(session) == {"bob": "SCHEDULED"}
-    assert "s1" in search_as("carol")  # seats are left
+    assert S1 in search_as("carol")  # seats are left
     assert session_item(session)["participantCount"] == {"N": "1"}
 
 
@@ -105,10 +114,10 @@ def test_the_last_seat_closes_the_session_and_a_full_session_is_409(session):
     assert full["statusCode"] == 409
     assert body(full)["message"] == "This session is full"
     assert snapshot(session) == before
-    assert "s1" not in search_as("erin")
+    assert S1 not in search_as("erin")
     # the owner still lists it
     own = body(get_availability.handler(http_event("GET /availability"), None))
-    assert [(a["id"], a["status"]) for a in own["availabilities"]] == [("s1", "BOOKED")]
+    assert [(a["id"], a["status"]) for a in own["availabilities"]] == [(S1, "BOOKED")]
 
 
 def test_joining_twice_is_409_and_changes_nothing(session):
@@ -126,7 +135,7 @@ def test_joining_twice_is_409_and_changes_nothing(session):
     [
         ("alice", {}, 400, "own"),
         ("zed", {}, 400, "cohort"),
-        ("bob", {"id": "nope"}, 404, "not found"),
+        ("bob", {"id": uuid("nope")}, 404, "not found"),
         ("bob", {"type": "CLASSICAL_GAME"}, 400, "type"),
         ("bob", {"startTime": "2030-01-01T10:00:00Z"}, 400, "startTime"),
         ("bob", {"startTime": "soon"}, 400, "startTime"),
@@ -182,7 +191,7 @@ def test_a_leaving_participant_frees_the_seat(session):
     assert left["status"] == "SCHEDULED"
     assert session_item(session)["status"] == {"S": "SCHEDULED"}
     assert seats(session) == {"bob": "SCHEDULED", "carol": "CANCELED", "dave": "SCHEDULED"}
-    assert "s1" in search_as("erin")
+    assert S1 in search_as("erin")
     assert join_as("erin")["statusCode"] == 200
 
 
@@ -215,7 +224,7 @@ def test_the_owner_cancelling_cancels_the_whole_session(session):
     assert response["statusCode"] == again["statusCode"] == 200
     assert body(response)["status"] == body(again)["status"] == "CANCELED"
     assert [p["username"] for p in body(response)["participants"]] == ["bob"]
-    assert "s1" not in search_as("carol")
+    assert S1 not in search_as("carol")
     assert join_as("carol")["statusCode"] == 409
 
 
@@ -243,8 +252,8 @@ def test_a_session_with_participants_cannot_be_deleted_or_replaced(session):
     join_as("bob")
     before = snapshot(session)
 
-    deleted = delete.handler(http_event("DELETE /availability/{id}", path={"id": "s1"}), None)
-    replaced = publish({**SESSION, "maxParticipants": 2})
+    deleted = delete.handler(http_event("DELETE /availability/{id}", path={"id": S1}), None)
+    replaced = put_session({**SESSION, "maxParticipants": 2})
 
     assert deleted["statusCode"] == replaced["statusCode"] == 409
     assert "cancel it instead" in body(deleted)["message"]
@@ -255,7 +264,7 @@ def test_a_session_nobody_joined_can_be_deleted(session):
     join_as("bob")
     cancel_as("bob")
 
-    deleted = delete.handler(http_event("DELETE /availability/{id}", path={"id": "s1"}), None)
+    deleted = delete.handler(http_event("DELETE /availability/{id}", path={"id": S1}), None)
 
     assert deleted["statusCode"] == 200
     assert session_item(session) is None
@@ -263,7 +272,7 @@ def test_a_session_nobody_joined_can_be_deleted(session):
 
 @pytest.mark.parametrize("value", [0, 101, 2.5, "3", True])
 def test_max_participants_is_an_integer_from_1_to_100(tables, value):
-    response = publish({**SESSION, "maxParticipants": value})
+    response = put_session({**SESSION, "maxParticipants": value})
 
     assert response["statusCode"] == 400
     assert "maxParticipants" in body(response)["message"]

@@ -5,7 +5,9 @@ import pytest
 from database.client import to_item
 from handlers.meeting import get
 from handlers.meeting import list as list_meetings
-from support import add_user, body, http_event
+from support import add_user, body, http_event, uuid
+
+M1 = uuid("m1")
 
 
 def add_meeting(client, meeting_id, owner, participant, start="2030-01-01T09:00:00.000Z"):
@@ -24,7 +26,7 @@ def add_meeting(client, meeting_id, owner, participant, start="2030-01-01T09:00:
 def members(tables):
     add_user(tables, "alice", discordUsername="alice#1", name="Alice Example")
     add_user(tables, "bob", discordUsername="bob#2", name="Bob Example")
-    add_meeting(tables, "m1", owner="alice", participant="bob")
+    add_meeting(tables, M1, owner="alice", participant="bob")
     return tables
 
 
@@ -36,14 +38,14 @@ def get_meeting(meeting_id, caller):
 
 @pytest.mark.parametrize(("caller", "opponent"), [("alice", "bob"), ("bob", "alice")])
 def test_a_member_gets_the_meeting_and_the_opponents_public_profile(members, caller, opponent):
-    response = get_meeting("m1", caller)
+    response = get_meeting(M1, caller)
 
     assert response["statusCode"] == 200
     result = body(response)
     assert result["meeting"] == {
         "owner": "alice",
         "participant": "bob",
-        "id": "m1",
+        "id": M1,
         "startTime": "2030-01-01T09:00:00.000Z",
         "type": "CLASSICAL_GAME",
         # version 2; a version 1 meeting item has none of them
@@ -57,18 +59,18 @@ def test_a_member_gets_the_meeting_and_the_opponents_public_profile(members, cal
 
 
 def test_a_non_member_is_403(members):
-    response = get_meeting("m1", "carol")
+    response = get_meeting(M1, "carol")
 
     assert response["statusCode"] == 403
     assert body(response)["code"] == 403
 
 
 def test_a_missing_meeting_is_404(members):
-    assert get_meeting("nope", "alice")["statusCode"] == 404
+    assert get_meeting(uuid("nope"), "alice")["statusCode"] == 404
 
 
 def test_get_meeting_without_claims_is_401(members):
-    assert get_meeting("m1", None)["statusCode"] == 401
+    assert get_meeting(M1, None)["statusCode"] == 401
 
 
 def test_list_returns_meetings_on_both_sides(members):
@@ -79,7 +81,7 @@ def test_list_returns_meetings_on_both_sides(members):
 
     assert response["statusCode"] == 200
     result = body(response)
-    assert sorted(m["id"] for m in result["meetings"]) == ["m1", "m2"]
+    assert sorted(m["id"] for m in result["meetings"]) == [M1, "m2"]
     assert "lastEvaluatedKey" not in result
     assert "expirationTime" not in result["meetings"][0]
 

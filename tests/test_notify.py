@@ -545,12 +545,10 @@ def test_a_booking_succeeds_with_discord_down(players, streams, discord_api):
     for method in (responses.GET, responses.POST, responses.DELETE, responses.PATCH):
         discord_api.mock.add(method, re.compile(rf"{API}/.*"), status=503, json={"message": "down"})
 
-    offer = availability(id="a1")
-    assert (
-        set_availability.handler(http_event("PUT /availability", body=offer), None)["statusCode"]
-        == 200
-    )
-    booking = {"owner": "alice", "id": "a1", "startTime": "2030-01-01T10:00:00Z",
+    offer = set_availability.handler(http_event("PUT /availability", body=availability()), None)
+    assert offer["statusCode"] == 200
+    offered = body(offer)["id"]
+    booking = {"owner": "alice", "id": offered, "startTime": "2030-01-01T10:00:00Z",
                "type": "CLASSICAL_GAME"}  # fmt: skip
     response = book.handler(http_event("PUT /availability/book", caller="bob", body=booking), None)
     assert response["statusCode"] == 200
@@ -559,7 +557,7 @@ def test_a_booking_succeeds_with_discord_down(players, streams, discord_api):
 
     records = streams.take("availabilities") + streams.take("meetings")
     assert run(records)  # Discord is down: the records fail, to be retried
-    item = players.get_item(TableName="test-meetings", Key=to_item({"id": "a1"}))["Item"]
+    item = players.get_item(TableName="test-meetings", Key=to_item({"id": offered}))["Item"]
     assert item["participant"] == {"S": "bob"}  # the booking stands
 
 

@@ -7,9 +7,8 @@ from hypothesis import strategies as st
 from test_meetings import add_meeting
 
 from handlers.availability import get as get_availability
-from handlers.availability import set as set_availability
 from handlers.meeting import list as list_meetings
-from support import add_user, body, http_event
+from support import add_user, body, http_event, publish, uuid
 
 limits = st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40)
 examples = settings(
@@ -46,17 +45,12 @@ def availability(owner, n, cohorts, hour):
         "owner": owner,
         "ownerDiscord": f"{owner}#1",
         "ownerCohort": "1500-1600",
-        "id": f"{owner}-{n:02d}",
+        "id": uuid(f"{owner}-{n:02d}"),
         "startTime": f"2030-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z",
         "endTime": f"2030-01-{1 + hour // 24:02d}T{hour % 24:02d}:30:00Z",
         "types": ["CLASSICAL_GAME"],
         "cohorts": cohorts,
     }
-
-
-def publish(value):
-    event = http_event("PUT /availability", caller=value["owner"], body=value)
-    assert set_availability.handler(event, None)["statusCode"] == 200
 
 
 @pytest.fixture
@@ -68,9 +62,9 @@ def published(tables):
         kind = hour % 4
         owner = "bob" if kind == 1 else f"owner{hour % 3}"
         cohorts = ["0-400"] if kind == 2 else ["ALL_COHORTS"] if kind == 3 else ["1500-1600"]
-        publish(availability(owner, hour, cohorts, hour))
+        publish(tables, availability(owner, hour, cohorts, hour))
     for n in range(17):
-        publish(availability("alice", n, ["ALL_COHORTS"], 100 + n))
+        publish(tables, availability("alice", n, ["ALL_COHORTS"], 100 + n))
     return tables
 
 
@@ -81,7 +75,7 @@ def test_own_availabilities_page_exactly_once(published, page_limits):
         get_availability.handler, "GET /availability", "alice", "availabilities", page_limits
     )
 
-    assert_each_once(pages, [f"alice-{n:02d}" for n in range(17)])
+    assert_each_once(pages, [uuid(f"alice-{n:02d}") for n in range(17)])
 
 
 @examples
@@ -98,7 +92,7 @@ def test_search_pages_exactly_once(published, page_limits):
         endTime="2030-01-02T15:00:00Z",  # hours 0..39
     )
 
-    expected = [f"owner{hour % 3}-{hour:02d}" for hour in range(40) if hour % 4 in (0, 3)]
+    expected = [uuid(f"owner{hour % 3}-{hour:02d}") for hour in range(40) if hour % 4 in (0, 3)]
     assert_each_once(pages, expected)
 
 

@@ -31,17 +31,19 @@ from handlers.payments import account as get_account
 from handlers.payments import connect, webhook
 from payments import settings as payments_settings
 from payments import stripe_client
-from support import add_user, availability, body, http_event, snapshot
+from support import add_user, availability, body, http_event, snapshot, uuid
+from support import publish as store
 
 SECRET_NAME = "dojo-scheduler/test/stripe"
 SECRET_KEY = "sk_test_51Dojo"
 WEBHOOK_SECRET = "whsec_test_dojo"
 API = "https://api.stripe.com/v1"
 PRICE = {"amount": 5000, "currency": "usd"}
-PRICED = availability(id="p1", cohorts=["ALL_COHORTS"], price=PRICE, location="Zoom")
+P1 = uuid("p1")
+PRICED = availability(id=P1, cohorts=["ALL_COHORTS"], price=PRICE, location="Zoom")
 BOOKING = {
     "owner": "alice",
-    "id": "p1",
+    "id": P1,
     "startTime": "2030-01-01T10:00:00Z",
     "type": "CLASSICAL_GAME",
 }
@@ -200,7 +202,7 @@ def coach(payments_on):
 
 @pytest.fixture
 def published(coach):
-    assert publish(PRICED)["statusCode"] == 200
+    store(coach, PRICED)
     return coach
 
 
@@ -224,18 +226,18 @@ def book_as(caller, **overrides):
     )
 
 
-def cancel_as(caller, meeting_id="p1"):
+def cancel_as(caller, meeting_id=P1):
     return cancel.handler(
         http_event("PUT /meeting/cancel/{id}", caller=caller, path={"id": meeting_id})
     )
 
 
-def meeting(client, meeting_id="p1"):
+def meeting(client, meeting_id=P1):
     item = client.get_item(TableName="test-meetings", Key=to_item({"id": meeting_id})).get("Item")
     return item and from_item(item)
 
 
-def open_availability(client, owner="alice", availability_id="p1"):
+def open_availability(client, owner="alice", availability_id=P1):
     key = to_item({"owner": owner, "id": availability_id})
     item = client.get_item(TableName="test-availabilities", Key=key).get("Item")
     return item and from_item(item)
@@ -272,7 +274,7 @@ def deliver(payload, signature="sign"):
     return webhook.handler(request)
 
 
-def paid(session_id, meeting_id="p1", intent="pi_test_0001"):
+def paid(session_id, meeting_id=P1, intent="pi_test_0001"):
     return event(
         "checkout.session.completed",
         {
@@ -290,7 +292,7 @@ def paid(session_id, meeting_id="p1", intent="pi_test_0001"):
     )
 
 
-def expired(session_id, meeting_id="p1"):
+def expired(session_id, meeting_id=P1):
     return event(
         "checkout.session.expired",
         {
@@ -319,7 +321,7 @@ def test_a_price_on_a_stage_without_payments_is_400(tables):
     add_user(tables, "alice", stripeAccountId="acct_coach", stripeChargesEnabled=True)
     before = snapshot(tables)
 
-    response = publish(PRICED)
+    response = publish({**PRICED, "id": ""})  # a new one
 
     assert response["statusCode"] == 400
     assert body(response) == {"code": 400, "message": "Payments are off on this stage"}
@@ -339,7 +341,7 @@ def test_a_price_needs_an_account_that_takes_charges(payments_on, account):
     add_user(payments_on, "alice", **account)
     before = snapshot(payments_on)
 
-    response = publish(PRICED)
+    response = publish({**PRICED, "id": ""})  # a new one
 
     assert response["statusCode"] == 400
     assert "Stripe account" in body(response)["message"]
@@ -367,11 +369,11 @@ def test_a_bad_price_is_400(coach, price):
 def test_a_priced_availability_shows_its_price(published):
     mine = body(get_availability.handler(http_event("GET /availability")))["availabilities"]
     assert [a["price"] for a in mine] == [PRICE]
-    assert search_as("bob") == ["p1"]
+    assert search_as("bob") == [P1]
 
 
 def test_a_free_availability_has_no_price_field(coach):
-    response = body(publish(availability(id="f1")))
+    response = body(publish(availability()))
     assert "price" not in response
 
 
@@ -389,10 +391,10 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     assert form["line_items[0][price_data][currency]"] == ["usd"]
     assert form["payment_intent_data[transfer_data][destination]"] == ["acct_coach"]
     assert "payment_intent_data[application_fee_amount]" not in form  # the default fee is 0
-    assert form["client_reference_id"] == ["p1"]
-    assert form["metadata[dojoSchedulerMeeting]"] == ["p1"]  # what the webhook acts on
-    assert form["success_url"] == ["https://club.example/meeting/p1?checkout=success"]
-    assert form["cancel_url"] == ["https://club.example/meeting/p1?checkout=canceled"]
+    assert form["client_reference_id"] == [P1]
+    assert form["metadata[dojoSchedulerMeeting]"] == [P1]  # what the webhook acts on
+    assert form["success_url"] == [f"https://club.example/meeting/{P1}?checkout=success"]
+    assert form["cancel_url"] == [f"https://club.example/meeting/{P1}?checkout=canceled"]
     expires_in = int(form["expires_at"][0]) - time.time()
     assert 30 * 60 <= expires_in <= 32 * 60  # Stripe's minimum is 30 minutes
 
@@ -417,7 +419,7 @@ def test_the_platform_fee_is_a_stage_setting(published, stripe_api, monkeypatch)
 def test_the_held_meeting_is_visible_to_both_members_with_its_checkout(held, stripe_api):
     for caller in ("alice", "bob"):
         response = get_meeting.handler(
-            http_event("GET /meeting/{id}", caller=caller, path={"id": "p1"})
+            http_event("GET /meeting/{id}", caller=caller, path={"id": P1})
         )
         shown = body(response)["meeting"]
         assert shown["status"] == "AWAITING_PAYMENT"
@@ -425,7 +427,7 @@ def test_the_held_meeting_is_visible_to_both_members_with_its_checkout(held, str
         assert "checkoutSessionId" not in shown
     # once paid, no checkout is shown any more
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
-    response = get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": "p1"}))
+    response = get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": P1}))
     assert "checkoutUrl" not in body(response)["meeting"]
 
 
@@ -442,7 +444,7 @@ def test_stripe_down_while_booking_holds_nothing(published):
     assert response["statusCode"] == 503
     assert body(response) == {"code": 503, "message": "Temporary server error"}
     assert snapshot(published) == before
-    assert search_as("carol") == ["p1"]
+    assert search_as("carol") == [P1]
 
 
 def test_stripe_failing_while_booking_is_503_and_holds_nothing(published):
@@ -460,7 +462,7 @@ def test_a_hold_that_loses_the_race_expires_its_checkout(published, stripe_api):
     # carol's booking commits while bob's Checkout Session is being created.
     def carol_books_first(request):
         published.delete_item(
-            TableName="test-availabilities", Key=to_item({"owner": "alice", "id": "p1"})
+            TableName="test-availabilities", Key=to_item({"owner": "alice", "id": P1})
         )
         return stripe_api._create_session(request)
 
@@ -586,7 +588,7 @@ def test_an_expired_checkout_releases_the_slot_exactly(held, stripe_api):
     assert reopened["price"] == PRICE
     assert reopened["location"] == "Zoom"
     assert reopened["status"] == "SCHEDULED"
-    assert search_as("carol") == ["p1"]
+    assert search_as("carol") == [P1]
     # and a redelivery changes nothing
     after_first = snapshot(tables)
     assert deliver(expired("cs_test_0001"))["statusCode"] == 200
@@ -616,8 +618,8 @@ def test_an_event_this_backend_does_not_use_is_acknowledged(held, stripe_api):
 
     response = deliver(event("customer.created", {"id": "cus_1", "object": "customer"}))
     # the club's other Checkout Sessions (no meeting in their metadata) are not ours to refund
-    other = paid("cs_test_other", meeting_id="p1")
-    other["data"]["object"]["metadata"] = {"order": "p1"}
+    other = paid("cs_test_other", meeting_id=P1)
+    other["data"]["object"]["metadata"] = {"order": P1}
 
     assert response["statusCode"] == 200
     assert deliver(other)["statusCode"] == 200
@@ -674,7 +676,7 @@ def test_a_payment_completing_after_the_cancel_is_refunded(held, stripe_api):
     assert len(stripe_api.refunds) == 1  # one refund, whatever the deliveries
     assert refunds[0]["reverse_transfer"] == ["true"]
     assert refunds[0]["refund_application_fee"] == ["true"]
-    assert search_as("carol") == ["p1"]
+    assert search_as("carol") == [P1]
 
 
 def test_a_cancel_after_the_payment_confirmed_is_a_paid_cancel(held, stripe_api):
@@ -683,7 +685,7 @@ def test_a_cancel_after_the_payment_confirmed_is_a_paid_cancel(held, stripe_api)
     from database import meetings
 
     tables = _tables()
-    stale = meetings.cancel_targets("p1", "bob").booking
+    stale = meetings.cancel_targets(P1, "bob").booking
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
 
     from payments import refunds
@@ -762,7 +764,7 @@ def test_the_player_cancelling_in_time_is_refunded(confirmed, stripe_api):
 def test_the_player_cancelling_late_is_not_refunded(coach, stripe_api):
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     window = {"startTime": format_time(soon), "endTime": format_time(soon + timedelta(hours=3))}
-    assert publish({**PRICED, **window})["statusCode"] == 200
+    store(coach, {**PRICED, **window})
     assert book_as("bob", startTime=window["startTime"])["statusCode"] == 200
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
 
@@ -917,7 +919,7 @@ def test_account_updated_keeps_the_coach_current_and_ignores_stale_events(paymen
         "detailsSubmitted": True,
     }
     # and now dave can set a price
-    dave = availability(owner="dave", ownerDiscord="dave#1", id="d1", price=PRICE)
+    dave = availability(owner="dave", ownerDiscord="dave#1", price=PRICE)
     assert publish(dave, caller="dave")["statusCode"] == 200
 
 

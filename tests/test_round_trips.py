@@ -13,13 +13,22 @@ from handlers.meeting import list as list_meetings
 from handlers.user import create
 from handlers.user import get as get_user
 from handlers.user import set as set_user
-from support import RoundTrips, add_user, availability, http_event, post_confirmation_event
+from support import (
+    RoundTrips,
+    add_user,
+    availability,
+    http_event,
+    post_confirmation_event,
+    publish,
+    uuid,
+)
 
-AVAILABILITY = availability(id="a1", cohorts=["ALL_COHORTS"])
+A1, G1, M1 = uuid("a1"), uuid("g1"), uuid("m1")
+AVAILABILITY = availability(id=A1, cohorts=["ALL_COHORTS"])
 SEARCH = {"byTime": "1", "startTime": "2030-01-01T00:00:00Z"}
 BOOKING = {
     "owner": "alice",
-    "id": "a1",
+    "id": A1,
     "startTime": "2030-01-01T10:00:00Z",
     "type": "CLASSICAL_GAME",
 }
@@ -33,26 +42,28 @@ CASES = [
     ("getUser", get_user.handler, http_event("GET /user"), 1, 1, 1),
     ("setUser", set_user.handler, http_event("PUT /user", body={"dojoCohort": "0-400"}), 2, 1, 1),
     ("setAvailability", set_availability.handler,
-     http_event("PUT /availability", body={**AVAILABILITY, "id": "a2"}), 1, 1, 1),
+     http_event("PUT /availability", body={**AVAILABILITY, "id": ""}), 1, 1, 1),
+    ("setAvailability (replace)", set_availability.handler,
+     http_event("PUT /availability", body=AVAILABILITY), 1, 1, 1),
     ("getAvailability (own)", get_availability.handler, http_event("GET /availability"), 1, 1, 1),
     ("getAvailability (search)", get_availability.handler,
      http_event("GET /availability", caller="bob", query=SEARCH), 2, 2, 2),
     ("bookAvailability", book.handler,
      http_event("PUT /availability/book", caller="bob", body=BOOKING), 4, 2, 2),
     ("getMeeting", get_meeting.handler,
-     http_event("GET /meeting/{id}", caller="bob", path={"id": "m1"}), 2, 2, 2),
+     http_event("GET /meeting/{id}", caller="bob", path={"id": M1}), 2, 2, 2),
     ("listMeetings", list_meetings.handler, http_event("GET /meeting", caller="bob"), 2, 2, 1),
     ("deleteAvailability", delete.handler,
-     http_event("DELETE /availability/{id}", path={"id": "a1"}), 1, 1, 1),
+     http_event("DELETE /availability/{id}", path={"id": A1}), 1, 1, 1),
     # Version 2. The original's own counts for these are not ours to claim, so the calls
     # column pins ours: a change that adds a call has to say so here.
     ("bookAvailability (join)", book.handler,
-     http_event("PUT /availability/book", caller="bob", body={"owner": "alice", "id": "g1"}),
+     http_event("PUT /availability/book", caller="bob", body={"owner": "alice", "id": G1}),
      2, 2, 2),
     ("cancelMeeting", cancel_meeting.handler,
-     http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": "m1"}), 2, 2, 2),
+     http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": M1}), 2, 2, 2),
     ("cancelMeeting (leave)", cancel_meeting.handler,
-     http_event("PUT /meeting/cancel/{id}", caller="carol", path={"id": "g1"}), 3, 3, 3),
+     http_event("PUT /meeting/cancel/{id}", caller="carol", path={"id": G1}), 3, 3, 3),
     # four parts read at once, then the joined sessions
     ("getCalendar", get_calendar.handler, http_event("GET /calendar", caller="carol"), 5, 5, 2),
 ]  # fmt: skip
@@ -63,17 +74,14 @@ def counted(tables, monkeypatch):
     add_user(tables, "alice")
     add_user(tables, "bob")
     add_user(tables, "carol")
-    set_availability.handler(http_event("PUT /availability", body=AVAILABILITY), None)
-    group = {**AVAILABILITY, "id": "g1", "maxParticipants": 3}
-    set_availability.handler(http_event("PUT /availability", body=group), None)
-    joined = http_event(
-        "PUT /availability/book", caller="carol", body={"owner": "alice", "id": "g1"}
-    )
+    publish(tables, AVAILABILITY)
+    publish(tables, {**AVAILABILITY, "id": G1, "maxParticipants": 3})
+    joined = http_event("PUT /availability/book", caller="carol", body={"owner": "alice", "id": G1})
     assert book.handler(joined, None)["statusCode"] == 200
     tables.put_item(
         TableName="test-meetings",
         Item={
-            "id": {"S": "m1"},
+            "id": {"S": M1},
             "owner": {"S": "alice"},
             "participant": {"S": "bob"},
             "startTime": {"S": "2030-01-01T09:00:00.000Z"},

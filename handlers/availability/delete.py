@@ -6,7 +6,7 @@ from database.availabilities import delete_availability
 
 def delete(request: Request) -> dict:
     caller = request.caller
-    delete_availability(caller, request.path("id"))
+    delete_availability(caller, request.id())
     return {}
 
 

@@ -10,7 +10,7 @@ from database.times import now
 
 def cancel(request: Request) -> dict:
     caller = request.caller
-    targets = meetings.cancel_targets(request.path("id"), caller)
+    targets = meetings.cancel_targets(request.id(), caller)
     if targets.booking is not None:
         booking = targets.booking
         meeting = booking.meeting

@@ -8,7 +8,7 @@ from database.users import require_user
 
 def get(request: Request) -> dict:
     caller = request.caller
-    meeting = get_meeting(request.path("id"))
+    meeting = get_meeting(request.id())
     if meeting is None:
         raise NotFound("Meeting not found")
     if caller not in (meeting.owner, meeting.participant):

@@ -6,9 +6,8 @@ from database.users import require_user
 
 
 def get_user(request: Request) -> dict:
-    username = request.path("username", required=False)
-    if username is not None:
-        return require_user(username).to_json()
+    if request.path("username", required=False) is not None:
+        return require_user(request.username()).to_json()
     return require_user(request.caller).to_own_json()
 
 
