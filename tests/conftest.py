@@ -26,7 +26,11 @@ from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 from database.client import dynamodb  # noqa: E402
+from local import dynamodb_limits  # noqa: E402
 from support import create_tables  # noqa: E402
+
+# moto refuses keys and items over DynamoDB's size limits, as DynamoDB does.
+dynamodb_limits.apply()
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.
