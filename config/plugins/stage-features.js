@@ -82,6 +82,8 @@ class StageFeatures {
         await this.buildLayers();
         await this.injectRequirements();
       },
+      // After resources.extensions gave some functions a Condition (notify's Notifications).
+      'before:aws:package:finalize:saveServiceState': () => this.conditionLayers(),
       // `sls deploy function -f NAME` packages (and configures) that one function.
       'before:deploy:function:initialize': () => this.apply(),
       'after:deploy:function:packageFunction': () => this.injectRequirements([(options || {}).function]),
@@ -172,6 +174,28 @@ class StageFeatures {
     }
     fn.layers = [...(fn.layers || []), ...layers.map((l) => ({ Ref: this.layerLogicalId(l) }))];
     this.layersOf[name] = layers;
+  }
+
+  // A layer exists where a function using it does: when all of them have one Condition (e.g.
+  // only notify uses it, and notify exists only with Notifications), so has the layer, with
+  // its outputs. Else it is unconditional.
+  conditionLayers() {
+    const template = this.service.provider.compiledCloudFormationTemplate;
+    for (const layer of new Set(Object.values(this.layersOf).flat())) {
+      const id = this.layerLogicalId(layer);
+      const users = Object.values(template.Resources).filter(
+        (resource) =>
+          resource.Type === 'AWS::Lambda::Function' &&
+          (resource.Properties.Layers || []).some((ref) => ref.Ref === id)
+      );
+      const conditions = new Set(users.map((resource) => resource.Condition));
+      const [condition] = conditions;
+      if (conditions.size !== 1 || !condition) continue;
+      template.Resources[id].Condition = condition;
+      for (const [name, output] of Object.entries(template.Outputs || {})) {
+        if (name.startsWith(id)) output.Condition = condition;
+      }
+    }
   }
 
   // Each layer used on this stage: its requirements under python/, in the layer's zip.
