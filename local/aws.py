@@ -14,6 +14,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
+from local import dynamodb_limits
 from local.serverless import REGION, Service
 
 # Connections the kernel holds until they are accepted (Linux caps it at net.core.somaxconn,
@@ -106,6 +107,7 @@ class MotoServer:
     """moto's server (what moto's ThreadedMotoServer runs), one request at a time."""
 
     def __init__(self, port: int):
+        dynamodb_limits.apply()  # refuse what DynamoDB refuses (sizes of keys and items)
         app = Serialised(DomainDispatcherApplication(create_backend_app))
         self._server = _MotoServer("127.0.0.1", port, app)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

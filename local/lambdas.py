@@ -28,6 +28,14 @@ log = logging.getLogger("local")
 
 DEFAULT_CONCURRENCY = 10  # environments per function
 
+# Lambda's payload quota for a synchronous invocation, on the event and on the result as JSON
+# (the figures its errors name).
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
+# What frames the event and the result on the socket (local.runtime): not the payload.
+_EVENT_FRAME = len('{"event": }\n')
+_RESULT_FRAME = len('{"result": }\n')
+
 
 class FunctionError(Exception):
     """The function raised (its traceback is in the function's log, as on Lambda), or its
@@ -40,6 +48,14 @@ class FunctionError(Exception):
 
 class TimedOut(FunctionError):
     """Lambda stops an invocation at the function's timeout, and its environment with it."""
+
+
+class EventTooLarge(FunctionError):
+    """Lambda refuses to invoke the function with an event over its quota: nothing runs."""
+
+
+class ResultTooLarge(FunctionError):
+    """The function ran, but returned more than Lambda hands back: its result is lost."""
 
 
 class Environment:
@@ -62,14 +78,27 @@ class Environment:
             raise FunctionError(ready["errorType"], ready["errorMessage"])
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        request = json.dumps({"event": event}).encode() + b"\n"
+        if len(request) - _EVENT_FRAME > MAX_EVENT_BYTES:
+            message = (
+                f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the Invoke operation"
+            )
+            raise EventTooLarge("RequestEntityTooLargeException", message)
         self.channel.settimeout(self.function.timeout)
-        self.writer.write(json.dumps({"event": event}).encode() + b"\n")
+        self.writer.write(request)
         self.writer.flush()
         try:
-            answer = self._receive()
+            line = self.reader.readline()
         except TimeoutError:
             message = f"Task timed out after {self.function.timeout:.2f} seconds"
             raise TimedOut("Sandbox.Timedout", message) from None
+        answer = self._parse(line)
+        if "result" in answer and len(line) - _RESULT_FRAME > MAX_RESULT_BYTES:
+            message = (
+                f"Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESULT_BYTES} bytes)."
+            )
+            raise ResultTooLarge("Function.ResponseSizeTooLarge", message)
         if "errorType" in answer:
             raise FunctionError(answer["errorType"], answer["errorMessage"])
         return answer["result"]
@@ -79,7 +108,9 @@ class Environment:
         return self.process.poll() is None
 
     def _receive(self) -> dict[str, Any]:
-        line = self.reader.readline()
+        return self._parse(self.reader.readline())
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
         if not line:
             status = self.process.wait()
             raise FunctionError("Runtime.ExitError", f"the environment exited ({status})")

@@ -27,11 +27,15 @@ from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 import roles  # noqa: E402
 from database.client import dynamodb  # noqa: E402
+from local import dynamodb_limits  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
 
 # Each handler runs with its own function's IAM role (tests/roles.py, local/iam.py): before
 # any test module imports a handler.
 roles.install(SERVICE)
+
+# moto refuses keys and items over DynamoDB's size limits, as DynamoDB does.
+dynamodb_limits.apply()
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.

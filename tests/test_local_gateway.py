@@ -2,8 +2,11 @@
 2.0 events and responses, the JWT authorizer, and how a crashing function is answered."""
 
 import base64
+import http.client
 import json
 import logging
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -11,12 +14,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local import server as server_module
 from local import serverless
 from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.events import HttpRequest, http_event, http_response
 from local.lambdas import Lambdas
 from local.routing import Router
-from local.server import LocalApi
+from local.server import LocalApi, bind
 from local.serverless import Function, Route, Service
 
 SERVERLESS_YML = """
@@ -267,3 +271,143 @@ def test_without_a_feature_its_functions_and_routes_are_left_out():
     assert "stripeWebhook" in on.functions and "stripeWebhook" not in off.functions
     assert {route.function for route in off.routes} == set(off.functions) - {"createUser", "notify"}
     assert "POST /stripe/webhook" in {route.key for route in on.routes}
+
+
+# --- the HTTP front end (werkzeug): what API Gateway answers before any function runs ---
+
+
+def big_result(event, context):
+    """A result over Lambda's 6 MB quota for what a function returns."""
+    return {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 200)}
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    """A LocalServer serving echo, big_result and crashing on a free port; its address."""
+    service = Service(name="svc", stage="t", document={"provider": {"httpApi": {"cors": True}}})
+    for name in ("echo", "big_result", "crashing"):
+        service.functions[name] = Function(name, __name__, name, 128, 3)
+        service.routes.append(Route("ANY", f"/{name}", name, None))
+    server = bind(0)
+    server.api = LocalApi(service, Lambdas(service, concurrency=2), None, None, {}, {})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[:2]
+    server.shutdown()
+    server.server_close()
+    server.api.lambdas.close()
+
+
+def raw_exchange(address, data: bytes, *, half_close: bool = True) -> tuple[int, dict, bytes]:
+    """Sends `data` as is on a new connection; the status, headers and body answered."""
+    with socket.create_connection(address, timeout=30) as connection:
+        connection.sendall(data)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def call(address, method: str, path: str, body: bytes = b"", headers=None):
+    connection = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+BAD_REQUEST = (400, {"message": "Bad Request"})
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}",
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\n\r\n{}",
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}",  # truncated
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}",  # cut
+    ],
+)
+def test_broken_framing_is_a_400_and_the_server_goes_on(gateway, head, caplog):
+    with caplog.at_level(logging.INFO, logger="local"):
+        status, headers, body = raw_exchange(gateway, head)
+    assert (status, json.loads(body)) == BAD_REQUEST
+    assert "PUT /echo 400" in caplog.text and "Traceback" not in caplog.text
+    assert call(gateway, "GET", "/echo")[0] == 200
+
+
+def test_a_client_that_stops_sending_gets_a_400_not_a_blocked_thread(gateway, monkeypatch):
+    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    started = time.monotonic()
+    status, _, body = raw_exchange(
+        gateway, b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}", half_close=False
+    )
+    assert (status, json.loads(body)) == BAD_REQUEST
+    assert time.monotonic() - started < 5
+
+
+def test_a_chunked_body_reaches_the_function(gateway):
+    request = (
+        b"PUT /echo?a=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b'X_Under: kept\r\n\r\n4\r\n{"a"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\n\r\n'
+    )
+    status, _, body = raw_exchange(gateway, request)
+    event = json.loads(body)["event"]
+    assert (status, event["body"], event["rawQueryString"]) == (200, '{"a": 1}', "a=1")
+    assert event["headers"]["x_under"] == "kept"  # werkzeug's environ would drop it
+
+
+def test_bodies_over_api_gateways_10_mb_are_a_413(gateway, caplog):
+    with caplog.at_level(logging.INFO, logger="local"):
+        status, _, body = call(gateway, "PUT", "/echo", b"x" * (10 * 1024 * 1024 + 1))
+    assert (status, json.loads(body)) == (413, {"message": "Request Entity Too Large"})
+    assert "svc-t-echo" not in caplog.text  # no function ran
+    declared = b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
+    assert raw_exchange(gateway, declared)[0] == 413  # refused before any byte of the body
+
+
+def test_lambdas_payload_quota_as_api_gateway_answers_it(gateway):
+    # Over 6 MB of event (and under 10 MB of body): Lambda refuses the invocation, a 500.
+    status, _, body = call(gateway, "PUT", "/echo", b"x" * (6 * 1024 * 1024 + 1))
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert call(gateway, "PUT", "/echo", b"x" * (6 * 1024 * 1024 - 2048))[0] == 200
+    # Over 6 MB of result: the function ran, API Gateway got nothing it can use, a 502.
+    status, _, body = call(gateway, "GET", "/big_result")
+    assert (status, json.loads(body)) == (502, {"message": "Internal Server Error"})
+
+
+def test_methods_head_and_one_log_line_per_request(gateway, caplog):
+    with caplog.at_level(logging.INFO, logger="local"):
+        status, _, body = call(gateway, "TRACE", "/echo")
+        assert (status, json.loads(body)) == (200, json.loads(body))  # ANY route: reaches it
+        status, _, body = call(gateway, "BREW", "/nowhere")
+        assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+        status, headers, body = call(gateway, "HEAD", "/echo")
+        assert (status, body) == (200, b"") and int(headers["Content-Length"]) > 0
+        status, _, body = call(gateway, "GET", "/crashing")
+        assert status == 500
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage()[:5] in ("TRACE", "BREW ", "HEAD ", "GET /")
+    ]
+    assert len(lines) == 4, lines
+    assert lines[1].startswith("BREW /nowhere 404 ") and lines[1].endswith("no route")
+
+
+def test_bind_raises_on_a_port_in_use_and_a_stop_is_quick():
+    server = bind(0)
+    with pytest.raises(OSError):
+        bind(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    server.shutdown()
+    thread.join(5)
+    server.server_close()
+    assert not thread.is_alive() and time.monotonic() - started < 2

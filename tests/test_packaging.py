@@ -21,7 +21,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_ZIP_BYTES = 6 * 1024 * 1024
+# Each function's zip carries only what its imports reach (README "Lean zips"); a dependency
+# several functions import is a layer (counted once, not in these).
+MAX_ZIP_BYTES = 1_500_000
+MAX_STRIPE_ZIP_BYTES = 6_000_000  # stripe alone is ~3 MB zipped, with its bytecode
 # CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER on any 3.12.x).
 PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 
@@ -652,7 +655,9 @@ def test_notify_zip(dev: Package):
     assert "handlers/stream/notify.py" in names
     assert {"notifications/changes.py", "notifications/discord.py"} <= names
     assert "database/notifications.py" in names
-    assert "requests/__init__.py" in names
+    # requests (Discord's client) comes from the requests layer, not the zip.
+    assert "requests/__init__.py" not in names
+    assert "python/requests/__init__.py" in layer_files(dev, "notify")
 
 
 # --- payments (Stripe) ----------------------------------------------------------------------
@@ -706,7 +711,9 @@ def test_only_the_functions_that_talk_to_stripe_carry_it(simple: Package, dev: P
             assert carries == (package is dev and name in STRIPE_FUNCTIONS), (package.stage, name)
             if carries:  # compiled like the rest (compile-pyc runs after stage-features)
                 assert "stripe/__pycache__/__init__.cpython-312.pyc" in names, name
-                assert "requests/__init__.py" in names, name
+                # stripe's HTTP client, requests, comes from the requests layer.
+                assert "python/requests/__init__.py" in layer_files(package, name), name
+                assert not [n for n in names if n.startswith("requests")], name
 
 
 # --- cfn-lint -----------------------------------------------------------------------------
@@ -1026,9 +1033,6 @@ def test_checkov(any_stage: Package):
 def test_zips(simple: Package):
     for name, handler in HANDLERS.items():
         path = simple.path / f"{name}.zip"
-        size = path.stat().st_size
-        print(f"{name}.zip: {size / 1e6:.2f} MB")
-        assert size <= MAX_ZIP_BYTES, f"{name}.zip is {size} bytes"
 
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -1073,3 +1077,128 @@ def test_zips(simple: Package):
 def test_packaging_time(simple: Package, dev: Package):
     print(f"\npackaging: simple {simple.seconds:.0f} s, dev {dev.seconds:.0f} s")
     assert simple.seconds + dev.seconds < 300
+
+
+# --- lean zips: only what each function's imports reach ---------------------------------
+
+
+def function_zips(package: Package) -> dict[str, Path]:
+    return {
+        path.stem: path for path in package.path.glob("*.zip") if not path.stem.endswith("Layer")
+    }
+
+
+def layers_of(package: Package, function: str) -> list[Path]:
+    """The zips of the layers the function's template lists (its `requirementLayers`)."""
+    properties = package.resources[logical_id(function)]["Properties"]
+    paths = []
+    for layer in properties.get("Layers", []):
+        key = package.resources[ref_name(layer)]["Properties"]["Content"]["S3Key"]
+        paths.append(package.path / key.rpartition("/")[2])
+    return paths
+
+
+def layer_files(package: Package, function: str) -> set[str]:
+    names: set[str] = set()
+    for path in layers_of(package, function):
+        with zipfile.ZipFile(path) as zf:
+            names |= set(zf.namelist())
+    return names
+
+
+def test_zip_sizes_and_layers(any_stage: Package):
+    layers = sorted(any_stage.path.glob("*Layer.zip"))
+    for path in layers:  # each counted once, whatever uses it
+        print(f"{any_stage.stage} layer {path.name}: {path.stat().st_size / 1e6:.2f} MB")
+    for name, path in sorted(function_zips(any_stage).items()):
+        size = path.stat().st_size
+        with zipfile.ZipFile(path) as zf:
+            stripe = "stripe/__init__.py" in zf.namelist()
+        print(f"{any_stage.stage} {name}.zip: {size / 1e6:.2f} MB")
+        limit = MAX_STRIPE_ZIP_BYTES if stripe else MAX_ZIP_BYTES
+        assert size <= limit, f"{any_stage.stage}: {name}.zip is {size} bytes"
+    # The requests layer exists where a function that imports requests does (notify where
+    # notifications are on, the Stripe functions where payments are), and only they list it.
+    effective = any_stage.effective()
+    users = {
+        name
+        for name in function_zips(any_stage)
+        if logical_id(name) in effective and layers_of(any_stage, name)
+    }
+    expected = {"notify"} if any_stage.stage == "dev" else set()
+    expected |= STRIPE_FUNCTIONS if any_stage.stage != "simple" else set()
+    assert users == expected
+    assert ("RequestsLambdaLayer" in effective) == bool(expected)
+    for path in layers:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+        assert all(name.startswith("python/") for name in names)  # /opt/python on Lambda
+        assert "python/requests/__pycache__/__init__.cpython-312.pyc" in names
+
+
+# Provided by the Lambda runtime (boto3 and what it requires), never in a zip of ours.
+RUNTIME = ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil", "six")
+
+
+# Prints, as JSON, the file of every loaded module that is not the standard library's,
+# relative to its site-packages or to the repository (as a zip holds it).
+LOADED_FILES = """
+import json, sys
+from pathlib import Path
+here, files = Path.cwd().resolve(), []
+for module in list(sys.modules.values()):
+    file = getattr(module, "__file__", None)
+    if not file:
+        continue
+    file = Path(file).resolve()
+    if "site-packages" in file.parts:
+        files.append("/".join(file.parts[file.parts.index("site-packages") + 1 :]))
+    elif here in file.parents:
+        files.append(str(file.relative_to(here)))
+print(json.dumps(files))
+"""
+
+
+def modules_loaded_by(function: str, package: Package) -> set[str]:
+    """Files (relative to their sys.path entry) of every module the function's handler loads
+    in a fresh interpreter, with the payment code the Stripe functions load on a priced path."""
+    module = package.resources[logical_id(function)]["Properties"]["Handler"]
+    module = module.rpartition(".")[0].replace("/", ".")
+    extra = ["payments.stripe_client"] if function in STRIPE_FUNCTIONS else []
+    code = f"import importlib\nfor name in {[module, *extra]!r}: importlib.import_module(name)\n"
+    return loaded_files(code) - loaded_files("")  # not what this interpreter loads anyway
+
+
+def loaded_files(code: str) -> set[str]:
+    code += LOADED_FILES
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "USERS_TABLE": "t",
+        "AVAILABILITIES_TABLE": "t",
+        "MEETINGS_TABLE": "t",
+        "NOTIFICATIONS_TABLE": "t",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_every_module_a_handler_imports_is_in_its_zip_or_layers(any_stage: Package):
+    for name, path in sorted(function_zips(any_stage).items()):
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+        names |= {n.removeprefix("python/") for n in layer_files(any_stage, name)}
+        missing = []
+        for file in sorted(modules_loaded_by(name, any_stage)):
+            if file.split("/")[0].split(".")[0] in RUNTIME:
+                continue
+            if file.endswith(".so"):  # built for this machine; the zip's for Lambda (arm64)
+                stem = file.split(".")[0]
+                found = any(n.startswith(f"{stem}.") and n.endswith(".so") for n in names)
+            else:
+                found = file in names
+            if not found:
+                missing.append(file)
+        assert not missing, f"{any_stage.stage} {name}: {missing[:10]}"

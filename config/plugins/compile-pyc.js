@@ -1,7 +1,7 @@
 'use strict';
 
 // Local plugin: after serverless-python-requirements has injected the dependencies, add
-// CPython 3.12 bytecode (checked-hash .pyc, see compile_pyc.py) to every function zip, so
+// CPython 3.12 bytecode (checked-hash .pyc, see compile_pyc.py) to every function and layer zip, so
 // that a cold start on Lambda (read-only /var/task) does not recompile every module.
 //
 // The .pyc must be made by a Python 3.12 interpreter (the runtime's magic number). It is
@@ -61,12 +61,20 @@ class CompilePyc {
     const service = this.serverless.service;
     const names = functionNames || service.getAllFunctions();
     const servicePath = this.serverless.serviceDir || this.serverless.config.servicePath;
+    // The layers too (stage-features' requirement layers), when the whole service is packaged.
+    const layers = functionNames ? [] : Object.values(service.layers || {});
     const zips = [
       ...new Set(
         names
           .map((name) => service.getFunction(name))
           .filter((fn) => !fn.image && fn.package && fn.package.artifact)
           .map((fn) => path.resolve(servicePath, fn.package.artifact))
+          .concat(
+            layers
+              .map((layer) => layer.package && layer.package.artifact)
+              .filter((artifact) => artifact && fs.existsSync(path.resolve(servicePath, artifact)))
+              .map((artifact) => path.resolve(servicePath, artifact))
+          )
       ),
     ];
     if (!zips.length) return;
