@@ -25,6 +25,7 @@ from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
+import local.stream_retention  # noqa: E402
 import local.transactions  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from support import create_tables  # noqa: E402
@@ -32,6 +33,7 @@ from support import create_tables  # noqa: E402
 # TransactWriteItems as DynamoDB answers it (ClientRequestToken honoured), without moto's copy
 # of every table it names: the same moto the local stack runs.
 local.transactions.install()
+local.stream_retention.install()  # and streams kept as long as DynamoDB keeps them
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.
