@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,6 +27,9 @@ from local.serverless import ACCOUNT_ID, REGION, Function, Service
 log = logging.getLogger("local")
 
 DEFAULT_CONCURRENCY = 10  # environments per function
+# Latencies kept per function for the percentiles: a uniform sample of all of them (a
+# reservoir), so the stats of a stack left running all day stay this size.
+LATENCY_SAMPLE = 10_000
 
 
 class FunctionError(Exception):
@@ -97,7 +101,15 @@ class FunctionStats:
         self.requests = 0
         self.errors = 0
         self.cold_starts = 0
-        self.latencies_ms = array("d")
+        self.latencies_ms = array("d")  # a uniform sample (reservoir) of every latency
+
+    def record(self, latency_ms: float) -> None:
+        """Counts one latency into the sample (Vitter's algorithm R)."""
+        seen = self.requests  # this one included: counted before
+        if len(self.latencies_ms) < LATENCY_SAMPLE:
+            self.latencies_ms.append(latency_ms)
+        elif (slot := random.randrange(seen)) < LATENCY_SAMPLE:
+            self.latencies_ms[slot] = latency_ms
 
     def as_json(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
@@ -198,7 +210,7 @@ class Lambdas:
                 pool.stats.requests += 1
                 pool.stats.errors += failed
                 pool.stats.cold_starts += cold
-                pool.stats.latencies_ms.append(elapsed_ms)
+                pool.stats.record(elapsed_ms)
 
     def stats(self) -> dict[str, Any]:
         """Per function: requests served, errors, environments started (cold starts) and

@@ -3,12 +3,13 @@ one request at a time, a new one only when all are busy, up to the limit; timeou
 function; a broken import fails at start. The handlers below run in those processes."""
 
 import os
+import random
 import threading
 import time
 
 import pytest
 
-from local.lambdas import FunctionError, Lambdas, TimedOut
+from local.lambdas import FunctionError, FunctionStats, Lambdas, TimedOut
 from local.serverless import Function, Service
 
 _remembered = None  # per environment, like a handler's cached client or logger keys
@@ -83,3 +84,15 @@ def test_a_handler_that_cannot_be_imported_fails_at_start():
     broken = Function("broken", "handlers.no_such_module", "handler", 128, 3)
     with pytest.raises(FunctionError, match="No module named 'handlers.no_such_module'"):
         Lambdas(_service(broken))
+
+
+def test_the_latency_stats_are_a_bounded_uniform_sample(monkeypatch):
+    monkeypatch.setattr("local.lambdas.LATENCY_SAMPLE", 100)
+    monkeypatch.setattr("local.lambdas.random", random.Random(25))  # the same sample each run
+    stats = FunctionStats()
+    for latency in range(10_000):
+        stats.requests += 1
+        stats.record(float(latency))
+    assert len(stats.latencies_ms) == 100
+    # a sample of the whole run, not of its start: its median near the run's (4999.5)
+    assert 3000 < stats.as_json()["latencyMs"]["p50"] < 7000
