@@ -135,32 +135,43 @@ class _Pool:
         self.spec = spec
         self.limit = limit
         self.idle: list[Environment] = []
-        self.started = 0  # alive: idle or busy
+        self.busy: set[Environment] = set()
+        self.started = 0  # alive: idle or busy (or starting)
+        self.closed = False
         self.changed = threading.Condition()
         self.stats = FunctionStats()
 
     def acquire(self) -> tuple[Environment, bool]:
         """An environment for one invocation, and whether it is a cold start."""
         with self.changed:
-            while not self.idle and self.started >= self.limit:
+            while not self.idle and self.started >= self.limit and not self.closed:
                 self.changed.wait()
+            if self.closed:
+                raise FunctionError("Runtime.ExitError", "the stack is stopping")
             if self.idle:
-                return self.idle.pop(), False
+                environment = self.idle.pop()
+                self.busy.add(environment)
+                return environment, False
             self.started += 1
         try:
-            return Environment(self.function, self.spec), True  # outside the lock: slow
+            environment = Environment(self.function, self.spec)  # outside the lock: slow
         except BaseException:
             self._discarded()
             raise
+        with self.changed:
+            self.busy.add(environment)
+        return environment, True
 
     def release(self, environment: Environment, reusable: bool) -> None:
+        with self.changed:
+            self.busy.discard(environment)
+            reusable = reusable and not self.closed
+            if reusable:
+                self.idle.append(environment)
+                self.changed.notify()
         if not reusable:
             environment.close()
             self._discarded()
-            return
-        with self.changed:
-            self.idle.append(environment)
-            self.changed.notify()
 
     def _discarded(self) -> None:
         with self.changed:
@@ -168,12 +179,17 @@ class _Pool:
             self.changed.notify()
 
     def close(self) -> list[Environment]:
-        """Stops the idle environments without waiting for them to exit; returns them."""
+        """Stops every environment, idle or busy (its invocation fails), without waiting for
+        them to exit; returns them."""
         with self.changed:
-            idle, self.idle = self.idle, []
+            self.closed = True
+            idle, busy, self.idle = self.idle, list(self.busy), []
+            self.changed.notify_all()
         for environment in idle:
             environment.close(wait=False)
-        return idle
+        for environment in busy:  # its invocation reads the end of the channel: ExitError
+            environment.process.kill()
+        return idle + busy
 
 
 class Lambdas:
