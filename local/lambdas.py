@@ -6,7 +6,9 @@ An environment is a `python -m local.runtime` process that imports the function'
 gets a new environment whenever all of its environments are busy, up to `concurrency`; beyond
 that a request waits for one to free up (Lambda would start more; the wait shows in the stats).
 So what a handler keeps between invocations (the logger's keys, the cached DynamoDB client)
-belongs to one environment and never serves two requests at once.
+belongs to one environment and never serves two requests at once. An environment whose code
+changed (a file under WATCHED it imported, as local/runtime.py reports) is not used again: the
+next request starts a new one, which runs the new code.
 """
 
 import json
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 from array import array
+from pathlib import Path
 from typing import Any
 
 from local.serverless import ACCOUNT_ID, REGION, Function, Service
@@ -27,6 +30,12 @@ from local.serverless import ACCOUNT_ID, REGION, Function, Service
 log = logging.getLogger("local")
 
 DEFAULT_CONCURRENCY = 10  # environments per function
+# The project's code: a function's environments are replaced once a file of it that they
+# imported changes, so an edit shows at the next request, without a restart.
+ROOT = Path(__file__).resolve().parent.parent
+WATCHED = tuple(
+    ROOT / folder for folder in ("handlers", "api", "database", "notifications", "payments")
+)
 # Latencies kept per function for the percentiles: a uniform sample of all of them (a
 # reservoir), so the stats of a stack left running all day stay this size.
 LATENCY_SAMPLE = 10_000
@@ -59,6 +68,7 @@ class Environment:
             )
         self.channel = ours
         self.reader, self.writer = ours.makefile("rb"), ours.makefile("wb")
+        self.code: dict[str, int] = {}  # the project's files it imported: modification times
         ready = self._receive()
         if "errorType" in ready:
             self.close()
@@ -81,12 +91,25 @@ class Environment:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    @property
+    def stale(self) -> bool:
+        """A file of the project it runs has changed (or gone) since it imported it."""
+        for path, modified in self.code.items():
+            try:
+                if os.stat(path).st_mtime_ns != modified:
+                    return True
+            except OSError:
+                return True
+        return False
+
     def _receive(self) -> dict[str, Any]:
         line = self.reader.readline()
         if not line:
             status = self.process.wait()
             raise FunctionError("Runtime.ExitError", f"the environment exited ({status})")
-        return json.loads(line)
+        message = json.loads(line)
+        self.code = message.pop("code", self.code)
+        return message
 
     def close(self, wait: bool = True) -> None:
         for stream in (self.reader, self.writer, self.channel):
@@ -148,8 +171,12 @@ class _Pool:
                 self.changed.wait()
             if self.closed:
                 raise FunctionError("Runtime.ExitError", "the stack is stopping")
-            if self.idle:
+            while self.idle:
                 environment = self.idle.pop()
+                if environment.stale:  # its code changed: the next environment imports it anew
+                    environment.close(wait=False)
+                    self.started -= 1
+                    continue
                 self.busy.add(environment)
                 return environment, False
             self.started += 1
@@ -193,12 +220,19 @@ class _Pool:
 
 
 class Lambdas:
-    def __init__(self, service: Service, concurrency: int = DEFAULT_CONCURRENCY):
+    def __init__(
+        self,
+        service: Service,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        watch: tuple[Path, ...] = WATCHED,
+    ):
         self.service = service
         self.concurrency = concurrency
         _check_imports(service.functions.values())
         self._pools = {
-            name: _Pool(function, _spec(service, function), concurrency)
+            name: _Pool(
+                function, {**_spec(service, function), "watch": list(map(str, watch))}, concurrency
+            )
             for name, function in service.functions.items()
         }
         self._stats_lock = threading.Lock()

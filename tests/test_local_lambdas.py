@@ -96,3 +96,38 @@ def test_the_latency_stats_are_a_bounded_uniform_sample(monkeypatch):
     assert len(stats.latencies_ms) == 100
     # a sample of the whole run, not of its start: its median near the run's (4999.5)
     assert 3000 < stats.as_json()["latencyMs"]["p50"] < 7000
+
+
+def test_a_changed_module_is_run_by_the_next_invocation(tmp_path, monkeypatch):
+    # GIVEN a function whose handler imports a module of the project (a copy in tmp_path)
+    package = tmp_path / "reloaded"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "answer.py").write_text("VALUE = 'old'\n")
+    (package / "handler.py").write_text(
+        "import os\n"
+        "from reloaded import answer\n\n"
+        "def handler(event, context):\n"
+        "    return {'value': answer.VALUE, 'environment': os.getpid()}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the environments' import path is the stack's
+    function = Function("reloaded", "reloaded.handler", "handler", 128, 5)
+    lambdas = Lambdas(_service(function), watch=(package,))
+    try:
+        first = lambdas.invoke(function, {})
+        assert lambdas.invoke(function, {}) == first  # warm: the same environment
+        # WHEN the module the handler imports changes
+        source = package / "answer.py"
+        source.write_text("VALUE = 'new'\n")
+        modified = source.stat().st_mtime_ns + 1_000_000_000  # a tick later than the import
+        os.utime(source, ns=(modified, modified))
+        # THEN the next invocation runs the new code, in a new environment
+        second = lambdas.invoke(function, {})
+        assert second["value"] == "new"
+        assert second["environment"] != first["environment"]
+        assert lambdas.invoke(function, {}) == second  # and stays warm
+    finally:
+        lambdas.close()
+    assert first["value"] == "old"
+    stats = lambdas.stats()["functions"]["reloaded"]
+    assert (stats["requests"], stats["coldStarts"]) == (4, 2)
