@@ -9,9 +9,9 @@ written on a clean stop and, while the stack runs, every SAVE_SECONDS when somet
 so a crash loses at most that much; always whole (written aside, then renamed into place).
 `make run FRESH=1` starts empty (and the file is replaced at the next save).
 
-Not kept: what is in flight (stream records not yet delivered, scheduled runs), sign-in
-sessions (a refresh token from before a restart is refused: sign in again), and the Discord
-stand-in's messages.
+Kept too: the tokens moto issued, so a refresh token from before a restart still refreshes.
+Not kept: what is in flight (stream records not yet delivered, scheduled runs), SRP sign-ins
+half done, and the Discord stand-in's messages.
 """
 
 import json
@@ -47,7 +47,8 @@ def snapshot(table_names: list[str], pool: UserPool) -> dict[str, Any]:
     """The tables' items and the pool's users, as JSON-ready data. Call it while moto serves no
     request (under its lock): it reads moto's state directly."""
     tables = dynamodb_backends[ACCOUNT_ID][REGION].tables
-    users = cognitoidp_backends[ACCOUNT_ID][REGION].user_pools[pool.id].users.values()
+    moto_pool = cognitoidp_backends[ACCOUNT_ID][REGION].user_pools[pool.id]
+    users = moto_pool.users.values()
     return {
         "version": VERSION,
         "tables": {
@@ -71,6 +72,11 @@ def snapshot(table_names: list[str], pool: UserPool) -> dict[str, Any]:
                 }
                 for user in users
             ],
+            # The tokens moto gave (it answers GetUser and refreshes only for those).
+            "tokens": {
+                kind: getattr(moto_pool, kind)
+                for kind in ("refresh_tokens", "access_tokens", "id_tokens")
+            },
         },
     }
 
@@ -112,7 +118,12 @@ def restore(state: dict[str, Any], pool: UserPool) -> tuple[UserPool, int, int]:
             table.stream_shard.items.clear()  # not changes: nothing to notify
     kept_pool = state["userPool"]
     pool = _rename(pool, kept_pool["id"], kept_pool["clientId"])
-    users = cognitoidp_backends[ACCOUNT_ID][REGION].user_pools[pool.id].users
+    moto_pool = cognitoidp_backends[ACCOUNT_ID][REGION].user_pools[pool.id]
+    users = moto_pool.users
+    for kind, tokens in kept_pool.get("tokens", {}).items():
+        getattr(moto_pool, kind).update(
+            {token: tuple(value) if value else value for token, value in tokens.items()}
+        )
     for kept_user in kept_pool["users"]:
         user = CognitoIdpUser(
             pool.id,
