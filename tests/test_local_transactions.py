@@ -3,14 +3,18 @@ test by conftest.py): a retry with the client token of a committed transaction s
 applying it twice, and a cancelled transaction is undone item by item, without a table copy."""
 
 import copy
+import time
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import Table, dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
 
 import local.transactions
 from database.client import to_item
+from local.aws import MotoServer
 from support import snapshot
 
 TABLE = "test-availabilities"
@@ -154,3 +158,54 @@ def test_a_committed_transaction_writes_its_stream_records(tables):
     assert [(r["eventName"], r["dynamodb"]["Keys"]["id"]["S"]) for r in records] == [
         ("INSERT", "a1")
     ]
+
+
+def test_a_transaction_answered_after_the_read_timeout_is_retried_to_success(monkeypatch):
+    # GIVEN moto's server (as `make run` serves it) and a client with a short read timeout
+    server = MotoServer(0)
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(read_timeout=1, retries={"mode": "standard", "max_attempts": 3}),
+    )
+    name = "late-answers"
+    key = [{"AttributeName": "id", "KeyType": "HASH"}]
+    client.create_table(
+        TableName=name,
+        KeySchema=key,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # whose first transaction commits but answers after the client gave up on it
+    answer = DynamoHandler.transact_write_items
+    late = [1.5]
+
+    def answered_late(self):
+        result = answer(self)
+        if late:
+            time.sleep(late.pop())
+        return result
+
+    monkeypatch.setattr(DynamoHandler, "transact_write_items", answered_late)
+    try:
+        # WHEN botocore retries it (with the same ClientRequestToken)
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": {"id": {"S": "a1"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                }
+            ]
+        )
+        # THEN the retry answers the first attempt's success (not a failed condition)
+        assert late == []
+        assert client.get_item(TableName=name, Key={"id": {"S": "a1"}})["Item"]
+    finally:
+        client.delete_table(TableName=name)
+        server.stop()
