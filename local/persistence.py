@@ -111,9 +111,15 @@ def restore(state: dict[str, Any], pool: UserPool) -> tuple[UserPool, int, int]:
         if name not in backend.tables:
             continue  # a table serverless.yml no longer has
         table = backend.tables[name]
+        refused = 0
         for attributes in kept:
-            table.put_item(attributes)
-            items += 1
+            try:
+                table.put_item(attributes)
+                items += 1
+            except Exception:  # the table's keys changed in serverless.yml since it was kept
+                refused += 1
+        if refused:
+            log.warning("%s: %d kept items no longer fit the table, left out", name, refused)
         if table.stream_shard is not None:
             table.stream_shard.items.clear()  # not changes: nothing to notify
     kept_pool = state["userPool"]

@@ -106,9 +106,8 @@ class ShardReader:
             self._deliver(records)
 
     def _read(self, limit: int) -> list[dict[str, Any]]:
-        # A new iterator for each read, after the last record read: moto rolls a failed
-        # transaction back by putting a copy of the table, stream included, in its place, and
-        # an iterator it gave before would go on reading the discarded stream.
+        # A new iterator for each read, after the last record read: moto forgets iterators
+        # (after 15 minutes, local/stream_retention.py), and one taken now reads what is kept.
         position = (
             {"ShardIteratorType": "TRIM_HORIZON"}
             if self.after is None
