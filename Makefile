@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGE ?= simple
 
-.PHONY: test run bench bench-scale lint format deploy package clean
+.PHONY: test run bench bench-scale bench-day lint format deploy package clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt layers/requests.txt
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed node_modules/.installed
 # What requests read as the data grows (1k, 10k, 50k availabilities and meetings): a few minutes.
 bench-scale: $(VENV)/.installed
 	$(PY) -m bench.scale
+
+# `make run` through a working day: memory and booking latency at 0, 1k, 10k operations.
+bench-day: $(VENV)/.installed
+	$(PY) -m bench.day
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

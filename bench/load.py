@@ -270,8 +270,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_stack(output: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    """`python -m local` (SEED=0) on a free port, its output to `output`, once it answers."""
+def start_stack(
+    output: Path, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, dict[str, str]]:
+    """`python -m local` (SEED=0, and `settings`) on a free port, its output to `output`, once
+    it answers. What it keeps across restarts goes in `output`'s folder, not the developer's
+    `.local/`, unless `settings` names another LOCAL_DATA."""
     port = free_port()
     env = {
         name: value
@@ -282,7 +286,13 @@ def start_stack(output: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**env, "PORT": str(port), "SEED": "0"},
+            env={
+                **env,
+                "PORT": str(port),
+                "SEED": "0",
+                "LOCAL_DATA": str(output.parent / "data"),
+                **(settings or {}),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -290,7 +300,9 @@ def start_stack(output: Path) -> tuple[subprocess.Popen, dict[str, str]]:
     while time.monotonic() < deadline and process.poll() is None:
         try:
             url = f"http://127.0.0.1:{port}/_local/config"
-            with urllib.request.urlopen(url, timeout=1) as response:
+            # Refused at once until it listens; then an answer may take seconds on a busy
+            # machine, and a client that gave up would leave a broken pipe in its log.
+            with urllib.request.urlopen(url, timeout=30) as response:
                 return process, json.load(response)
         except OSError:
             time.sleep(0.2)

@@ -6,10 +6,11 @@ the demo data, LAMBDA_CONCURRENCY (default 10) caps the execution environments p
 The tables' streams run their functions (notify) as Lambda would; Discord is a stand-in under
 /_local/discord unless DISCORD_AUTH (with DISCORD_GUILD_ID, DISCORD_CHANNEL_ID) names a real bot.
 Ctrl-C (or SIGTERM) stops everything and prints what each function served.
+The tables and the user pool are kept across restarts in LOCAL_DATA (default `.local/`,
+local/persistence.py); FRESH=1 starts empty (with the demo data).
 """
 
 import functools
-import gc
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, pages, payments, schedule, serverless, streams
+from local import aws, discord, pages, payments, persistence, schedule, serverless, streams
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -54,7 +55,7 @@ def main() -> int:
         os.environ["AWS_ENDPOINT_URL"] = moto_url
         # The functions' environment, before any handler is imported: they read it at import.
         os.environ.update(service.environment())
-        aws.create_tables(service)
+        table_names = aws.create_tables(service)
         if payments.enable_if_keyed(serverless.REGION):
             log.info(
                 "Payments on (Stripe test mode); webhooks: stripe listen --forward-to "
@@ -62,6 +63,14 @@ def main() -> int:
                 os.environ.get("PORT", "4000"),
             )
         pool = aws.create_user_pool(service)
+        pool, kept = _restore(pool)
+        keeper = persistence.Keeper(
+            persistence.directory(ROOT),
+            table_names,
+            pool,
+            lambda: moto.app.lock,
+            lambda: moto.app.changes,
+        )
         server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell)
         pollers = streams.start(service, server.api.lambdas.invoke, moto_url)
     except BaseException:
@@ -69,24 +78,70 @@ def main() -> int:
         raise
     config = server.api.config
     ready = threading.Thread(
-        target=_announce, args=(service.name, config, pool, moto_url, started), daemon=True
+        target=_announce, args=(service.name, config, pool, moto_url, started, kept), daemon=True
     )
     ready.start()
+    keeper.start()
+    # The API serves from a thread of its own, so that it still answers (the Discord
+    # stand-in, above all) while the stream deliveries in flight finish after "Stopping".
+    threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
     try:
-        server.serve_forever()
+        while True:  # until Ctrl-C or SIGTERM (a KeyboardInterrupt here)
+            # Short sleeps: a signal that reaches another thread is acted on only when this
+            # one next wakes.
+            time.sleep(0.2)
     except KeyboardInterrupt:
         log.info("Stopping")
     finally:
+        _stopping(output)
+        streams.stop(pollers)  # deliveries in flight: up to 2 s to finish, then dropped
+        server.shutdown()
         server.server_close()
-        streams.stop(pollers)
-        server.api.lambdas.close()
+        server.api.lambdas.close()  # every environment, busy ones too
+        try:
+            keeper.stop()
+        except Exception as error:  # said in one line: the stack is stopping anyway
+            log.error("Could not save the local data in %s: %s", keeper.folder, error)
         moto.stop()
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
-        # The interpreter's last garbage collection would walk all of moto's in-memory state
-        # (tables, stream records) only to free it as the process ends: seconds after a busy
-        # session. What is left is freed by the exit all the same.
-        gc.freeze()
     return 0
+
+
+def _stopping(output: logging.Handler) -> None:
+    """From "Stopping" on, the stack stops in order (streams, API, functions, moto) and says
+    only that: requests and deliveries still in flight end as their environments stop,
+    without a line each, and a second Ctrl-C (or SIGTERM) ends the process at once."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_now)
+    main_thread = threading.main_thread().ident
+    output.addFilter(lambda record: record.thread == main_thread)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _exit(status: int) -> None:
+    """Ends the process once main() is done: everything is stopped by then. Without the
+    interpreter's teardown, which would walk (and free) all of moto's in-memory state only for
+    the process to end, and would wait on daemon threads still in a request."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _restore(pool: aws.UserPool) -> tuple[aws.UserPool, str | None]:
+    """The tables and users kept by the last run (local/persistence.py), unless FRESH=1; the
+    pool (under its kept ids) and a line saying what was kept, None if nothing."""
+    folder = persistence.directory(ROOT)
+    if os.environ.get("FRESH", "") not in ("", "0"):
+        return pool, None
+    state = persistence.read(folder)
+    if state is None:
+        return pool, None
+    pool, items, users = persistence.restore(state, pool)
+    return pool, f"{items} items and {users} users, from {folder} (FRESH=1 starts empty)"
 
 
 def _isolate_from_aws() -> None:
@@ -157,10 +212,15 @@ def _server(
 
 
 def _announce(
-    name: str, config: dict[str, str], pool: aws.UserPool, moto_url: str, started: float
+    name: str,
+    config: dict[str, str],
+    pool: aws.UserPool,
+    moto_url: str,
+    started: float,
+    kept: str | None,
 ) -> None:
     demo = None
-    if os.environ.get("SEED", "1") != "0":
+    if kept is None and os.environ.get("SEED", "1") != "0":  # kept data has them already
         try:
             seed(config["apiUrl"], config["cognitoEndpoint"], pool)
             demo = f"{login_of(DEMO, pool)} / {DEMO_PASSWORD}"
@@ -182,6 +242,7 @@ def _announce(
     ]
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
+    lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")
     log.info(
         "%s is running locally (ready in %.1f s; Ctrl-C to stop)\n%s",
         name,
@@ -191,4 +252,8 @@ def _announce(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # stopped while starting: nothing to keep
+        status = 0
+    _exit(status)

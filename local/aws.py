@@ -14,7 +14,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
-from local import dynamodb_limits
+from local import dynamodb_limits, stream_retention, transactions
 from local.serverless import REGION, Service
 
 # Connections the kernel holds until they are accepted (Linux caps it at net.core.somaxconn,
@@ -85,18 +85,28 @@ class Serialised:
     def __init__(self, app: Callable[..., Iterable[bytes]]):
         self.app = app
         self.lock = threading.Lock()
+        self.changes = 0  # requests that may have changed what a restart keeps
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length:
             environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
         with self.lock:
+            if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_READS):
+                self.changes += 1
             response = self.app(environ, start_response)
             try:
                 return list(response)
             finally:
                 if hasattr(response, "close"):
                     response.close()
+
+
+# The requests (by X-Amz-Target) that change nothing local/persistence.py keeps.
+_READS = tuple(
+    f"DynamoDB_20120810.{action}"
+    for action in ("GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable", "ListTables")
+) + ("DynamoDBStreams_20120810.",)
 
 
 class _MotoServer(ThreadedWSGIServer):
@@ -109,6 +119,7 @@ class MotoServer:
     def __init__(self, port: int):
         dynamodb_limits.apply()  # refuse what DynamoDB refuses (sizes of keys and items)
         app = Serialised(DomainDispatcherApplication(create_backend_app))
+        self.app = app  # its lock: moto serves no request while it is held
         self._server = _MotoServer("127.0.0.1", port, app)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -123,6 +134,8 @@ class MotoServer:
 
 def start_moto(port: int) -> tuple[MotoServer, str]:
     """moto's server on 127.0.0.1:`port` (0: any free port), serving, and its URL."""
+    transactions.install()  # TransactWriteItems without table copies, tokens honoured
+    stream_retention.install()  # stream records and iterators kept as long as DynamoDB does
     server = MotoServer(port)
     return server, server.url
 

@@ -4,8 +4,8 @@ The notify function is pointed at it (DISCORD_API_URL) unless the developer give
 token (DISCORD_AUTH in the shell). It answers the calls notifications/discord.py makes, in the
 shapes of Discord's API reference (v10): Search Guild Members (every name is a member of the
 club's server, so every player with a Discord name is found), Create DM, and Create, Edit and
-Delete Message (404 Unknown Message once deleted). It keeps what was sent, for
-`GET /_local/discord`, and logs each message as one line in the terminal.
+Delete Message (404 Unknown Message once deleted). It keeps what was sent (the latest
+MAX_MESSAGES), for `GET /_local/discord`, and logs each message as one line in the terminal.
 """
 
 import itertools
@@ -28,6 +28,11 @@ CHANNEL_ID = "100000000000000002"  # the announcements channel
 BOT = {"id": "100000000000000003", "username": "dojo-scheduler", "discriminator": "0", "bot": True}
 # Discord's JSON error codes.
 UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, UNKNOWN_GUILD = 10003, 10008, 10004
+
+# The messages kept for GET /_local/discord (and for edits and deletions): the latest ones, so a
+# stack left running all day does not grow with every notification. An older message is
+# forgotten, and answers 404 Unknown Message, as one deleted would.
+MAX_MESSAGES = 5000
 
 SETTINGS = ("DISCORD_AUTH", "DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "DISCORD_API_URL")
 
@@ -140,6 +145,8 @@ class DiscordStandIn:
             "type": 0,
         }
         self._messages[message["id"]] = {**message, "recipient": dm and dm["recipients"][0]}
+        while len(self._messages) > MAX_MESSAGES:
+            del self._messages[next(iter(self._messages))]  # the oldest
         if dm:
             log.info("Discord DM to %s: %s", dm["recipients"][0]["username"], _line(message))
         else:

@@ -6,19 +6,23 @@ An environment is a `python -m local.runtime` process that imports the function'
 gets a new environment whenever all of its environments are busy, up to `concurrency`; beyond
 that a request waits for one to free up (Lambda would start more; the wait shows in the stats).
 So what a handler keeps between invocations (the logger's keys, the cached DynamoDB client)
-belongs to one environment and never serves two requests at once.
+belongs to one environment and never serves two requests at once. An environment whose code
+changed (a file under WATCHED it imported, as local/runtime.py reports) is not used again: the
+next request starts a new one, which runs the new code.
 """
 
 import json
 import logging
 import math
 import os
+import random
 import socket
 import subprocess
 import sys
 import threading
 import time
 from array import array
+from pathlib import Path
 from typing import Any
 
 from local import iam
@@ -27,6 +31,15 @@ from local.serverless import ACCOUNT_ID, REGION, Function, Service
 log = logging.getLogger("local")
 
 DEFAULT_CONCURRENCY = 10  # environments per function
+# The project's code: a function's environments are replaced once a file of it that they
+# imported changes, so an edit shows at the next request, without a restart.
+ROOT = Path(__file__).resolve().parent.parent
+WATCHED = tuple(
+    ROOT / folder for folder in ("handlers", "api", "database", "notifications", "payments")
+)
+# Latencies kept per function for the percentiles: a uniform sample of all of them (a
+# reservoir), so the stats of a stack left running all day stay this size.
+LATENCY_SAMPLE = 10_000
 
 # Lambda's payload quota for a synchronous invocation, on the event and on the result as JSON
 # (the figures its errors name).
@@ -72,6 +85,7 @@ class Environment:
             )
         self.channel = ours
         self.reader, self.writer = ours.makefile("rb"), ours.makefile("wb")
+        self.code: dict[str, int] = {}  # the project's files it imported: modification times
         ready = self._receive()
         if "errorType" in ready:
             self.close()
@@ -107,6 +121,17 @@ class Environment:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    @property
+    def stale(self) -> bool:
+        """A file of the project it runs has changed (or gone) since it imported it."""
+        for path, modified in self.code.items():
+            try:
+                if os.stat(path).st_mtime_ns != modified:
+                    return True
+            except OSError:
+                return True
+        return False
+
     def _receive(self) -> dict[str, Any]:
         return self._parse(self.reader.readline())
 
@@ -114,7 +139,9 @@ class Environment:
         if not line:
             status = self.process.wait()
             raise FunctionError("Runtime.ExitError", f"the environment exited ({status})")
-        return json.loads(line)
+        message = json.loads(line)
+        self.code = message.pop("code", self.code)
+        return message
 
     def close(self, wait: bool = True) -> None:
         for stream in (self.reader, self.writer, self.channel):
@@ -129,7 +156,15 @@ class FunctionStats:
         self.requests = 0
         self.errors = 0
         self.cold_starts = 0
-        self.latencies_ms = array("d")
+        self.latencies_ms = array("d")  # a uniform sample (reservoir) of every latency
+
+    def record(self, latency_ms: float) -> None:
+        """Counts one latency into the sample (Vitter's algorithm R)."""
+        seen = self.requests  # this one included: counted before
+        if len(self.latencies_ms) < LATENCY_SAMPLE:
+            self.latencies_ms.append(latency_ms)
+        elif (slot := random.randrange(seen)) < LATENCY_SAMPLE:
+            self.latencies_ms[slot] = latency_ms
 
     def as_json(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
@@ -155,32 +190,47 @@ class _Pool:
         self.spec = spec
         self.limit = limit
         self.idle: list[Environment] = []
-        self.started = 0  # alive: idle or busy
+        self.busy: set[Environment] = set()
+        self.started = 0  # alive: idle or busy (or starting)
+        self.closed = False
         self.changed = threading.Condition()
         self.stats = FunctionStats()
 
     def acquire(self) -> tuple[Environment, bool]:
         """An environment for one invocation, and whether it is a cold start."""
         with self.changed:
-            while not self.idle and self.started >= self.limit:
+            while not self.idle and self.started >= self.limit and not self.closed:
                 self.changed.wait()
-            if self.idle:
-                return self.idle.pop(), False
+            if self.closed:
+                raise FunctionError("Runtime.ExitError", "the stack is stopping")
+            while self.idle:
+                environment = self.idle.pop()
+                if environment.stale:  # its code changed: the next environment imports it anew
+                    environment.close(wait=False)
+                    self.started -= 1
+                    continue
+                self.busy.add(environment)
+                return environment, False
             self.started += 1
         try:
-            return Environment(self.function, self.spec), True  # outside the lock: slow
+            environment = Environment(self.function, self.spec)  # outside the lock: slow
         except BaseException:
             self._discarded()
             raise
+        with self.changed:
+            self.busy.add(environment)
+        return environment, True
 
     def release(self, environment: Environment, reusable: bool) -> None:
+        with self.changed:
+            self.busy.discard(environment)
+            reusable = reusable and not self.closed
+            if reusable:
+                self.idle.append(environment)
+                self.changed.notify()
         if not reusable:
             environment.close()
             self._discarded()
-            return
-        with self.changed:
-            self.idle.append(environment)
-            self.changed.notify()
 
     def _discarded(self) -> None:
         with self.changed:
@@ -188,21 +238,33 @@ class _Pool:
             self.changed.notify()
 
     def close(self) -> list[Environment]:
-        """Stops the idle environments without waiting for them to exit; returns them."""
+        """Stops every environment, idle or busy (its invocation fails), without waiting for
+        them to exit; returns them."""
         with self.changed:
-            idle, self.idle = self.idle, []
+            self.closed = True
+            idle, busy, self.idle = self.idle, list(self.busy), []
+            self.changed.notify_all()
         for environment in idle:
             environment.close(wait=False)
-        return idle
+        for environment in busy:  # its invocation reads the end of the channel: ExitError
+            environment.process.kill()
+        return idle + busy
 
 
 class Lambdas:
-    def __init__(self, service: Service, concurrency: int = DEFAULT_CONCURRENCY):
+    def __init__(
+        self,
+        service: Service,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        watch: tuple[Path, ...] = WATCHED,
+    ):
         self.service = service
         self.concurrency = concurrency
         _check_imports(service.functions.values())
         self._pools = {
-            name: _Pool(function, _spec(service, function), concurrency)
+            name: _Pool(
+                function, {**_spec(service, function), "watch": list(map(str, watch))}, concurrency
+            )
             for name, function in service.functions.items()
         }
         self._stats_lock = threading.Lock()
@@ -230,7 +292,7 @@ class Lambdas:
                 pool.stats.requests += 1
                 pool.stats.errors += failed
                 pool.stats.cold_starts += cold
-                pool.stats.latencies_ms.append(elapsed_ms)
+                pool.stats.record(elapsed_ms)
 
     def stats(self) -> dict[str, Any]:
         """Per function: requests served, errors, environments started (cold starts) and

@@ -5,14 +5,18 @@ cold start) and then runs one invocation at a time, as Lambda's Python runtime d
 
 Over the socket, one JSON document per line: the environment says `{"ready": true}` once the
 handler is imported, then answers each `{"event": ...}` with `{"result": ...}`; a failure is
-Lambda's `{"errorType", "errorMessage"}`, its traceback in the log. The handler's own output
-(its JSON log lines) goes to this process's stdout and stderr, which are the stack's. Imports
-nothing the functions do not (but local/iam.py, standard library and botocore, which enforces
-the function's IAM role on its AWS calls): what the handler's module imports is its cold start.
+Lambda's `{"errorType", "errorMessage"}`, its traceback in the log. The ready message, and any
+answer after which more of the project was imported, carry `"code"`: the project's files this
+process runs (under the spec's `watch` folders) and their modification times. The handler's
+own output (its JSON log lines) goes to this process's stdout and stderr, which are the
+stack's. Imports nothing the functions do not (but local/iam.py, standard library and
+botocore, which enforces the function's IAM role on its AWS calls): what the handler's module
+imports is its cold start.
 """
 
 import importlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -67,16 +71,33 @@ def main() -> int:
         send(_error(error, "Runtime.ImportModuleError"))
         return 1
     log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid4().hex}"
-    send({"ready": True})
+    watched = [os.path.join(folder, "") for folder in spec.get("watch", ())]
+    code = _code(watched)
+    send({"ready": True, "code": code})
     for line in reader:  # ends when the stack closes its end
         event = json.loads(line)["event"]
         try:
-            result = handler(event, LambdaContext(spec, log_stream_name))
+            answer = {"result": handler(event, LambdaContext(spec, log_stream_name))}
         except Exception as error:
-            send(_error(error))
-            continue
-        send({"result": result})
+            answer = _error(error)
+        if len(code) != len(now := _code(watched)):  # imported more of the project's code
+            code = answer["code"] = now
+        send(answer)
     return 0
+
+
+def _code(watched: list[str]) -> dict[str, int]:
+    """The project's source files this process imported (those under the `watched` folders),
+    with their modification times: the stack starts a new environment when one changes."""
+    code = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(tuple(watched)):
+            try:
+                code[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return code
 
 
 def _error(error: Exception, error_type: str | None = None) -> dict[str, str]:

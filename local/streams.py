@@ -9,8 +9,13 @@ every record after it, before anything newer of its shard (an item's changes sta
 function that raises or times out fails its whole batch. After `maximumRetryAttempts` retries
 the records are given up with a log line (AWS would send their coordinates to the on-failure
 destination; there is none here).
+
+Records every reader of a table has read are dropped from moto (local/stream_retention.py), so
+a stream held all day stays small. Once the stack is stopping, a delivery that fails (its
+environment stopped under it) is dropped without a word: the stack is going away.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -20,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from local import stream_retention
 from local.serverless import Function, Service
 
 log = logging.getLogger("local")
@@ -84,6 +90,7 @@ class ShardReader:
         self.retries = 0
         self.retry_at = 0.0
         self.after: str | None = None  # the last sequence number read
+        self.stopping = False  # set by the poller: failures are then dropped quietly
         while records := self._read(1000):  # skipped: what was written before
             self.after = records[-1]["dynamodb"]["SequenceNumber"]
 
@@ -99,9 +106,8 @@ class ShardReader:
             self._deliver(records)
 
     def _read(self, limit: int) -> list[dict[str, Any]]:
-        # A new iterator for each read, after the last record read: moto rolls a failed
-        # transaction back by putting a copy of the table, stream included, in its place, and
-        # an iterator it gave before would go on reading the discarded stream.
+        # A new iterator for each read, after the last record read: moto forgets iterators
+        # (after 15 minutes, local/stream_retention.py), and one taken now reads what is kept.
         position = (
             {"ShardIteratorType": "TRIM_HORIZON"}
             if self.after is None
@@ -117,8 +123,14 @@ class ShardReader:
         try:
             failed = first_failure(self.invoke({"Records": records}), records)
         except Exception as error:  # it raised, timed out, or its environment died
+            if self.stopping:
+                self.pending = []
+                return
             log.error("%s failed on %d records: %s", self.label, len(records), error)
             failed = 0
+        if failed is not None and self.stopping:
+            self.pending = []
+            return
         if failed is None:
             self.pending, self.retries = [], 0
             return
@@ -152,10 +164,17 @@ class ShardReader:
 class StreamPoller:
     """A thread reading one table's stream for one function, until stop()."""
 
-    def __init__(self, readers: list[ShardReader], label: str, interval: float = POLL_SECONDS):
+    def __init__(
+        self,
+        readers: list[ShardReader],
+        label: str,
+        interval: float = POLL_SECONDS,
+        after_step: Callable[[], None] = lambda: None,
+    ):
         self.readers = readers
         self.label = label
         self.interval = interval
+        self.after_step = after_step  # run after each round of reads (the stream's trimming)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream {label}", daemon=True)
 
@@ -164,6 +183,8 @@ class StreamPoller:
 
     def stop(self) -> None:
         """Asks the thread to stop once its current delivery, if any, is done."""
+        for reader in self.readers:
+            reader.stopping = True
         self._stopping.set()
 
     def join(self, timeout: float) -> None:
@@ -175,6 +196,7 @@ class StreamPoller:
             try:
                 for reader in self.readers:
                     reader.step()
+                self.after_step()
                 failing = False
             except Exception:  # never ends the thread, or the stack; logged once per outage
                 if not failing and not self._stopping.is_set():
@@ -196,8 +218,10 @@ def start(
     service: Service, invoke: Callable[[Function, dict[str, Any]], Any], endpoint_url: str
 ) -> list[StreamPoller]:
     """A running poller for each stream subscription of `service`, reading from now on;
-    `invoke(function, event)` runs a function (Lambdas.invoke)."""
+    `invoke(function, event)` runs a function (Lambdas.invoke). moto runs in this process:
+    what every reader of a table has read is trimmed from its stream."""
     pollers = []
+    readers_of: dict[str, list[ShardReader]] = {}  # table name -> every reader of its stream
     for subscription in service.streams:
         table = service.table_name(subscription.table)
         label = f"{subscription.function} <- {table}"
@@ -219,7 +243,16 @@ def start(
             )
             for shard in shards
         ]
-        poller = StreamPoller(readers, label)
+        readers_of.setdefault(table, []).extend(readers)
+        trim = functools.partial(_read_by_all, table, readers_of[table])
+        pollers.append(StreamPoller(readers, label, after_step=trim))
+    for poller in pollers:  # once every reader is known
         poller.start()
-        pollers.append(poller)
     return pollers
+
+
+def _read_by_all(table: str, readers: list[ShardReader]) -> None:
+    """Tells moto how far every reader of `table`'s stream has read (one shard in moto)."""
+    positions = [reader.after for reader in readers]
+    if positions and None not in positions:
+        stream_retention.read_through(table, min(positions, key=int))

@@ -3,12 +3,13 @@ one request at a time, a new one only when all are busy, up to the limit; timeou
 function; a broken import fails at start. The handlers below run in those processes."""
 
 import os
+import random
 import threading
 import time
 
 import pytest
 
-from local.lambdas import FunctionError, Lambdas, TimedOut
+from local.lambdas import FunctionError, FunctionStats, Lambdas, TimedOut
 from local.serverless import Function, Service
 
 _remembered = None  # per environment, like a handler's cached client or logger keys
@@ -83,3 +84,50 @@ def test_a_handler_that_cannot_be_imported_fails_at_start():
     broken = Function("broken", "handlers.no_such_module", "handler", 128, 3)
     with pytest.raises(FunctionError, match="No module named 'handlers.no_such_module'"):
         Lambdas(_service(broken))
+
+
+def test_the_latency_stats_are_a_bounded_uniform_sample(monkeypatch):
+    monkeypatch.setattr("local.lambdas.LATENCY_SAMPLE", 100)
+    monkeypatch.setattr("local.lambdas.random", random.Random(25))  # the same sample each run
+    stats = FunctionStats()
+    for latency in range(10_000):
+        stats.requests += 1
+        stats.record(float(latency))
+    assert len(stats.latencies_ms) == 100
+    # a sample of the whole run, not of its start: its median near the run's (4999.5)
+    assert 3000 < stats.as_json()["latencyMs"]["p50"] < 7000
+
+
+def test_a_changed_module_is_run_by_the_next_invocation(tmp_path, monkeypatch):
+    # GIVEN a function whose handler imports a module of the project (a copy in tmp_path)
+    package = tmp_path / "reloaded"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "answer.py").write_text("VALUE = 'old'\n")
+    (package / "handler.py").write_text(
+        "import os\n"
+        "from reloaded import answer\n\n"
+        "def handler(event, context):\n"
+        "    return {'value': answer.VALUE, 'environment': os.getpid()}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the environments' import path is the stack's
+    function = Function("reloaded", "reloaded.handler", "handler", 128, 5)
+    lambdas = Lambdas(_service(function), watch=(package,))
+    try:
+        first = lambdas.invoke(function, {})
+        assert lambdas.invoke(function, {}) == first  # warm: the same environment
+        # WHEN the module the handler imports changes
+        source = package / "answer.py"
+        source.write_text("VALUE = 'new'\n")
+        modified = source.stat().st_mtime_ns + 1_000_000_000  # a tick later than the import
+        os.utime(source, ns=(modified, modified))
+        # THEN the next invocation runs the new code, in a new environment
+        second = lambdas.invoke(function, {})
+        assert second["value"] == "new"
+        assert second["environment"] != first["environment"]
+        assert lambdas.invoke(function, {}) == second  # and stays warm
+    finally:
+        lambdas.close()
+    assert first["value"] == "old"
+    stats = lambdas.stats()["functions"]["reloaded"]
+    assert (stats["requests"], stats["coldStarts"]) == (4, 2)

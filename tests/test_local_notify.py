@@ -260,3 +260,20 @@ def test_a_real_bot_token_in_the_shell_is_used_instead_of_the_stand_in():
         "DISCORD_CHANNEL_ID": "7",
         "FRONTEND_HOST": "http://localhost:3000",
     }
+
+
+def test_the_stand_in_keeps_the_latest_messages_only(monkeypatch):
+    monkeypatch.setattr("local.discord.MAX_MESSAGES", 3)
+    discord = DiscordStandIn()
+    ids = [
+        call(discord, "POST", f"/channels/{CHANNEL_ID}/messages", {"content": f"m{n}"})[1]["id"]
+        for n in range(5)
+    ]
+    assert [m["content"] for m in call(discord, "GET", "")[1]["channelPosts"]] == [
+        "m2",
+        "m3",
+        "m4",
+    ]
+    # the forgotten one is Unknown Message, as a deleted one would be
+    path = f"/channels/{CHANNEL_ID}/messages/{ids[0]}"
+    assert call(discord, "PATCH", path, {"content": "x"})[1]["code"] == 10008

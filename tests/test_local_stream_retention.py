@@ -1,0 +1,88 @@
+"""DynamoDB Streams' retention in moto (local/stream_retention.py, installed for every test by
+conftest.py): records read by every reader go, records older than 24 hours go, sequence
+numbers stay, and shard iterators are forgotten after 15 minutes."""
+
+from datetime import timedelta
+
+import boto3
+from moto.core.utils import utcnow
+from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+import local.stream_retention as retention
+from database.client import to_item
+
+TABLE = "test-availabilities"
+
+
+class Stream:
+    def __init__(self, tables):
+        self.client = boto3.client("dynamodbstreams")
+        self.arn = tables.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        description = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]
+        self.shard = description["Shards"][0]["ShardId"]
+
+    def read(self, **position) -> list[str]:
+        """The ids of the records from `position` (default: the oldest kept)."""
+        position = position or {"ShardIteratorType": "TRIM_HORIZON"}
+        iterator = self.client.get_shard_iterator(
+            StreamArn=self.arn, ShardId=self.shard, **position
+        )["ShardIterator"]
+        records = self.client.get_records(ShardIterator=iterator)["Records"]
+        return [record["dynamodb"]["Keys"]["id"]["S"] for record in records]
+
+    def sequence_numbers(self) -> list[str]:
+        iterator = self.client.get_shard_iterator(
+            StreamArn=self.arn, ShardId=self.shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = self.client.get_records(ShardIterator=iterator)["Records"]
+        return [record["dynamodb"]["SequenceNumber"] for record in records]
+
+
+def put(tables, *ids: str) -> None:
+    for availability_id in ids:
+        item = {"owner": "alice", "id": availability_id}
+        tables.put_item(TableName=TABLE, Item=to_item(item))
+
+
+def test_records_every_reader_read_are_dropped_and_sequence_numbers_stay(tables):
+    stream = Stream(tables)
+    put(tables, "a1", "a2", "a3")
+    numbers = stream.sequence_numbers()
+    # WHEN every reader has read up to the second record
+    retention.read_through(TABLE, numbers[1])
+    # THEN only the third is kept, under its own sequence number
+    assert stream.read() == ["a3"]
+    assert stream.sequence_numbers() == numbers[2:]
+    # an iterator into what was trimmed reads on from what is kept
+    after_first = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": numbers[0]}
+    assert stream.read(**after_first) == ["a3"]
+    # and the next change takes the next sequence number
+    put(tables, "a4")
+    assert stream.sequence_numbers() == [numbers[2], str(int(numbers[2]) + 1)]
+    latest = stream.client.get_shard_iterator(
+        StreamArn=stream.arn, ShardId=stream.shard, ShardIteratorType="LATEST"
+    )["ShardIterator"]
+    put(tables, "a5")
+    assert [
+        r["dynamodb"]["Keys"]["id"]["S"]
+        for r in stream.client.get_records(ShardIterator=latest)["Records"]
+    ] == ["a5"]
+
+
+def test_records_older_than_24_hours_are_dropped_unread(tables, monkeypatch):
+    stream = Stream(tables)
+    put(tables, "old")
+    later = utcnow() + timedelta(hours=24, minutes=1)
+    monkeypatch.setattr(retention, "utcnow", lambda: later)
+    assert stream.read() == []
+
+
+def test_shard_iterators_are_forgotten_after_15_minutes(tables, monkeypatch):
+    stream = Stream(tables)
+    now = [0.0]
+    monkeypatch.setattr(retention, "clock", lambda: now[0])
+    for _ in range(50):  # each read: an iterator asked for, and the next one given
+        stream.read()
+        now[0] += 60.0
+    iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
+    assert 0 < len(iterators) <= 2 * 16  # what was given in the last 15 minutes
