@@ -21,11 +21,11 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
+import roles  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
-import roles  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
 
