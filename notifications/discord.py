@@ -42,7 +42,7 @@ class MaybeDelivered(DiscordError):
 class Discord:
     def __init__(
         self,
-        token: str,
+        token: str | Callable[[], str],
         base_url: str = DEFAULT_BASE_URL,
         *,
         attempts: int = 3,
@@ -56,7 +56,9 @@ class Discord:
         self.timeout = timeout
         self.sleep = sleep
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bot {token}", "User-Agent": USER_AGENT})
+        # The bot token, or what reads it (the stage's secret, cached) before each call.
+        self.token = token if callable(token) else lambda: token
+        self.session.headers.update({"User-Agent": USER_AGENT})
 
     def find_member(self, guild_id: str, discord_username: str) -> str | None:
         """The user id of the guild member called `discord_username` (a username, or a legacy
@@ -114,7 +116,10 @@ class Discord:
         url = self.base_url + path
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                headers = {"Authorization": f"Bot {self.token()}"}
+                response = self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, **kwargs
+                )
             except requests.ConnectTimeout as error:  # never connected: nothing was sent
                 problem = f"{method} {path}: {error}"
                 if attempt == self.attempts:

@@ -3,10 +3,12 @@ the roles read from serverless.yml, and that the handler tests cannot escape the
 
 import json
 
+import boto3
 import pytest
 import roles
 from botocore.exceptions import ClientError
 
+from api.secrets import stage_secret
 from handlers.availability import book
 from handlers.availability import set as set_availability
 from local import iam
@@ -187,3 +189,25 @@ def test_the_error_is_aws_s(tables):
         f"dynamodb:GetItem on resource: {TABLE} because no identity-based policy allows the "
         "dynamodb:GetItem action"
     )
+
+
+def test_notify_reads_the_bot_token_from_its_stage_secret(tables, monkeypatch):
+    """The Discord token is in Secrets Manager, which only notify's role may read."""
+    from api.secrets import SecretUnavailable
+    from handlers.stream import notify
+
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.create_secret(
+        Name="dojo-scheduler/test/discord", SecretString=json.dumps({"discordAuth": "bot-1"})
+    )
+    # serverless.yml's DISCORD_SECRET_NAME for this stage.
+    name = SERVICE.document["functions"]["notify"]["environment"]["DISCORD_SECRET_NAME"]
+    assert name == "dojo-scheduler/test/discord"
+    monkeypatch.setattr(notify.settings, "secret_name", name)
+    with roles.running_as(roles.role("notify")):
+        assert notify._token() == "bot-1"
+    secrets.create_secret(Name="other", SecretString=json.dumps({"discordAuth": "bot-2"}))
+    with roles.running_as(roles.role("notify")), pytest.raises(SecretUnavailable):
+        stage_secret("other", "discordAuth")  # not granted: AccessDeniedException
+    with roles.running_as(roles.role("getUser")), pytest.raises(SecretUnavailable):
+        stage_secret("dojo-scheduler/test/discord-x", "discordAuth")
