@@ -114,9 +114,12 @@ class Discord:
         """One API call with bounded retries of 429 and 5xx. `creates`: the call is not
         idempotent, so an unanswered request is MaybeDelivered, not retried."""
         url = self.base_url + path
+        try:
+            headers = {"Authorization": f"Bot {self.token()}"}
+        except Exception as error:  # the secret unreadable: nothing was sent, retry later
+            raise DiscordUnavailable(f"{method} {path}: no bot token: {error}") from error
         for attempt in range(1, self.attempts + 1):
             try:
-                headers = {"Authorization": f"Bot {self.token()}"}
                 response = self.session.request(
                     method, url, headers=headers, timeout=self.timeout, **kwargs
                 )

@@ -28,7 +28,6 @@ from notifications.deliver import InOrder, Notifier, Settings
 from notifications.discord import DEFAULT_BASE_URL, Discord
 
 settings = Settings.from_environment()
-# Another base URL (a local stand-in for Discord) for trying it without the real one.
 # The token's key in the secret: the same name as in discord.yml, where it comes from.
 TOKEN_KEY = "discordAuth"
 
@@ -37,6 +36,7 @@ def _token() -> str:
     return stage_secret(settings.secret_name, TOKEN_KEY)
 
 
+# Another base URL (a local stand-in for Discord) for trying it without the real one.
 notifier = Notifier(
     settings, Discord(_token, os.environ.get("DISCORD_API_URL") or DEFAULT_BASE_URL)
 )
