@@ -171,7 +171,7 @@ def _server(
         raise SystemExit(message) from None
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
-    os.environ.update(discord.settings(shell, api_url))
+    os.environ.update(discord.keep_token_secret(discord.settings(shell, api_url)))
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)

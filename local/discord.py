@@ -11,6 +11,7 @@ MAX_MESSAGES), for `GET /_local/discord`, and logs each message as one line in t
 import itertools
 import json
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -51,6 +52,22 @@ def settings(shell: Mapping[str, str], api_url: str) -> dict[str, str]:
         "DISCORD_API_URL": api_url + PATH,
         **frontend,
     }
+
+
+def keep_token_secret(settings: dict[str, str]) -> dict[str, str]:
+    """`settings` without the bot token, which goes where it is on AWS: the stage's Secrets
+    Manager secret (in the embedded moto, named by DISCORD_SECRET_NAME from serverless.yml),
+    read by the notify function under its role. No function's environment holds it."""
+    import boto3  # the stack's process only
+
+    settings = dict(settings)
+    token = settings.pop("DISCORD_AUTH")
+    os.environ.pop("DISCORD_AUTH", None)  # the shell's, inherited by the functions otherwise
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(
+        Name=os.environ["DISCORD_SECRET_NAME"], SecretString=json.dumps({"discordAuth": token})
+    )
+    return settings
 
 
 class DiscordStandIn:

@@ -40,7 +40,9 @@ OPT_OUTS = {
 class Settings:
     """The stage's Discord settings (serverless.yml passes them as environment variables)."""
 
-    token: str  # the bot's; empty: notifications are off
+    # The Secrets Manager secret holding the bot token (api/secrets.py); empty: notifications
+    # are off. The token itself is never in the environment.
+    secret_name: str
     guild_id: str  # the club's server, whose members get direct messages
     channel_id: str  # where new availabilities are announced (empty: no announcements)
     frontend: str  # the site's address, for links
@@ -48,7 +50,7 @@ class Settings:
     @classmethod
     def from_environment(cls) -> "Settings":
         return cls(
-            token=os.environ.get("DISCORD_AUTH", ""),
+            secret_name=os.environ.get("DISCORD_SECRET_NAME", ""),
             guild_id=os.environ.get("DISCORD_GUILD_ID", ""),
             channel_id=os.environ.get("DISCORD_CHANNEL_ID", ""),
             frontend=os.environ.get("FRONTEND_HOST", "").rstrip("/"),

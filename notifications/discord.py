@@ -42,7 +42,7 @@ class MaybeDelivered(DiscordError):
 class Discord:
     def __init__(
         self,
-        token: str,
+        token: str | Callable[[], str],
         base_url: str = DEFAULT_BASE_URL,
         *,
         attempts: int = 3,
@@ -56,7 +56,9 @@ class Discord:
         self.timeout = timeout
         self.sleep = sleep
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bot {token}", "User-Agent": USER_AGENT})
+        # The bot token, or what reads it (the stage's secret, cached) before each call.
+        self.token = token if callable(token) else lambda: token
+        self.session.headers.update({"User-Agent": USER_AGENT})
 
     def find_member(self, guild_id: str, discord_username: str) -> str | None:
         """The user id of the guild member called `discord_username` (a username, or a legacy
@@ -112,9 +114,15 @@ class Discord:
         """One API call with bounded retries of 429 and 5xx. `creates`: the call is not
         idempotent, so an unanswered request is MaybeDelivered, not retried."""
         url = self.base_url + path
+        try:
+            headers = {"Authorization": f"Bot {self.token()}"}
+        except Exception as error:  # the secret unreadable: nothing was sent, retry later
+            raise DiscordUnavailable(f"{method} {path}: no bot token: {error}") from error
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                response = self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, **kwargs
+                )
             except requests.ConnectTimeout as error:  # never connected: nothing was sent
                 problem = f"{method} {path}: {error}"
                 if attempt == self.attempts:

@@ -51,9 +51,10 @@ FORBIDDEN = [
 STRIPE_FUNCTIONS = {"handlers.payments.connect", "handlers.payments.webhook"}
 STRIPE_DEPENDENCIES = ["stripe", "requests", "boto3", "s3transfer"]
 # What one function may load although the others must not: the notify function talks to
-# Discord (requests, and its package notifications/), the Stripe functions to Stripe.
+# Discord (requests, and its package notifications/) with the bot token from Secrets Manager
+# (boto3 under Powertools Parameters), the Stripe functions to Stripe.
 ALLOWED = {
-    "handlers.stream.notify": ["requests", "notifications"],
+    "handlers.stream.notify": ["requests", "notifications", "boto3", "s3transfer"],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
 }
 

@@ -179,7 +179,7 @@ def sleeps():
 
 @pytest.fixture
 def discord_api(monkeypatch, sleeps):
-    settings = Settings("test-bot-token", GUILD, CHANNEL, FRONTEND)
+    settings = Settings("dojo-scheduler/test/discord", GUILD, CHANNEL, FRONTEND)
     discord = Discord("test-bot-token", API, sleep=sleeps.append)
     monkeypatch.setattr(notify, "notifier", Notifier(settings, discord))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -448,7 +448,7 @@ def test_players_without_discord_are_skipped_with_a_log_line(players, streams, d
 
 
 def test_notifications_off_without_a_token(players, streams, discord_api, monkeypatch):
-    monkeypatch.setattr(notify.notifier.settings, "token", "")
+    monkeypatch.setattr(notify.notifier.settings, "secret_name", "")
     put(players, "meetings", meeting())
     put(players, "availabilities", open_availability())
     assert run(streams.take("meetings") + streams.take("availabilities")) == []

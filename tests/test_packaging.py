@@ -145,8 +145,23 @@ def grants_of(package: Package) -> dict[str, set]:
     }
 
 
-DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
-DUMMY_DISCORD = "discordAuth: dummy-bot-token\n"
+# Dummy values shaped like real ones (a Google client secret, a Discord bot token), so a
+# secret that reaches a template or an environment is recognised as one
+# (test_no_secret_in_any_template_or_environment).
+DUMMY_GOOGLE_SECRET = "GOCSPX-dUmMy0nLy4TeStS-0123456789ab"
+DUMMY_BOT_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAz.GdUmMy.dummy-bot-token-0123456789abcdefghij"
+DUMMY_OAUTH = f"client_id: dummy-client-id\nclient_secret: {DUMMY_GOOGLE_SECRET}\n"
+DUMMY_DISCORD = f"discordAuth: {DUMMY_BOT_TOKEN}\n"
+# What secrets look like: Google OAuth client secrets, Discord bot tokens, Stripe keys and
+# signing secrets, AWS access keys, private keys, and the dummy values above.
+SECRET_LOOKING = re.compile(
+    r"GOCSPX-[\w-]{10,}"
+    r"|[MNO][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,}"
+    r"|\b(?:sk|rk|pk)_(?:live|test)_\w+|\bwhsec_\w+"
+    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    rf"|{re.escape(DUMMY_GOOGLE_SECRET)}|{re.escape(DUMMY_BOT_TOKEN)}"
+)
 # The full stages read the operator's alarm address from the environment.
 ALARM_EMAIL = "alarms@example.com"
 
@@ -600,7 +615,9 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert function["Handler"] == "handlers/stream/notify.handler"
     env = function["Environment"]["Variables"]
     assert env["NOTIFICATIONS_TABLE"] == {"Ref": NOTIFICATIONS}
-    assert env["DISCORD_AUTH"] == "dummy-bot-token"
+    # The token's secret, by name: only notify may read it.
+    assert env["DISCORD_SECRET_NAME"] == "dojo-scheduler/dev/discord"
+    assert "DISCORD_AUTH" not in env
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
@@ -631,6 +648,10 @@ def test_notify_has_least_privilege_role(dev: Package):
         for action in as_list(statement["Action"]):
             if action.startswith("logs:"):
                 continue
+            if action.startswith("secretsmanager:"):
+                assert action == "secretsmanager:GetSecretValue"
+                assert statement["Resource"] == [secret_arn(dev.stage, "discord")], statement
+                continue
             for resource in as_list(statement["Resource"]):
                 name, attribute = resource["Fn::GetAtt"]
                 granted.add((action, name, attribute))
@@ -660,12 +681,48 @@ def test_notify_zip(dev: Package):
     assert "python/requests/__init__.py" in layer_files(dev, "notify")
 
 
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_no_secret_in_any_template_or_environment(any_stage: Package):
+    """dev and prod are packaged with secret-looking oauth.yml and discord.yml (dev): none of
+    it may reach the template (Google's secret is a dynamic reference), nor any function's
+    environment (the Discord token is read from Secrets Manager)."""
+    text = any_stage.template_path.read_text()
+    assert not SECRET_LOOKING.findall(text)
+    for name, function in any_stage.of_type("AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        for variable, value in variables.items():
+            assert not SECRET_LOOKING.search(json.dumps(value)), (name, variable)
+            if re.search(r"TOKEN|SECRET|PASSWORD|AUTH|KEY", variable):
+                # Only names of secrets, e.g. PAYMENTS_SECRET_NAME: dojo-scheduler/dev/stripe.
+                assert variable.endswith("_SECRET_NAME"), (name, variable)
+                assert value == f"dojo-scheduler/{any_stage.stage}/{value.rsplit('/', 1)[1]}"
+
+
+def test_the_google_client_secret_is_a_dynamic_reference(dev: Package, prod: Package):
+    for package in (dev, prod):
+        props = package.resources["GoogleIdentityProvider"]["Properties"]["ProviderDetails"]
+        assert props["client_id"] == "dummy-client-id"
+        assert props["client_secret"] == (
+            f"{{{{resolve:secretsmanager:dojo-scheduler/{package.stage}/google"
+            ":SecretString:client_secret}}"
+        )
+
+
+def test_the_secret_scan_recognises_secrets():
+    for secret in (DUMMY_GOOGLE_SECRET, DUMMY_BOT_TOKEN, "sk_live_51abc", "whsec_abc"):
+        assert SECRET_LOOKING.search(f'{{"x": "{secret}"}}'), secret
+    for name in ("dojo-scheduler/dev/discord", "dev-users", "dummy-client-id"):
+        assert not SECRET_LOOKING.search(name), name
+
+
 # --- payments (Stripe) ----------------------------------------------------------------------
 
 
-def secret_arn(stage: str) -> dict:
-    """The ARN of the stage's Stripe secret, and of nothing else (Secrets Manager adds six
-    random characters to a secret's name)."""
+def secret_arn(stage: str, purpose: str = "stripe") -> dict:
+    """The ARN of the stage's secret for `purpose`, and of nothing else (Secrets Manager adds
+    six random characters to a secret's name)."""
     return {
         "Fn::Join": [
             "",
@@ -676,7 +733,7 @@ def secret_arn(stage: str) -> dict:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":secret:dojo-scheduler/{stage}/stripe-??????",
+                f":secret:dojo-scheduler/{stage}/{purpose}-??????",
             ],
         ]
     }
@@ -684,8 +741,11 @@ def secret_arn(stage: str) -> dict:
 
 def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
     text = simple.template_path.read_text()
-    for word in ("secretsmanager", "PAYMENTS_SECRET_NAME", "Stripe", "stripe"):
+    for word in ("PAYMENTS_SECRET_NAME", "Stripe", "stripe"):
         assert word not in text, word
+    # simple reads no secret at all (notify's role, which would, is not created there).
+    effective = json.dumps(simple.effective())
+    assert "secretsmanager" not in effective and "{{resolve:" not in effective
 
     functions = dev.of_type("AWS::Lambda::Function")
     for name in (*STRIPE_FUNCTIONS, "setAvailability", "getStripeAccount"):

@@ -8,7 +8,9 @@ A record that fails (Discord down, rate limited beyond the wait budget, DynamoDB
 reported in `batchItemFailures`, and so is every record after it: Lambda retries from the first
 failed record, so an availability's changes are done in order (its announcement is never posted
 after it was deleted). After the event source mapping's retries the batch goes to the
-dead-letter queue. With no bot token (DISCORD_AUTH empty) the function does nothing.
+dead-letter queue. The bot token is read from the stage's secret (DISCORD_SECRET_NAME) before
+each Discord call, cached for minutes; unreadable, the record fails and is retried. Without a
+secret name the function does nothing.
 """
 
 import os
@@ -21,13 +23,22 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from api.log import logger
+from api.secrets import stage_secret
 from notifications.deliver import InOrder, Notifier, Settings
 from notifications.discord import DEFAULT_BASE_URL, Discord
 
 settings = Settings.from_environment()
+# The token's key in the secret: the same name as in discord.yml, where it comes from.
+TOKEN_KEY = "discordAuth"
+
+
+def _token() -> str:
+    return stage_secret(settings.secret_name, TOKEN_KEY)
+
+
 # Another base URL (a local stand-in for Discord) for trying it without the real one.
 notifier = Notifier(
-    settings, Discord(settings.token, os.environ.get("DISCORD_API_URL") or DEFAULT_BASE_URL)
+    settings, Discord(_token, os.environ.get("DISCORD_API_URL") or DEFAULT_BASE_URL)
 )
 # Partial failures are reported, never raised: with ReportBatchItemFailures, Lambda retries
 # from the first failed record either way (bisecting applies to crashes and timeouts).
@@ -37,8 +48,8 @@ processor = BatchProcessor(
 
 
 def handler(event: dict, context: Any) -> dict:
-    if not notifier.settings.token:
-        logger.info("Discord notifications are off (no DISCORD_AUTH)")
+    if not notifier.settings.secret_name:
+        logger.info("Discord notifications are off (no DISCORD_SECRET_NAME)")
         return {"batchItemFailures": []}
     batch = InOrder(context, notifier.notify)
     return process_partial_response(
