@@ -162,9 +162,11 @@ def test_a_call_the_role_does_not_grant_fails_as_on_aws(tables):
     answers 500 with nothing changed)."""
     add_user(tables, "alice")
     add_user(tables, "bob")
-    published = http_event("PUT /availability", body=availability(id="a1"))
-    assert set_availability.handler(published, None)["statusCode"] == 200
-    booking = {"owner": "alice", "id": "a1", "startTime": "2030-01-01T09:00:00Z"}
+    published = http_event("PUT /availability", body=availability())
+    created = set_availability.handler(published, None)
+    assert created["statusCode"] == 200
+    issued = json.loads(created["body"])["id"]  # the API issues ids
+    booking = {"owner": "alice", "id": issued, "startTime": "2030-01-01T09:00:00Z"}
     booking["type"] = "CLASSICAL_GAME"
     event = http_event("PUT /availability/book", caller="bob", body=booking)
 
