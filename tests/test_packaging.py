@@ -43,9 +43,18 @@ PAYMENT_HANDLERS = {
     "connectStripeAccount": "handlers/payments/connect.handler",
     "getStripeAccount": "handlers/payments/account.handler",
     "stripeWebhook": "handlers/payments/webhook.handler",
+    "refundPayments": "handlers/payments/refund.handler",
+    "reconcilePayments": "handlers/payments/reconcile.handler",
 }
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
-STRIPE_FUNCTIONS = {"bookAvailability", "cancelMeeting", "connectStripeAccount", "stripeWebhook"}
+STRIPE_FUNCTIONS = {
+    "bookAvailability",
+    "cancelMeeting",
+    "connectStripeAccount",
+    "stripeWebhook",
+    "refundPayments",
+    "reconcilePayments",
+}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -73,6 +82,8 @@ SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
 JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
+PAYMENTS = "PaymentsTable"
+OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
 # Exactly the DynamoDB grants each function's role must have: (action, table or index).
 DYNAMODB_GRANTS = {
@@ -114,11 +125,24 @@ PAYMENT_GRANTS = {
     "setAvailability": {("ConditionCheckItem", USERS)},
     "connectStripeAccount": {("GetItem", USERS), ("UpdateItem", USERS)},
     "getStripeAccount": {("GetItem", USERS)},
+    "bookAvailability": {("PutItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
+    "cancelMeeting": {("GetItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
     "stripeWebhook": {
         ("GetItem", MEETINGS),
         ("UpdateItem", MEETINGS),
+        ("GetItem", PAYMENTS),
+        ("UpdateItem", PAYMENTS),
         ("PutItem", AVAILABILITIES),
         ("UpdateItem", USERS),
+    },
+    "refundPayments": {("UpdateItem", PAYMENTS), ("UpdateItem", MEETINGS)},
+    "reconcilePayments": {
+        ("Query", OPEN_INDEX),
+        ("GetItem", PAYMENTS),
+        ("UpdateItem", PAYMENTS),
+        ("GetItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("PutItem", AVAILABILITIES),
     },
 }
 

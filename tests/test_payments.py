@@ -1459,3 +1459,92 @@ def test_a_priced_booking_makes_one_more_dynamodb_call_than_a_free_one(published
     assert book_as("bob")["statusCode"] == 200
 
     assert calls == ["BatchGetItem", "GetItem", "TransactWriteItems"]
+
+
+# --- the webhook: hostile or malformed input, and which secret verifies what -------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[]",
+        "[1, 2]",
+        '"text"',
+        "{}",
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1}',
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1, "data": []}',
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1, "data": {}}',
+        '{"id": 1, "type": "account.updated", "created": 1, "data": {"object": {}}}',
+        "[" * 100_000 + "]" * 100_000,
+        "not json",
+    ],
+    ids=lambda payload: payload[:40],
+)
+def test_a_signed_event_that_is_not_an_event_is_400(held, payload):
+    before = snapshot(_tables())
+
+    response = deliver(payload)
+
+    assert response["statusCode"] == 400
+    assert body(response)["message"].startswith("Invalid webhook payload")
+    assert snapshot(_tables()) == before
+
+
+def test_an_event_signed_in_the_future_is_400(held):
+    before = snapshot(_tables())
+    payload = json.dumps(paid("cs_test_0001"))
+
+    response = deliver(payload, signature=sign(payload, timestamp=int(time.time()) + 600))
+
+    assert response["statusCode"] == 400
+    assert snapshot(_tables()) == before
+    # within the tolerance (clocks differ a little) it is accepted
+    assert (
+        deliver(payload, signature=sign(payload, timestamp=int(time.time()) + 60))["statusCode"]
+        == 200
+    )
+
+
+def test_each_signing_secret_verifies_only_its_endpoints_events(held, stripe_api):
+    secrets = _aws_client("secretsmanager")
+    keys = {
+        "secretKey": SECRET_KEY,
+        "webhookSecret": WEBHOOK_SECRET,
+        "connectWebhookSecret": "whsec_connect",
+    }
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    add_user(_tables(), "dave", stripeAccountId="acct_dave")
+    before = snapshot(_tables())
+
+    # a Checkout event signed with the Connect secret, an account event with the platform's
+    checkout = json.dumps(paid("cs_test_0001"))
+    account = json.dumps(account_updated("acct_dave", "dave", True, True))
+    assert deliver(checkout, signature=sign(checkout, secret="whsec_connect"))["statusCode"] == 200
+    assert deliver(account, signature=sign(account))["statusCode"] == 200
+
+    assert snapshot(_tables()) == before  # acknowledged, and ignored
+    assert deliver(checkout)["statusCode"] == 200
+    assert meeting(_tables())["status"] == "SCHEDULED"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "100", "nan", "inf", "10%"])
+def test_a_bad_platform_fee_fails_the_cold_start(value, monkeypatch):
+    import importlib
+
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", value)
+    with pytest.raises(ValueError, match="PLATFORM_FEE_PERCENT"):
+        importlib.reload(stripe_client)
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", "2.5")
+    importlib.reload(stripe_client)
+    assert stripe_client.application_fee(5000) == 125
+
+
+def test_accounts_are_created_with_the_stages_country(payments_on, stripe_api, monkeypatch):
+    monkeypatch.setenv("STRIPE_ACCOUNT_COUNTRY", "GB")
+    add_user(payments_on, "dave")
+
+    assert connect_as("dave")["statusCode"] == 200
+
+    [created] = stripe_api.calls("/accounts")
+    assert created["country"] == ["GB"]
