@@ -46,6 +46,9 @@ PAYMENT_HANDLERS = {
     "refundPayments": "handlers/payments/refund.handler",
     "reconcilePayments": "handlers/payments/reconcile.handler",
 }
+# Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
+BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments"}
+REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {
     "bookAvailability",
@@ -135,7 +138,15 @@ PAYMENT_GRANTS = {
         ("PutItem", AVAILABILITIES),
         ("UpdateItem", USERS),
     },
-    "refundPayments": {("UpdateItem", PAYMENTS), ("UpdateItem", MEETINGS)},
+    "refundPayments": {
+        ("UpdateItem", PAYMENTS),
+        ("UpdateItem", MEETINGS),
+        *(
+            (verb, f"{PAYMENTS}/stream")
+            for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+        ),
+        ("sqs:SendMessage", REFUND_DEAD_LETTERS),
+    },
     "reconcilePayments": {
         ("Query", OPEN_INDEX),
         ("GetItem", PAYMENTS),
@@ -379,7 +390,7 @@ def test_tables(package: Package):
     notifying = package.stage == "dev"
     assert set(tables) == {USERS, AVAILABILITIES, MEETINGS} | (
         {NOTIFICATIONS} if notifying else set()
-    )
+    ) | ({PAYMENTS} if package.stage != "simple" else set())
     props = {name: t["Properties"] for name, t in tables.items()}
     stage = package.stage
     assert props[USERS]["TableName"] == f"{stage}-users"
@@ -431,7 +442,8 @@ def test_functions(package: Package):
         assert int(runtime.split(".")[1]) >= 12, runtime
         assert props["Architectures"] == ["arm64"]
         assert props["MemorySize"] >= 512
-        assert 3 <= props["Timeout"] <= 29  # under API Gateway's 30 s limit
+        # under API Gateway's 30 s limit, but for the functions it does not call
+        assert 3 <= props["Timeout"] <= (300 if name in BACKGROUND_FUNCTIONS else 29)
         env = props["Environment"]["Variables"]
         assert env["stage"] == package.stage
         assert env["USERS_TABLE"] == {"Ref": USERS}
@@ -579,8 +591,16 @@ def test_each_function_has_least_privilege_role(package: Package):
                     assert verb == "GetSecretValue", action
                     assert statement["Resource"] == [secret_arn(package.stage)], statement
                     continue
+                if service == "sqs":  # a stream's on-failure destination
+                    for resource in as_list(statement["Resource"]):
+                        granted.add((action, ref_name(resource)))
+                    continue
                 assert service == "dynamodb", f"{name}: unexpected {action}"
                 for resource in as_list(statement["Resource"]):
+                    attribute = (resource.get("Fn::GetAtt") or [None, None])[1]
+                    if attribute == "StreamArn":
+                        granted.add((verb, f"{ref_name(resource)}/stream"))
+                        continue
                     granted.add((verb, arn_target(resource)))
         assert granted == expected, name
 
@@ -623,7 +643,7 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
-    assert set(mappings) == set(NOTIFY_MAPPINGS)
+    assert set(mappings) == set(NOTIFY_MAPPINGS) | {REFUND_MAPPING}
     for mapping_id, table in NOTIFY_MAPPINGS.items():
         props = mappings[mapping_id]["Properties"]
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
@@ -639,6 +659,29 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     notifications = effective[NOTIFICATIONS]["Properties"]
     assert key_schema(notifications) == [("id", "HASH")]
     assert notifications["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+
+
+REFUND_MAPPING = "RefundPaymentsEventSourceMappingDynamodbPaymentsTable"
+
+
+def test_refunds_run_on_the_ledgers_stream_with_retries_and_a_dead_letter_queue(dev: Package):
+    effective = dev.effective()
+    assert stream_specification(dev, PAYMENTS) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    props = dev.effective_of_type("AWS::Lambda::EventSourceMapping")[REFUND_MAPPING]["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [PAYMENTS, "StreamArn"]}
+    assert ref_name(props["FunctionName"]) == "RefundPaymentsLambdaFunction"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [REFUND_DEAD_LETTERS, "Arn"]}
+    assert effective[REFUND_DEAD_LETTERS]["Type"] == "AWS::SQS::Queue"
+    ledger = effective[PAYMENTS]["Properties"]
+    assert key_schema(ledger) == [("id", "HASH")]
+    assert ledger["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+    [index] = ledger["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "OpenIndex"
+    rules = dev.effective_of_type("AWS::Events::Rule")
+    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["rate(2 minutes)"]
 
 
 def test_notify_has_least_privilege_role(dev: Package):
