@@ -35,17 +35,22 @@ def handle(event: dict, at: datetime) -> None:
 
 def ours(session: dict) -> bool:
     """A Checkout Session this stage created for a meeting (its metadata says so)."""
-    metadata = session.get("metadata") or {}
-    return bool(metadata.get(MEETING_KEY)) and metadata.get(STAGE_KEY) == settings.stage()
+    metadata = session.get("metadata")
+    return (
+        isinstance(session.get("id"), str)
+        and isinstance(metadata, dict)
+        and bool(metadata.get(MEETING_KEY))
+        and metadata.get(STAGE_KEY) == settings.stage()
+    )
 
 
 def settle(session: dict, at: datetime) -> str:
     """The one step for a Checkout Session as Stripe reports it (webhook, reconciliation):
     paid confirms or refunds it, expired releases its hold, anything else waits."""
     session_id = session["id"]
-    if session.get("payment_status") == "paid" and session.get("payment_intent"):
-        intent = session["payment_intent"]
-        intent = intent["id"] if isinstance(intent, dict) else intent  # expanded or not
+    intent = session.get("payment_intent")
+    intent = intent.get("id") if isinstance(intent, dict) else intent  # expanded or not
+    if session.get("payment_status") == "paid" and isinstance(intent, str):
         return payments.settle_paid(session_id, intent, at)
     if session.get("status") in ("expired", "complete"):
         # expired: nobody can pay any more; complete but unpaid: a delayed payment method
