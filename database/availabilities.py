@@ -25,7 +25,7 @@ from database.client import (
     to_item,
     translate_errors,
 )
-from database.errors import Conflict, Invalid, NotFound
+from database.errors import Conflict, DataError, Invalid, NotFound
 from database.models import (
     ALL_COHORTS,
     BOOKED,
@@ -271,11 +271,17 @@ def unchanged(availability: Availability) -> tuple[str, dict, dict]:
 
 
 @translate_errors
-def book(availability: Availability, meeting: Meeting, payment: Payment | None = None) -> None:
+def book(
+    availability: Availability,
+    meeting: Meeting,
+    payment: Payment | None = None,
+    also: list[tuple[dict, DataError]] = (),
+) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting
     still on (a canceled one is replaced). A priced one is held (the meeting AWAITING_PAYMENT)
-    with the Checkout Session that pays for it."""
+    with the Checkout Session that pays for it, and its ledger writes (`also`: each item with
+    the error its failed condition means) are in the same transaction."""
     condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
@@ -310,6 +316,7 @@ def book(availability: Availability, meeting: Meeting, payment: Payment | None =
                         ),
                     }
                 },
+                *(write for write, _ in also),
             ]
         )
     except ClientError as error:
@@ -317,6 +324,9 @@ def book(availability: Availability, meeting: Meeting, payment: Payment | None =
             raise NotFound(BOOKED_OR_MISSING) from error
         if _cancelled_by_condition(error, index=1):
             raise Conflict(ALREADY_BOOKED) from error
+        for index, (_, refusal) in enumerate(also, start=2):
+            if _cancelled_by_condition(error, index=index):
+                raise refusal from error
         if _conflicting(error):
             raise Conflict("This availability is being booked by someone else") from error
         raise

@@ -23,9 +23,8 @@ from database.client import (
     translate_errors,
 )
 from database.errors import Conflict
-from database.models import AWAITING_PAYMENT, CANCELED, SCHEDULED, Availability, Meeting, Payment
+from database.models import CANCELED, SCHEDULED, Availability, Meeting, Payment, Refund
 from database.paging import Part, query_parts, starting_from
-from database.times import now
 
 
 def member_parts(username: str, since: str | None = None) -> list[Part]:
@@ -145,26 +144,18 @@ def get_sessions(keys: list[tuple[str, str]]) -> list[Availability]:
 
 
 @translate_errors
-def cancel(booking: Booking, by: str, *, reopen: bool, refund_due: bool = False) -> Meeting:
+def cancel(
+    booking: Booking, by: str, *, reopen: bool, also: list[dict] = (), refund: dict | None = None
+) -> Meeting:
     """Cancels a one-to-one meeting `by` one of its members; with `reopen`, the availability it
     was booked from is open again, exactly as published, in the same transaction. Canceling
-    again changes nothing and answers the canceled meeting. `refund_due` records, in the same
-    write, that the payment is to be refunded (so a refund that fails is retried, never lost)."""
+    again changes nothing and answers the canceled meeting. A priced meeting's ledger writes
+    (`also`, database.payments) are in the same transaction, and the meeting shows `refund`."""
     meeting = booking.meeting
-    condition, values = _still(booking)
-    update = {
-        "TableName": MEETINGS_TABLE,
-        "Key": to_item({"id": meeting.id}),
-        "UpdateExpression": "SET #status = :canceled, canceledBy = :by"
-        + (", refundDue = :due" if refund_due else ""),
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            {**values, ":canceled": CANCELED, ":by": by, **({":due": True} if refund_due else {})}
-        ),
-    }
     try:
-        _cancel_transaction(update, booking.availability if reopen else None)
+        dynamodb().transact_write_items(
+            TransactItems=cancel_writes(booking, by, reopen=reopen, refund=refund) + list(also)
+        )
     except ClientError as error:
         if error_code(error) != "TransactionCanceledException":
             raise
@@ -178,7 +169,40 @@ def cancel(booking: Booking, by: str, *, reopen: bool, refund_due: bool = False)
         raise Conflict("This meeting changed while you canceled it: please try again") from error
     meeting.status = CANCELED
     meeting.checkoutUrl = None  # nothing to pay any more
+    meeting.refund = Refund(**refund) if refund else None
     return meeting
+
+
+def cancel_writes(
+    booking: Booking, by: str, *, reopen: bool, refund: dict | None = None
+) -> list[dict]:
+    """The transaction items canceling the meeting as `booking` read it (and reopening its
+    slot): its Update, then the availability's Put."""
+    meeting = booking.meeting
+    condition, values = _still(booking)
+    update = {
+        "TableName": MEETINGS_TABLE,
+        "Key": to_item({"id": meeting.id}),
+        "UpdateExpression": "SET #status = :canceled, canceledBy = :by"
+        + (", refund = :refund" if refund else ""),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": to_item(
+            {**values, ":canceled": CANCELED, ":by": by, **({":refund": refund} if refund else {})}
+        ),
+    }
+    writes = [{"Update": update}]
+    if reopen and booking.availability is not None:
+        writes.append(
+            {
+                "Put": {
+                    "TableName": AVAILABILITIES_TABLE,
+                    "Item": to_item(stored(booking.availability)),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
+        )
+    return writes
 
 
 def _still(booking: Booking) -> tuple[str, dict]:
@@ -193,145 +217,7 @@ def _still(booking: Booking) -> tuple[str, dict]:
     return condition + "#status = :status AND checkoutSessionId = :session", values
 
 
-def _cancel_transaction(update: dict, reopen: Availability | None) -> None:
-    writes = [{"Update": update}]
-    if reopen is not None:
-        writes.append(
-            {
-                "Put": {
-                    "TableName": AVAILABILITIES_TABLE,
-                    "Item": to_item(stored(reopen)),
-                    "ConditionExpression": "attribute_not_exists(id)",
-                }
-            }
-        )
-    dynamodb().transact_write_items(TransactItems=writes)
-
-
 @translate_errors
 def get_booking(meeting_id: str) -> Booking | None:
     item = dynamodb().get_item(TableName=MEETINGS_TABLE, Key=to_item({"id": meeting_id}))
     return _booking(item["Item"]) if _meeting(item.get("Item")) is not None else None
-
-
-# What a paid Checkout Session's completion did to the meeting it was for.
-CONFIRMED = "confirmed"  # the hold became a SCHEDULED meeting
-ALREADY_CONFIRMED = "already confirmed"  # a redelivery: nothing changed
-NOT_HELD = "not held"  # canceled, released or rebooked meanwhile: the payment is to be refunded
-
-
-@translate_errors
-def confirm_payment(meeting_id: str, checkout_session: str, payment_intent: str) -> str:
-    """The hold paid by `checkout_session` becomes a SCHEDULED meeting, keeping the payment.
-    Only from AWAITING_PAYMENT with that very session, so a redelivered or late event changes
-    nothing."""
-    try:
-        dynamodb().update_item(
-            TableName=MEETINGS_TABLE,
-            Key=to_item({"id": meeting_id}),
-            UpdateExpression="SET #status = :scheduled, paymentIntentId = :intent",
-            ConditionExpression="#status = :awaiting AND checkoutSessionId = :session",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":scheduled": SCHEDULED,
-                    ":awaiting": AWAITING_PAYMENT,
-                    ":session": checkout_session,
-                    ":intent": payment_intent,
-                }
-            ),
-        )
-        return CONFIRMED
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-    current = get_booking(meeting_id)
-    paid_by_this = (
-        current is not None
-        and current.payment is not None
-        and (current.payment.checkout_session == checkout_session)
-    )
-    if paid_by_this and current.meeting.status == SCHEDULED:
-        return ALREADY_CONFIRMED
-    if paid_by_this and current.meeting.status == CANCELED:
-        _keep_payment(meeting_id, checkout_session, payment_intent)
-    return NOT_HELD
-
-
-def _keep_payment(meeting_id: str, checkout_session: str, payment_intent: str) -> None:
-    """A canceled hold that was paid anyway keeps the PaymentIntent that is refunded."""
-    try:
-        dynamodb().update_item(
-            TableName=MEETINGS_TABLE,
-            Key=to_item({"id": meeting_id}),
-            UpdateExpression="SET paymentIntentId = :intent, refundDue = :due",
-            ConditionExpression="#status = :canceled AND checkoutSessionId = :session",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":canceled": CANCELED,
-                    ":session": checkout_session,
-                    ":intent": payment_intent,
-                    ":due": True,
-                }
-            ),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
-
-
-@translate_errors
-def release_hold(meeting_id: str, checkout_session: str) -> bool:
-    """An expired (or failed) Checkout Session releases its hold exactly as a participant's
-    cancel does: the meeting CANCELED and, while its window is open, the availability back, in
-    one transaction. False (nothing changed) unless the meeting still awaits that session."""
-    booking = get_booking(meeting_id)
-    if (
-        booking is None
-        or booking.meeting.status != AWAITING_PAYMENT
-        or booking.payment is None
-        or booking.payment.checkout_session != checkout_session
-    ):
-        return False
-    reopen = booking.availability is not None and now() < booking.availability.endTime
-    condition, values = _still(booking)
-    update = {
-        "TableName": MEETINGS_TABLE,
-        "Key": to_item({"id": meeting_id}),
-        "UpdateExpression": "SET #status = :canceled, canceledBy = :by",
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            # the player who did not pay gave the slot back
-            {**values, ":canceled": CANCELED, ":by": booking.meeting.participant}
-        ),
-    }
-    try:
-        _cancel_transaction(update, booking.availability if reopen else None)
-    except ClientError as error:
-        if error_code(error) != "TransactionCanceledException":
-            raise
-        return False  # a cancel or a payment got there first: theirs is the outcome
-    return True
-
-
-@translate_errors
-def record_refund(meeting_id: str, checkout_session: str, refund_id: str) -> None:
-    """Notes the Stripe Refund of the canceled meeting paid by `checkout_session` (once; a
-    later booking of the same slot is another session, never touched)."""
-    try:
-        dynamodb().update_item(
-            TableName=MEETINGS_TABLE,
-            Key=to_item({"id": meeting_id}),
-            UpdateExpression="SET refundId = :refund",
-            ConditionExpression="#status = :canceled AND checkoutSessionId = :session AND "
-            "attribute_not_exists(refundId)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":refund": refund_id, ":canceled": CANCELED, ":session": checkout_session}
-            ),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise

@@ -427,6 +427,13 @@ class BookingRequest(Struct):
         return _decode(cls, data)
 
 
+class Refund(Struct):
+    """The refund of a canceled priced meeting, made off the request path (contract v3)."""
+
+    status: Literal["none", "pending", "succeeded", "failed"]
+    amount: int
+
+
 class Meeting(Struct):
     owner: str  # the availability's owner
     participant: str  # who booked it
@@ -440,6 +447,8 @@ class Meeting(Struct):
     price: Price | None = None  # what the participant pays (copied from the availability)
     # The Stripe Checkout page that pays for a held meeting: while AWAITING_PAYMENT only.
     checkoutUrl: str | None = None
+    # A canceled priced meeting: the refund decided by the cancel, and how it went.
+    refund: Refund | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Meeting":
@@ -455,6 +464,7 @@ class Meeting(Struct):
             status=status,
             price=Price.from_item(item.get("price")),
             checkoutUrl=item.get("checkoutUrl") if status == AWAITING_PAYMENT else None,
+            refund=Refund(**item["refund"]) if "refund" in item else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -473,6 +483,8 @@ class Meeting(Struct):
         )
         if self.checkoutUrl is not None:
             published["checkoutUrl"] = self.checkoutUrl
+        if self.refund is not None:
+            published["refund"] = {"status": self.refund.status, "amount": self.refund.amount}
         return published
 
     def other_member(self, username: str) -> str:
@@ -486,12 +498,11 @@ def _priced(price: Price | None, published: dict[str, Any]) -> dict[str, Any]:
 
 class Payment(Struct):
     """A priced meeting's Stripe side, stored with the meeting and never returned: the Checkout
-    Session that holds the slot, the PaymentIntent once paid, and a refund owed or made."""
+    Session that holds the slot, and the PaymentIntent once paid (the money's whole story is
+    the session's ledger record, database/payments.py)."""
 
     checkout_session: str
     payment_intent: str | None = None
-    refund_due: bool = False
-    refund: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Payment | None":
@@ -500,8 +511,6 @@ class Payment(Struct):
         return cls(
             checkout_session=item["checkoutSessionId"],
             payment_intent=item.get("paymentIntentId"),
-            refund_due=item.get("refundDue", False),
-            refund=item.get("refundId"),
         )
 
 

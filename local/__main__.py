@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from local import aws, discord, pages, payments, persistence, schedule, serverless, streams
+from local import stripe as stripe_stand_in
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -43,7 +44,8 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
 
-    # Without a Stripe key the stack is a stage without payments, like `simple`: no payment
+    # Payments on, against the Stripe stand-in unless a real test key is given; with
+    # LOCAL_PAYMENTS=off the stack is a stage without payments, like `simple`: no payment
     # function or route (API Gateway's 404), and no `price` in the published schema.
     features = frozenset({"payments"} if payments.requested() else ())
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
@@ -172,6 +174,16 @@ def _server(
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
     os.environ.update(discord.keep_token_secret(discord.settings(shell, api_url)))
+    stripe_tool = None
+    if payments.requested() and not payments.keyed():  # else real Stripe, or no payments
+        stand_in = stripe_stand_in.StripeStandIn(api_url)
+        payments.enable_stand_in(
+            serverless.REGION,
+            api_url + stripe_stand_in.PATH,
+            stripe_stand_in.SECRET_KEY,
+            stand_in.webhook_secret,
+        )
+        stripe_tool = (stand_in.handle, "Stripe stand-in")
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -207,6 +219,8 @@ def _server(
     }
     if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
         tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
+    if stripe_tool is not None:
+        tools[stripe_stand_in.PATH] = stripe_tool
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
@@ -240,6 +254,8 @@ def _announce(
         ),
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
+    if os.environ.get("STRIPE_API_BASE", "").startswith(api_url):
+        lines.append(f"  {'Stripe':<17} {api_url}{stripe_stand_in.PATH} (payments; a stand-in)")
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")

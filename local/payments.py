@@ -1,13 +1,18 @@
-"""Payments in `make run`: off unless the developer gives a Stripe test-mode key.
+"""Payments in `make run`: on, against the local Stripe stand-in (local/stripe.py) unless the
+developer gives a real Stripe test-mode key; LOCAL_PAYMENTS=off makes a stage without payments
+(like `simple`: no payment route, no `price`).
 
-With STRIPE_SECRET_KEY (sk_test_...) the stage's Secrets Manager secret is created in the
-embedded moto, exactly as on AWS (README, "Payments"), and the payment functions read it from
-there: bookings of priced availabilities create real test-mode Checkout Sessions. Stripe's
-events reach the local webhook through the Stripe CLI:
+Either way the stage's Secrets Manager secret is created in the embedded moto, exactly as on
+AWS (README, "Payments"), and the payment functions read it from there.
 
-    stripe listen --forward-to http://localhost:4000/stripe/webhook
+- Without STRIPE_SECRET_KEY: the secret holds the stand-in's keys and STRIPE_API_BASE points
+  the stripe library at `/_local/stripe`, which sends signed webhooks to the local route.
+- With STRIPE_SECRET_KEY (sk_test_...): bookings of priced availabilities create real
+  test-mode Checkout Sessions; Stripe's events reach the local webhook through the Stripe CLI:
 
-which prints the signing secret to give as STRIPE_WEBHOOK_SECRET (whsec_...).
+      stripe listen --forward-to http://localhost:4000/stripe/webhook
+
+  which prints the signing secret to give as STRIPE_WEBHOOK_SECRET (whsec_...).
 """
 
 import json
@@ -20,7 +25,12 @@ TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
 def requested() -> bool:
-    """Whether the developer asked for payments (gave a Stripe key)."""
+    """Whether `make run` has payments: unless LOCAL_PAYMENTS=off."""
+    return os.environ.get("LOCAL_PAYMENTS", "on") != "off"
+
+
+def keyed() -> bool:
+    """Whether the developer gave a real Stripe key (else the stand-in answers)."""
     return bool(os.environ.get("STRIPE_SECRET_KEY"))
 
 
@@ -31,9 +41,20 @@ def enable_if_keyed(region: str) -> bool:
         return False
     if not key.startswith(TEST_KEY_PREFIXES):
         raise SystemExit("STRIPE_SECRET_KEY must be a test-mode key (sk_test_...) locally")
-    keys = {"secretKey": key, "webhookSecret": os.environ.get("STRIPE_WEBHOOK_SECRET", "")}
+    _enable(
+        region, {"secretKey": key, "webhookSecret": os.environ.get("STRIPE_WEBHOOK_SECRET", "")}
+    )
+    return True
+
+
+def enable_stand_in(region: str, stand_in_url: str, secret_key: str, webhook_secret: str) -> None:
+    """Turns payments on against the stand-in at `stand_in_url`."""
+    _enable(region, {"secretKey": secret_key, "webhookSecret": webhook_secret})
+    os.environ["STRIPE_API_BASE"] = stand_in_url
+
+
+def _enable(region: str, keys: dict[str, str]) -> None:
     secrets = boto3.client("secretsmanager", region_name=region)
     secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(keys))
     os.environ["PAYMENTS_SECRET_NAME"] = SECRET_NAME
     os.environ.setdefault("FRONTEND_HOST", "http://localhost:3000")
-    return True

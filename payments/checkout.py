@@ -1,20 +1,29 @@
 """Booking a priced availability: the slot is held while the player pays on Stripe Checkout."""
 
-from database import availabilities
+from datetime import timedelta
+
+from database import availabilities, payments
 from database.errors import Conflict, DataError
 from database.models import AWAITING_PAYMENT, Availability, Meeting, Payment
+from database.times import now
 from database.users import get_payout_account
 from payments import settings, stripe_client
 
 CANNOT_TAKE_PAYMENTS = "This coach cannot take payments right now"
+# The reconciliation (every 2 minutes) ends a hold this long after it began, Stripe's own
+# expiry (31 minutes) having failed to: so a hold never outlives 35 minutes, nor the start.
+HOLD_DUE = timedelta(minutes=33)
+RECONCILE_EVERY = timedelta(minutes=2)
 
 
 def hold(availability: Availability, meeting: Meeting) -> dict:
-    """Holds the slot (the meeting AWAITING_PAYMENT) and answers it, with its Checkout URL
-    (which the meeting keeps, for a player who comes back to pay while it is held).
+    """Holds the slot (the meeting AWAITING_PAYMENT, the session's ledger record HELD, the
+    player's unpaid holds one more) and answers it, with its Checkout URL (which the meeting
+    keeps, for a player who comes back to pay while it is held).
 
     The Checkout Session is created first: with Stripe down nothing is held (503). If the hold
-    then fails (someone else booked first), the session is expired so nobody can pay for it."""
+    then fails (someone else booked first, too many unpaid holds), the session is expired so
+    nobody can pay for it."""
     settings.require_enabled()
     account = get_payout_account(availability.owner)
     if account.account_id is None or not account.charges_enabled:
@@ -22,8 +31,10 @@ def hold(availability: Availability, meeting: Meeting) -> dict:
     meeting.status = AWAITING_PAYMENT
     meeting.price = availability.price
     session_id, meeting.checkoutUrl = stripe_client.create_checkout(meeting, account.account_id)
+    due = min(now() + HOLD_DUE, meeting.startTime - RECONCILE_EVERY)
+    ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds())
     try:
-        availabilities.book(availability, meeting, Payment(checkout_session=session_id))
+        availabilities.book(availability, meeting, Payment(checkout_session=session_id), ledger)
     except DataError:
         stripe_client.expire_checkout(session_id)
         raise

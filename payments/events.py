@@ -1,52 +1,67 @@
-"""What each Stripe webhook event does. Every change is conditional on the state the event
-expects, so a redelivered, late or out-of-order event changes nothing the second time; an
-event this backend does not use is acknowledged and ignored."""
+"""What each Stripe webhook event does, through the session's ledger record
+(database/payments.py): every transition is conditional on the record's status, so an event
+delivered again, late or out of order changes nothing after the first. Events of sessions this
+stage did not create (another stage's metadata, or no ledger record) and event types this
+backend does not use are acknowledged and ignored."""
 
-import stripe
+from datetime import datetime
 
 from api.log import logger
-from database import meetings, users
+from database import payments, users
 from database.models import StripeAccount
-from payments import refunds
-from payments.stripe_client import MEETING_KEY
+from payments import settings
+from payments.stripe_client import MEETING_KEY, STAGE_KEY
 
 PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 NOT_PAID = ("checkout.session.expired", "checkout.session.async_payment_failed")
 
 
-def handle(event: stripe.Event) -> None:
-    kind, data = event.type, event.data.object.to_dict()  # plain dicts, as Stripe sent them
-    if kind in PAID:
-        _paid(data)
-    elif kind in NOT_PAID:
-        if meeting_id := _meeting_of(data):
-            released = meetings.release_hold(meeting_id, data["id"])
-            logger.info("Checkout not paid", meeting=meeting_id, released=released)
+def handle(event: dict, at: datetime) -> None:
+    kind, data = event["type"], event["data"]["object"]
+    if kind in PAID or kind in NOT_PAID:
+        if not ours(data):
+            logger.info("Another stage's Checkout Session", session=data.get("id"), type=kind)
+            return
+        if kind in PAID and data.get("payment_status") != "paid":
+            # A delayed method completes unpaid: its async_payment_* event (or, past the
+            # hold's expiry, the reconciliation) decides. Cards only are offered.
+            outcome = "waiting"
+        else:
+            outcome = settle(data, at)
+        logger.info("Checkout event", session=data.get("id"), type=kind, outcome=outcome)
     elif kind == "account.updated":
-        _account_updated(data, event.created)
+        _account_updated(data, event["created"])
 
 
-def _paid(session: dict) -> None:
-    meeting_id = _meeting_of(session)
-    # A delayed payment method completes unpaid: async_payment_succeeded comes when it is.
-    if not meeting_id or session.get("payment_status") != "paid":
-        return
-    intent = session["payment_intent"]
-    outcome = meetings.confirm_payment(meeting_id, session["id"], intent)
-    logger.info("Checkout paid", meeting=meeting_id, outcome=outcome)
-    if outcome == meetings.NOT_HELD:
-        # Paid for a slot no longer held (canceled or expired meanwhile): give it all back.
-        refunds.refund(meeting_id, session["id"], intent)
+def ours(session: dict) -> bool:
+    """A Checkout Session this stage created for a meeting (its metadata says so)."""
+    metadata = session.get("metadata")
+    return (
+        isinstance(session.get("id"), str)
+        and isinstance(metadata, dict)
+        and bool(metadata.get(MEETING_KEY))
+        and metadata.get(STAGE_KEY) == settings.stage()
+    )
 
 
-def _meeting_of(session: dict) -> str | None:
-    """The meeting a Checkout Session of this backend pays for; None for any other session."""
-    return (session.get("metadata") or {}).get(MEETING_KEY)
+def settle(session: dict, at: datetime) -> str:
+    """The one step for a Checkout Session as Stripe reports it (webhook, reconciliation):
+    paid confirms or refunds it, expired releases its hold, anything else waits."""
+    session_id = session["id"]
+    intent = session.get("payment_intent")
+    intent = intent.get("id") if isinstance(intent, dict) else intent  # expanded or not
+    if session.get("payment_status") == "paid" and isinstance(intent, str):
+        return payments.settle_paid(session_id, intent, at)
+    if session.get("status") in ("expired", "complete"):
+        # expired: nobody can pay any more; complete but unpaid: a delayed payment method
+        # (cards only are offered, so not ours) or a failed async payment: no slot waits.
+        return payments.settle_unpaid(session_id, at)
+    return "open"
 
 
 def _account_updated(account: dict, created: int) -> None:
     username = (account.get("metadata") or {}).get("username")
-    if not username:
+    if not username or not isinstance(account.get("id"), str):
         return
     current = StripeAccount(
         account_id=account["id"],

@@ -33,8 +33,33 @@ def frontend_host() -> str:
 
 
 def platform_fee_percent() -> float:
-    """The club's cut of each payment (an application fee), in percent; 0 by default."""
-    return float(os.environ.get("PLATFORM_FEE_PERCENT") or 0)
+    """The club's cut of each payment (an application fee), in percent: 0 (the default) up to
+    but not including 100. Anything else is a deployment mistake, reported at cold start
+    (payments.stripe_client checks it on import) rather than as a 500 at a player's checkout."""
+    value = os.environ.get("PLATFORM_FEE_PERCENT") or "0"
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = float("nan")
+    if not 0 <= percent < 100:  # also refuses nan and inf
+        raise ValueError(f"PLATFORM_FEE_PERCENT must be a number from 0 to below 100: {value!r}")
+    return percent
+
+
+def stage() -> str:
+    """This deployment's stage, named in each Checkout Session's metadata: another stage's
+    events (one Stripe account, two stages; `stripe listen` on a laptop) are not ours."""
+    return os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
+
+
+def max_unpaid_holds() -> int:
+    """How many priced slots one player may hold unpaid at once (config `maxUnpaidHolds`)."""
+    return int(os.environ.get("MAX_UNPAID_HOLDS") or 2)
+
+
+def account_country() -> str:
+    """The country of the coaches' Connect accounts (config `stripeAccountCountry`)."""
+    return os.environ.get("STRIPE_ACCOUNT_COUNTRY") or "US"
 
 
 def refund_window() -> timedelta:

@@ -13,6 +13,8 @@ whose signature does not verify is Invalid (400).
 """
 
 import functools
+import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -38,9 +40,27 @@ HOLD_SECONDS = 31 * 60
 # must still answer well within the function's timeout.
 NETWORK_RETRIES = 1
 
-# The metadata naming the meeting a Checkout Session pays for: the webhook acts only on the
-# sessions that carry it, never on the club's other Stripe payments.
+# The metadata naming the meeting a Checkout Session pays for, and the stage that created it:
+# the webhook acts only on this stage's sessions (which it finds in its ledger), never on the
+# club's other Stripe payments nor on another stage's.
 MEETING_KEY = "dojoSchedulerMeeting"
+STAGE_KEY = "dojoSchedulerStage"
+# Stripe's tolerance on a webhook's timestamp, both ways: an older one may be a replay, a
+# newer one was not signed by a clock we share.
+WEBHOOK_TOLERANCE = 300
+# The events each signing secret may authenticate: the platform endpoint's (Checkout) and the
+# Connect endpoint's (the coaches' accounts). With one secret only, it verifies both.
+PLATFORM_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.expired",
+        "checkout.session.async_payment_failed",
+    }
+)
+CONNECT_EVENTS = frozenset({"account.updated"})
+
+settings.platform_fee_percent()  # a bad PLATFORM_FEE_PERCENT fails the cold start, loudly
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,7 +78,12 @@ def _keys() -> dict[str, str]:
 
 @functools.cache
 def _client_for(api_key: str) -> stripe.StripeClient:
-    return stripe.StripeClient(api_key, max_network_retries=NETWORK_RETRIES)
+    # STRIPE_API_BASE: the local stand-in (local/stripe.py) for `make run` without a real key.
+    base = os.environ.get("STRIPE_API_BASE")
+    addresses = {"api": base, "connect": base} if base else None
+    return stripe.StripeClient(
+        api_key, max_network_retries=NETWORK_RETRIES, base_addresses=addresses
+    )
 
 
 def _client() -> stripe.StripeClient:
@@ -89,12 +114,14 @@ def application_fee(amount: int) -> int:
 @_translated
 def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
     """A Checkout Session for the meeting's price, paid to the coach's connected account (a
-    destination charge, less the club's fee), expiring after Stripe's minimum: (id, url)."""
+    destination charge, less the club's fee), expiring after Stripe's minimum: (id, url).
+    Cards only: a delayed method (SEPA, Bacs) completes unpaid and could confirm a slot after
+    the game was due."""
     price = meeting.price
     page = f"{settings.frontend_host()}/meeting/{quote(meeting.id, safe='')}"
     payment_intent: dict[str, Any] = {
         "transfer_data": {"destination": account_id},
-        "metadata": {MEETING_KEY: meeting.id},
+        "metadata": {MEETING_KEY: meeting.id, STAGE_KEY: settings.stage()},
     }
     if fee := application_fee(price.amount):
         payment_intent["application_fee_amount"] = fee
@@ -111,15 +138,18 @@ def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
                     },
                 }
             ],
+            "payment_method_types": ["card"],
             "payment_intent_data": payment_intent,
             "client_reference_id": meeting.id,
             "metadata": {
                 MEETING_KEY: meeting.id,
+                STAGE_KEY: settings.stage(),
                 "owner": meeting.owner,
                 "participant": meeting.participant,
             },
             "expires_at": int(time.time()) + HOLD_SECONDS,
-            "success_url": f"{page}?checkout=success",
+            # Stripe fills in the session: the page may confirm it (the same idempotent step).
+            "success_url": f"{page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
             "cancel_url": f"{page}?checkout=canceled",
         }
     )
@@ -136,10 +166,29 @@ def expire_checkout(session_id: str) -> None:
 
 
 @_translated
-def refund(payment_intent: str) -> str | None:
+def retrieve_checkout(session_id: str) -> dict:
+    """The Checkout Session as Stripe has it now (the reconciliation's look-up)."""
+    return _client().v1.checkout.sessions.retrieve(session_id).to_dict()
+
+
+@_translated
+def expire_now(session_id: str) -> dict:
+    """Expires an open Checkout Session (the reconciliation ending a hold): the session."""
+    return _client().v1.checkout.sessions.expire(session_id).to_dict()
+
+
+ALREADY_REFUNDED = "already refunded"
+
+
+@_translated
+def refund(payment_intent: str, idempotency_key: str) -> str:
     """Refunds the whole payment, the transfer to the coach reversed and the club's fee
-    returned. Idempotent: a retried refund is the same refund (None when Stripe says it was
-    refunded already, after the idempotency key's 24 h)."""
+    returned: the Refund's id, or ALREADY_REFUNDED when Stripe says the charge was refunded
+    (an earlier attempt that succeeded unseen: a whole refund cannot be made twice).
+
+    Stripe keeps an idempotency key's first answer, failures included, for 24 h: the caller
+    gives each attempt its own key (database.payments.claim_refund_attempt), so a retry asks
+    again instead of replaying the failure; the network retries within one attempt reuse it."""
     try:
         made = _client().v1.refunds.create(
             {
@@ -147,11 +196,11 @@ def refund(payment_intent: str) -> str | None:
                 "reverse_transfer": True,
                 "refund_application_fee": True,
             },
-            {"idempotency_key": f"refund-{payment_intent}"},
+            {"idempotency_key": idempotency_key},
         )
     except stripe.InvalidRequestError as error:
         if error.code == "charge_already_refunded":
-            return None
+            return ALREADY_REFUNDED
         raise
     return made.id
 
@@ -163,6 +212,7 @@ def create_account(username: str) -> str:
     account = _client().v1.accounts.create(
         {
             "type": "express",
+            "country": settings.account_country(),
             "metadata": {"username": username},
             "capabilities": {
                 "card_payments": {"requested": True},
@@ -189,20 +239,54 @@ def onboarding_link(account_id: str) -> str:
     return link.url
 
 
-def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
-    """The event in a webhook request whose Stripe-Signature verifies with one of the stage's
-    signing secrets and is recent (Stripe's default tolerance, 5 minutes); Invalid (400)
-    otherwise. Two endpoints may deliver here, each with its own secret: the platform's
-    (Checkout) and the Connect one (`account.updated` of the coaches' accounts)."""
+def verify_event(payload: bytes, signature: str | None) -> dict:
+    """The event (a plain dict, as Stripe sent it) in a webhook request whose Stripe-Signature
+    verifies with one of the stage's signing secrets, timestamped within Stripe's tolerance
+    either way, of a type that secret's endpoint sends; Invalid (400) otherwise, also for a
+    signed body that is not an event. Two endpoints may deliver here, each with its own
+    secret: the platform's (Checkout) and the Connect one (the coaches' `account.updated`)."""
     keys = _keys()
-    secrets = [keys[name] for name in ("webhookSecret", "connectWebhookSecret") if keys.get(name)]
-    if not secrets:
+    platform, connect = keys.get("webhookSecret"), keys.get("connectWebhookSecret")
+    if not platform:
         raise StoreFault(detail="the Stripe secret holds no webhookSecret")
-    for secret in secrets:
+    endpoints = [(platform, PLATFORM_EVENTS | (frozenset() if connect else CONNECT_EVENTS))]
+    if connect:
+        endpoints.append((connect, CONNECT_EVENTS))
+    failure = None
+    for secret, kinds in endpoints:
         try:
-            return stripe.Webhook.construct_event(payload, signature, secret)
+            stripe.WebhookSignature.verify_header(payload, signature, secret, WEBHOOK_TOLERANCE)
         except stripe.SignatureVerificationError as error:
             failure = error
-        except ValueError as error:
-            raise Invalid("Invalid webhook payload", detail=str(error)) from error
+            continue
+        if _signed_at(signature) > time.time() + WEBHOOK_TOLERANCE:
+            raise Invalid("Invalid Stripe signature", detail="timestamp in the future")
+        event = _event(payload)
+        if event["type"] not in kinds:
+            logger.warning("Event type not sent by this endpoint", type=event["type"])
+            event["type"] = "ignored"
+        return event
     raise Invalid("Invalid Stripe signature", detail=str(failure)) from failure
+
+
+def _signed_at(signature: str) -> int:
+    """The `t=` of a header verify_header accepted (so it is there and an integer)."""
+    return int(dict(part.split("=", 1) for part in signature.split(",") if "=" in part)["t"])
+
+
+def _event(payload: bytes) -> dict:
+    """A verified body as an event: an object with `id`, `type`, `created` and `data.object`."""
+    try:
+        event = json.loads(payload)
+    except (ValueError, RecursionError) as error:
+        raise Invalid("Invalid webhook payload", detail=str(error)) from error
+    data = event.get("data") if isinstance(event, dict) else None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and type(event.get("created")) is int
+    ):
+        raise Invalid("Invalid webhook payload: not a Stripe event")
+    return event

@@ -94,16 +94,16 @@ def _shell_environment() -> dict[str, str]:
 
 
 @contextmanager
-def running_stack(directory: Path, **environment: str) -> Iterator[Stack]:
-    """`make run` on a free port (no demo data unless SEED="1"), its output in
-    `directory`/output.log; `environment` adds to (or overrides) its shell's variables."""
+def running_stack(directory: Path, environment: dict[str, str] | None = None) -> Iterator[Stack]:
+    """`make run` on a free port (no demo data), its output in `directory`/output.log, with
+    `environment` added to the shell's (e.g. LOCAL_PAYMENTS=off: a stage without payments)."""
     port = free_port()
     output = directory / "output.log"
     with output.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**_shell_environment(), "PORT": str(port), "SEED": "0", **environment},
+            env={**_shell_environment(), "PORT": str(port), "SEED": "0", **(environment or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -9,7 +9,7 @@ through SCHEMATHESIS_HOOKS).
 - The availabilities the positive cases create are the signed-in player's (`owner` is the
   caller, or the API answers 403) and admit every cohort (whether the booker's cohort is
   admitted is state, not schema), so the stateful phase can book them and reach the meeting.
-  (`make run` without a Stripe key is a stage without payments: it publishes neither the
+  (The run's stack is a stage without payments, LOCAL_PAYMENTS=off: it publishes neither the
   payment routes nor `price`, so the run never sends them.)
 - A method no route has is answered as API Gateway answers it, 404 {"message": "Not Found"}:
   that check replaces schemathesis' `unsupported_method`, which wants RFC 9110's 405.

@@ -48,7 +48,12 @@ FORBIDDEN = [
 # stripe and requests, and boto3 under Powertools Parameters (which reads the secret). No
 # other function may import them: bookAvailability and cancelMeeting only on their priced
 # paths (test_free_paths_never_load_stripe).
-STRIPE_FUNCTIONS = {"handlers.payments.connect", "handlers.payments.webhook"}
+STRIPE_FUNCTIONS = {
+    "handlers.payments.connect",
+    "handlers.payments.webhook",
+    "handlers.payments.refund",
+    "handlers.payments.reconcile",
+}
 STRIPE_DEPENDENCIES = ["stripe", "requests", "boto3", "s3transfer"]
 # What one function may load although the others must not: the notify function talks to
 # Discord (requests, and its package notifications/) with the bot token from Secrets Manager

@@ -46,9 +46,21 @@ PAYMENT_HANDLERS = {
     "connectStripeAccount": "handlers/payments/connect.handler",
     "getStripeAccount": "handlers/payments/account.handler",
     "stripeWebhook": "handlers/payments/webhook.handler",
+    "refundPayments": "handlers/payments/refund.handler",
+    "reconcilePayments": "handlers/payments/reconcile.handler",
 }
+# Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
+BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments"}
+REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
-STRIPE_FUNCTIONS = {"bookAvailability", "cancelMeeting", "connectStripeAccount", "stripeWebhook"}
+STRIPE_FUNCTIONS = {
+    "bookAvailability",
+    "cancelMeeting",
+    "connectStripeAccount",
+    "stripeWebhook",
+    "refundPayments",
+    "reconcilePayments",
+}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -76,6 +88,8 @@ SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
 JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
+PAYMENTS = "PaymentsTable"
+OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
 # Exactly the DynamoDB grants each function's role must have: (action, table or index).
 DYNAMODB_GRANTS = {
@@ -115,15 +129,36 @@ DYNAMODB_GRANTS = {
 # What payments add on dev: a priced availability checks the owner's account in its transaction.
 PAYMENT_GRANTS = {
     "setAvailability": {("ConditionCheckItem", USERS)},
-    # A priced booking reads the coach's payout account.
-    "bookAvailability": {("GetItem", USERS)},
     "connectStripeAccount": {("GetItem", USERS), ("UpdateItem", USERS)},
     "getStripeAccount": {("GetItem", USERS)},
+    # A priced booking reads the coach's payout account, then holds the slot with the session's
+    # ledger record and the player's unpaid holds.
+    "bookAvailability": {("GetItem", USERS), ("PutItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
+    "cancelMeeting": {("GetItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
     "stripeWebhook": {
         ("GetItem", MEETINGS),
         ("UpdateItem", MEETINGS),
+        ("GetItem", PAYMENTS),
+        ("UpdateItem", PAYMENTS),
         ("PutItem", AVAILABILITIES),
         ("UpdateItem", USERS),
+    },
+    "refundPayments": {
+        ("UpdateItem", PAYMENTS),
+        ("UpdateItem", MEETINGS),
+        *(
+            (verb, f"{PAYMENTS}/stream")
+            for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+        ),
+        ("sqs:SendMessage", REFUND_DEAD_LETTERS),
+    },
+    "reconcilePayments": {
+        ("Query", OPEN_INDEX),
+        ("GetItem", PAYMENTS),
+        ("UpdateItem", PAYMENTS),
+        ("GetItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("PutItem", AVAILABILITIES),
     },
 }
 
@@ -375,7 +410,7 @@ def test_tables(package: Package):
     notifying = package.stage == "dev"
     assert set(tables) == {USERS, AVAILABILITIES, MEETINGS} | (
         {NOTIFICATIONS} if notifying else set()
-    )
+    ) | ({PAYMENTS} if package.stage != "simple" else set())
     props = {name: t["Properties"] for name, t in tables.items()}
     stage = package.stage
     assert props[USERS]["TableName"] == f"{stage}-users"
@@ -427,7 +462,8 @@ def test_functions(package: Package):
         assert int(runtime.split(".")[1]) >= 12, runtime
         assert props["Architectures"] == ["arm64"]
         assert props["MemorySize"] >= 512
-        assert 3 <= props["Timeout"] <= 29  # under API Gateway's 30 s limit
+        # under API Gateway's 30 s limit, but for the functions it does not call
+        assert 3 <= props["Timeout"] <= (300 if name in BACKGROUND_FUNCTIONS else 29)
         env = props["Environment"]["Variables"]
         assert env["stage"] == package.stage
         assert env["USERS_TABLE"] == {"Ref": USERS}
@@ -575,8 +611,16 @@ def test_each_function_has_least_privilege_role(package: Package):
                     assert verb == "GetSecretValue", action
                     assert statement["Resource"] == [secret_arn(package.stage)], statement
                     continue
+                if service == "sqs":  # a stream's on-failure destination
+                    for resource in as_list(statement["Resource"]):
+                        granted.add((action, ref_name(resource)))
+                    continue
                 assert service == "dynamodb", f"{name}: unexpected {action}"
                 for resource in as_list(statement["Resource"]):
+                    attribute = (resource.get("Fn::GetAtt") or [None, None])[1]
+                    if attribute == "StreamArn":
+                        granted.add((verb, f"{ref_name(resource)}/stream"))
+                        continue
                     granted.add((verb, arn_target(resource)))
         assert granted == expected, name
 
@@ -621,7 +665,7 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
-    assert set(mappings) == set(NOTIFY_MAPPINGS)
+    assert set(mappings) == set(NOTIFY_MAPPINGS) | {REFUND_MAPPING}
     for mapping_id, table in NOTIFY_MAPPINGS.items():
         props = mappings[mapping_id]["Properties"]
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
@@ -637,6 +681,29 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     notifications = effective[NOTIFICATIONS]["Properties"]
     assert key_schema(notifications) == [("id", "HASH")]
     assert notifications["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+
+
+REFUND_MAPPING = "RefundPaymentsEventSourceMappingDynamodbPaymentsTable"
+
+
+def test_refunds_run_on_the_ledgers_stream_with_retries_and_a_dead_letter_queue(dev: Package):
+    effective = dev.effective()
+    assert stream_specification(dev, PAYMENTS) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    props = dev.effective_of_type("AWS::Lambda::EventSourceMapping")[REFUND_MAPPING]["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [PAYMENTS, "StreamArn"]}
+    assert ref_name(props["FunctionName"]) == "RefundPaymentsLambdaFunction"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [REFUND_DEAD_LETTERS, "Arn"]}
+    assert effective[REFUND_DEAD_LETTERS]["Type"] == "AWS::SQS::Queue"
+    ledger = effective[PAYMENTS]["Properties"]
+    assert key_schema(ledger) == [("id", "HASH")]
+    assert ledger["TimeToLiveSpecification"]["AttributeName"] == "expirationTime"
+    [index] = ledger["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "OpenIndex"
+    rules = dev.effective_of_type("AWS::Events::Rule")
+    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["rate(2 minutes)"]
 
 
 def test_notify_has_least_privilege_role(dev: Package):

@@ -19,7 +19,7 @@ SCREENSHOTS = ROOT / "docs" / "images"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     _require(CHROMIUM, "Chromium")
-    with running_stack(tmp_path_factory.mktemp("local"), SEED="1") as started:
+    with running_stack(tmp_path_factory.mktemp("local"), {"SEED": "1"}) as started:
         yield started
 
 

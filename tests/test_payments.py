@@ -21,6 +21,7 @@ import responses
 from aws_lambda_powertools.utilities import parameters
 
 from database.client import from_item, to_item
+from database.errors import Conflict
 from database.times import format_time
 from handlers.availability import book
 from handlers.availability import get as get_availability
@@ -28,7 +29,9 @@ from handlers.availability import set as set_availability
 from handlers.meeting import cancel
 from handlers.meeting import get as get_meeting
 from handlers.payments import account as get_account
-from handlers.payments import connect, webhook
+from handlers.payments import connect, reconcile, webhook
+from handlers.payments import refund as refund_function
+from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
 from support import add_user, availability, body, http_event, snapshot, uuid
@@ -38,6 +41,7 @@ SECRET_NAME = "dojo-scheduler/test/stripe"
 SECRET_KEY = "sk_test_51Dojo"
 WEBHOOK_SECRET = "whsec_test_dojo"
 API = "https://api.stripe.com/v1"
+STAGE = "test"
 PRICE = {"amount": 5000, "currency": "usd"}
 P1 = uuid("p1")
 PRICED = availability(id=P1, cohorts=["ALL_COHORTS"], price=PRICE, location="Zoom")
@@ -62,6 +66,7 @@ def payments_on(tables, monkeypatch):
     )
     monkeypatch.setenv("PAYMENTS_SECRET_NAME", SECRET_NAME)
     monkeypatch.setenv("FRONTEND_HOST", "https://club.example")
+    monkeypatch.setenv("stage", STAGE)
     parameters.clear_caches()
     stripe_client._client_for.cache_clear()
     yield tables
@@ -76,18 +81,27 @@ def _aws_client(service):
 
 
 class Stripe:
-    """Stripe's API as responses serves it: Checkout Sessions, refunds, accounts, links."""
+    """Stripe's API as responses serves it: Checkout Sessions, refunds, accounts, links.
+
+    Refunds as Stripe makes them: an idempotency key's first answer, failures included, is
+    replayed for that key; a payment already refunded in full refuses another refund
+    (`charge_already_refunded`); `fail_refunds(n)` makes Stripe fail the next n new keys."""
 
     def __init__(self, mock: responses.RequestsMock):
         self.mock = mock
         self.sessions: dict[str, dict] = {}
-        self.refunds: dict[str, dict] = {}  # by idempotency key, as Stripe replays them
+        self.refunds: dict[str, dict] = {}  # the refunds made, by idempotency key
+        self.answers: dict[str, tuple] = {}  # every key's first answer, replayed
+        self.failing = 0
         self.accounts: dict[str, dict] = {}
         mock.add_callback(responses.POST, f"{API}/checkout/sessions", self._create_session)
         mock.add_callback(
             responses.POST,
             re_url(r"/checkout/sessions/(cs_test_\w+)/expire"),
             self._expire_session,
+        )
+        mock.add_callback(
+            responses.GET, re_url(r"/checkout/sessions/(cs_test_\w+)$"), self._get_session
         )
         mock.add_callback(responses.POST, f"{API}/refunds", self._refund)
         mock.add_callback(responses.POST, f"{API}/accounts", self._create_account)
@@ -101,6 +115,20 @@ class Stripe:
             if call.request.url.split("?")[0] == f"{API}{path}"
         ]
 
+    def pay(self, session_id, intent="pi_test_0001"):
+        """The player pays on the Checkout page (what Stripe's webhook then reports)."""
+        self.sessions[session_id].update(
+            status="complete", payment_status="paid", payment_intent=intent
+        )
+        return self.sessions[session_id]
+
+    def fail_refunds(self, count):
+        self.failing = count
+
+    def _get_session(self, request):
+        session_id = request.url.rsplit("/", 1)[-1]
+        return 200, {}, json.dumps(self.sessions[session_id])
+
     def _create_session(self, request):
         form = parse_qs(request.body)
         number = len(self.sessions) + 1
@@ -113,7 +141,11 @@ class Stripe:
             "client_reference_id": form["client_reference_id"][0],
             "expires_at": int(form["expires_at"][0]),
             "livemode": False,
-            "metadata": {"dojoSchedulerMeeting": form["metadata[dojoSchedulerMeeting]"][0]},
+            "metadata": {
+                key[len("metadata[") : -1]: value[0]
+                for key, value in form.items()
+                if key.startswith("metadata[")
+            },
             "mode": "payment",
             "payment_intent": None,
             "payment_status": "unpaid",
@@ -140,18 +172,40 @@ class Stripe:
 
     def _refund(self, request):
         key = request.headers["Idempotency-Key"]
-        form = parse_qs(request.body)
-        if key not in self.refunds:
-            self.refunds[key] = {
-                "id": f"re_test_{len(self.refunds) + 1:04d}",
-                "object": "refund",
-                "amount": 5000,
-                "currency": "usd",
-                "payment_intent": form["payment_intent"][0],
-                "status": "succeeded",
-                "metadata": {},
-            }
-        return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.refunds[key])
+        if key in self.answers:
+            status, answer = self.answers[key]
+            return status, {"Idempotent-Replayed": "true"}, json.dumps(answer)
+        intent = parse_qs(request.body)["payment_intent"][0]
+        if self.failing:
+            self.failing -= 1
+            status, answer = 500, {"error": {"type": "api_error", "message": "Try again."}}
+        elif any(r["payment_intent"] == intent for r in self.refunds.values()):
+            status, answer = (
+                400,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "charge_already_refunded",
+                        "message": f"Charge for {intent} has already been refunded.",
+                    }
+                },
+            )
+        else:
+            status, answer = (
+                200,
+                {
+                    "id": f"re_test_{len(self.refunds) + 1:04d}",
+                    "object": "refund",
+                    "amount": 5000,
+                    "currency": "usd",
+                    "payment_intent": intent,
+                    "status": "succeeded",
+                    "metadata": {},
+                },
+            )
+            self.refunds[key] = answer
+        self.answers[key] = (status, answer)
+        return status, {}, json.dumps(answer)
 
     def _create_account(self, request):
         key = request.headers["Idempotency-Key"]
@@ -274,14 +328,14 @@ def deliver(payload, signature="sign"):
     return webhook.handler(request)
 
 
-def paid(session_id, meeting_id=P1, intent="pi_test_0001"):
+def paid(session_id, meeting_id=P1, intent="pi_test_0001", kind="checkout.session.completed"):
     return event(
-        "checkout.session.completed",
+        kind,
         {
             "id": session_id,
             "object": "checkout.session",
             "client_reference_id": meeting_id,
-            "metadata": {"dojoSchedulerMeeting": meeting_id},
+            "metadata": {"dojoSchedulerMeeting": meeting_id, "dojoSchedulerStage": STAGE},
             "payment_intent": intent,
             "payment_status": "paid",
             "status": "complete",
@@ -292,20 +346,83 @@ def paid(session_id, meeting_id=P1, intent="pi_test_0001"):
     )
 
 
-def expired(session_id, meeting_id=P1):
+def expired(session_id, meeting_id=P1, kind="checkout.session.expired", status="expired"):
     return event(
-        "checkout.session.expired",
+        kind,
         {
             "id": session_id,
             "object": "checkout.session",
             "client_reference_id": meeting_id,
-            "metadata": {"dojoSchedulerMeeting": meeting_id},
+            "metadata": {"dojoSchedulerMeeting": meeting_id, "dojoSchedulerStage": STAGE},
             "payment_intent": None,
             "payment_status": "unpaid",
-            "status": "expired",
+            "status": status,
             "mode": "payment",
         },
     )
+
+
+def ledger(session_id="cs_test_0001"):
+    """The session's ledger record (payments table), or None."""
+    key = to_item({"id": session_id})
+    item = _tables().get_item(TableName="test-payments", Key=key).get("Item")
+    return item and from_item(item)
+
+
+class RefundStream:
+    """The payments table's stream, run through refundPayments as Lambda's event source
+    mapping does: a batch, then again from the first record it reports failed, a bounded
+    number of times (serverless.yml: maximumRetryAttempts)."""
+
+    def __init__(self, client):
+        import botocore.session
+
+        self.streams = botocore.session.get_session().create_client(
+            "dynamodbstreams", region_name="us-east-1"
+        )
+        self.arn = client.describe_table(TableName="test-payments")["Table"]["LatestStreamArn"]
+        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]
+        self.iterator = self.streams.get_shard_iterator(
+            StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def run(self, retries=5) -> list[dict]:
+        """Runs the new records; returns those given up on (what the DLQ would get)."""
+        given_up = []
+        while True:
+            result = self.streams.get_records(ShardIterator=self.iterator)
+            self.iterator = result["NextShardIterator"]
+            records = [lambda_record(record, self.arn) for record in result["Records"]]
+            if not records:
+                return given_up
+            for _ in range(retries + 1):
+                failed = first_failure(refund_function.handler({"Records": records}, None), records)
+                if failed is None:
+                    break
+                records = records[failed:]
+            else:
+                given_up += records
+
+
+@pytest.fixture
+def refund_stream(payments_on):
+    return RefundStream(payments_on)
+
+
+def reconcile_at(when: datetime) -> dict:
+    """reconcilePayments, as EventBridge runs it at `when`."""
+    scheduled = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcilePayments"],
+        "detail": {},
+    }
+    return reconcile.handler(scheduled, None)
 
 
 def search_as(caller):
@@ -393,7 +510,12 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     assert "payment_intent_data[application_fee_amount]" not in form  # the default fee is 0
     assert form["client_reference_id"] == [P1]
     assert form["metadata[dojoSchedulerMeeting]"] == [P1]  # what the webhook acts on
-    assert form["success_url"] == [f"https://club.example/meeting/{P1}?checkout=success"]
+    assert form["metadata[dojoSchedulerStage]"] == [STAGE]  # another stage's are ignored
+    assert form["payment_method_types[0]"] == ["card"]  # nothing that completes unpaid
+    assert "payment_method_types[1]" not in form
+    assert form["success_url"] == [
+        f"https://club.example/meeting/{P1}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+    ]
     assert form["cancel_url"] == [f"https://club.example/meeting/{P1}?checkout=canceled"]
     expires_in = int(form["expires_at"][0]) - time.time()
     assert 30 * 60 <= expires_in <= 32 * 60  # Stripe's minimum is 30 minutes
@@ -401,6 +523,12 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     stored = meeting(coach)
     assert stored["status"] == "AWAITING_PAYMENT"
     assert stored["checkoutSessionId"] == "cs_test_0001"
+    record = ledger()
+    assert record["status"] == "HELD"
+    assert (record["meetingId"], record["participant"], record["amount"]) == (P1, "bob", 5000)
+    assert "expirationTime" not in record  # never removed while it may move
+    due = datetime.fromisoformat(record["dueAt"]) - datetime.now(UTC)
+    assert timedelta(minutes=32) < due <= timedelta(minutes=33)  # reconciled by 35 minutes
     assert open_availability(coach) is None
     # held: out of search, and nobody else can book it
     assert search_as("carol") == []
@@ -595,7 +723,9 @@ def test_an_expired_checkout_releases_the_slot_exactly(held, stripe_api):
     assert snapshot(tables) == after_first
 
 
-def test_late_events_of_an_old_checkout_never_touch_the_next_booking(held, stripe_api):
+def test_late_events_of_an_old_checkout_never_touch_the_next_booking(
+    held, stripe_api, refund_stream
+):
     tables = _tables()
     assert deliver(expired("cs_test_0001"))["statusCode"] == 200
     assert body(book_as("carol"))["checkoutUrl"].endswith("cs_test_0002")
@@ -608,8 +738,11 @@ def test_late_events_of_an_old_checkout_never_touch_the_next_booking(held, strip
 
     assert meeting(tables)["participant"] == "carol"
     assert meeting(tables)["status"] == "AWAITING_PAYMENT"
+    assert refund_stream.run() == []
     [refund] = stripe_api.calls("/refunds")  # bob's payment, for a slot he no longer held
     assert refund["payment_intent"] == ["pi_test_bob"]
+    assert ledger()["status"] == "REFUNDED"
+    assert ledger("cs_test_0002")["status"] == "HELD"  # carol's, untouched
 
 
 def test_an_event_this_backend_does_not_use_is_acknowledged(held, stripe_api):
@@ -631,11 +764,10 @@ def test_a_webhook_is_not_acknowledged_until_the_change_is_durable(held):
     from support import client_error, fail
 
     tables = _tables()
-    hook = fail(
-        tables, "UpdateItem", client_error("ThrottlingException", "slow down", "UpdateItem")
-    )
+    throttled = client_error("ThrottlingException", "slow down", "TransactWriteItems")
+    hook = fail(tables, "TransactWriteItems", throttled)
     response = deliver(paid("cs_test_0001"))
-    tables.meta.events.unregister("before-call.dynamodb.UpdateItem", hook)
+    tables.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
 
     assert response["statusCode"] == 503  # Stripe retries it
     assert meeting(tables)["status"] == "AWAITING_PAYMENT"
@@ -652,88 +784,93 @@ def test_cancelling_a_held_slot_releases_it_and_expires_the_checkout(held, strip
     response = cancel_as("bob")
 
     assert body(response)["status"] == "CANCELED"
+    assert body(response)["refund"] == {"status": "none", "amount": 0}
     assert "checkoutUrl" not in body(response)
     assert open_availability(tables)["price"] == PRICE  # the participant gave it back
     assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"
     assert stripe_api.calls("/refunds") == []
+    assert ledger()["status"] == "RELEASED"
 
 
-def test_a_payment_completing_after_the_cancel_is_refunded(held, stripe_api):
+def test_a_payment_completing_after_the_cancel_is_refunded_once(held, stripe_api, refund_stream):
     """The webhook racing a cancel, cancel first: bob paid in the instant he canceled."""
     tables = _tables()
     stripe_api.sessions["cs_test_0001"]["status"] = "complete"  # too late to expire it
     assert cancel_as("bob")["statusCode"] == 200
 
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
-    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # redelivered: the same refund
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # redelivered: decided once
+    assert refund_stream.run() == []
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # and again after the refund
+    assert refund_stream.run() == []
 
-    stored = meeting(tables)
-    assert stored["status"] == "CANCELED"
-    assert stored["paymentIntentId"] == "pi_test_0001"
-    assert stored["refundId"] == "re_test_0001"
+    record = ledger()
+    assert record["status"] == "REFUNDED"
+    assert record["paymentIntentId"] == "pi_test_0001"
+    assert record["refundId"] == "re_test_0001"
+    assert record["refundReason"] == "paid after the hold was released"
     refunds = stripe_api.calls("/refunds")
-    assert {r["payment_intent"][0] for r in refunds} == {"pi_test_0001"}
-    assert len(stripe_api.refunds) == 1  # one refund, whatever the deliveries
+    assert [r["payment_intent"] for r in refunds] == [["pi_test_0001"]]  # one call, one refund
     assert refunds[0]["reverse_transfer"] == ["true"]
     assert refunds[0]["refund_application_fee"] == ["true"]
+    assert meeting(tables)["status"] == "CANCELED"
+    assert meeting(tables)["refund"] == {"status": "succeeded", "amount": 5000}
     assert search_as("carol") == [P1]
 
 
-def test_a_cancel_after_the_payment_confirmed_is_a_paid_cancel(held, stripe_api):
+def test_a_cancel_after_the_payment_confirmed_is_a_paid_cancel(held, stripe_api, refund_stream):
     """The webhook racing a cancel, webhook first: the cancel read the hold, the payment
     confirmed it before the cancel wrote: the cancel changes nothing and says try again."""
     from database import meetings
+    from payments import refunds
 
     tables = _tables()
     stale = meetings.cancel_targets(P1, "bob").booking
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
 
-    from payments import refunds
-
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(Conflict, match="try again"):
         refunds.cancel(stale, "bob", reopen=True)
-    assert "try again" in str(raised.value.message)
     assert meeting(tables)["status"] == "SCHEDULED"
+    assert ledger()["status"] == "CONFIRMED"
     assert open_availability(tables) is None
     # the retry sees the paid meeting: refunded (2030 is well before the window closes)
-    assert body(cancel_as("bob"))["status"] == "CANCELED"
+    retried = body(cancel_as("bob"))
+    assert retried["status"] == "CANCELED"
+    assert retried["refund"] == {"status": "pending", "amount": 5000}
+    assert refund_stream.run() == []
     assert len(stripe_api.refunds) == 1
 
 
-@pytest.mark.parametrize("round", range(4))
-def test_a_cancel_racing_the_webhook_leaves_one_consistent_state(
-    held, stripe_api, atomic_moto, round
+@pytest.mark.parametrize("first", ["cancel", "payment"])
+def test_a_cancel_and_a_payment_in_either_order_leave_one_consistent_state(
+    held, stripe_api, refund_stream, first
 ):
+    """Both orders, each run for certain (the cancel's read comes first in both)."""
+    from database import meetings
+    from payments import refunds
+
     stripe_api.sessions["cs_test_0001"]["status"] = "complete"
-    barrier = threading.Barrier(2)
-    results = {}
-
-    def run(name, call):
-        barrier.wait()
-        results[name] = call()
-
-    threads = [
-        threading.Thread(target=run, args=("cancel", lambda: cancel_as("bob"))),
-        threading.Thread(target=run, args=("webhook", lambda: deliver(paid("cs_test_0001")))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert results["webhook"]["statusCode"] == 200
-    stored = meeting(atomic_moto)
-    if results["cancel"]["statusCode"] == 200:
-        # canceled (before or after the payment): bob is refunded once, the slot is open
-        assert stored["status"] == "CANCELED"
-        assert len(stripe_api.refunds) == 1
-        assert open_availability(atomic_moto) is not None
+    stale = meetings.cancel_targets(P1, "bob").booking
+    if first == "cancel":
+        refunds.cancel(stale, "bob", reopen=True)
+        assert deliver(paid("cs_test_0001"))["statusCode"] == 200
     else:
-        # the payment confirmed it first; the cancel changed nothing
-        assert results["cancel"]["statusCode"] == 409
-        assert stored["status"] == "SCHEDULED"
+        assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+        with pytest.raises(Conflict):
+            refunds.cancel(stale, "bob", reopen=True)
+    assert refund_stream.run() == []
+
+    tables = _tables()
+    if first == "cancel":  # canceled, then paid: bob is refunded once, the slot is open
+        assert meeting(tables)["status"] == "CANCELED"
+        assert ledger()["status"] == "REFUNDED"
+        assert len(stripe_api.refunds) == 1
+        assert open_availability(tables) is not None
+    else:  # paid first: the cancel changed nothing; bob still has his game
+        assert meeting(tables)["status"] == "SCHEDULED"
+        assert ledger()["status"] == "CONFIRMED"
         assert stripe_api.refunds == {}
-        assert open_availability(atomic_moto) is None
+        assert open_availability(tables) is None
 
 
 @pytest.fixture
@@ -742,67 +879,393 @@ def confirmed(held, stripe_api):
     return _tables()
 
 
-def test_the_coach_cancelling_always_refunds(confirmed, stripe_api):
-    response = cancel_as("alice")
+def test_the_coach_cancelling_always_refunds(confirmed, stripe_api, refund_stream):
+    response = body(cancel_as("alice"))
 
-    assert body(response)["status"] == "CANCELED"
+    assert response["status"] == "CANCELED"
+    assert response["refund"] == {"status": "pending", "amount": 5000}
+    assert stripe_api.calls("/refunds") == []  # off the request path
+    assert ledger()["status"] == "REFUND_PENDING"
+
+    assert refund_stream.run() == []
+
     [refund] = stripe_api.calls("/refunds")
     assert refund["payment_intent"] == ["pi_test_0001"]
     assert refund["reverse_transfer"] == ["true"]
-    stored = meeting(confirmed)
-    assert stored["refundId"] == "re_test_0001"
+    assert ledger()["refundId"] == "re_test_0001"
+    assert ledger()["status"] == "REFUNDED"
+    assert "expirationTime" in ledger()  # settled: may expire, long after the start
     assert open_availability(confirmed) is None  # the coach cannot play: nothing reopens
+    shown = get_meeting.handler(http_event("GET /meeting/{id}", caller="bob", path={"id": P1}))
+    assert body(shown)["meeting"]["refund"] == {"status": "succeeded", "amount": 5000}
 
 
-def test_the_player_cancelling_in_time_is_refunded(confirmed, stripe_api):
-    assert body(cancel_as("bob"))["status"] == "CANCELED"
+def test_the_player_cancelling_in_time_is_refunded(confirmed, stripe_api, refund_stream):
+    assert body(cancel_as("bob"))["refund"] == {"status": "pending", "amount": 5000}
+    assert refund_stream.run() == []
 
     assert len(stripe_api.calls("/refunds")) == 1
     assert open_availability(confirmed)["price"] == PRICE
 
 
-def test_the_player_cancelling_late_is_not_refunded(coach, stripe_api):
+def _late_paid_meeting(coach):
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     window = {"startTime": format_time(soon), "endTime": format_time(soon + timedelta(hours=3))}
     store(coach, {**PRICED, **window})
     assert book_as("bob", startTime=window["startTime"])["statusCode"] == 200
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200
 
-    assert body(cancel_as("bob"))["status"] == "CANCELED"
 
+def test_the_player_cancelling_late_is_not_refunded(coach, stripe_api, refund_stream):
+    _late_paid_meeting(coach)
+
+    response = body(cancel_as("bob"))
+
+    assert response["status"] == "CANCELED"
+    assert response["refund"] == {"status": "none", "amount": 0}
+    assert refund_stream.run() == []
     assert stripe_api.calls("/refunds") == []
-    stored = meeting(coach)
-    assert "refundDue" not in stored and "refundId" not in stored
+    assert ledger()["status"] == "KEPT"
 
 
-def test_the_refund_window_is_a_stage_setting(confirmed, stripe_api, monkeypatch):
+def test_the_refund_window_is_a_stage_setting(confirmed, stripe_api, monkeypatch, refund_stream):
     monkeypatch.setenv("REFUND_WINDOW_HOURS", str(24 * 365 * 10))  # 2030 is inside it
 
-    assert body(cancel_as("bob"))["status"] == "CANCELED"
+    assert body(cancel_as("bob"))["refund"]["status"] == "none"
 
+    assert refund_stream.run() == []
     assert stripe_api.calls("/refunds") == []
 
 
-def test_a_refund_that_fails_is_made_by_the_retried_cancel(confirmed, stripe_api):
-    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
-    stripe_api.mock.add(
+def test_a_retried_cancel_answers_the_refund_as_it_stands(confirmed, stripe_api, refund_stream):
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"  # nothing new decided
+    assert refund_stream.run() == []
+    assert body(cancel_as("alice"))["refund"] == {"status": "succeeded", "amount": 5000}
+    assert len(stripe_api.calls("/refunds")) == 1
+
+
+# --- refunds off the request path: retries, idempotency keys, the reconciliation ---------------
+
+
+def test_a_refund_failing_twice_then_succeeding_is_made_once(confirmed, stripe_api, refund_stream):
+    stripe_api.fail_refunds(2)
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+
+    assert refund_stream.run() == []  # two failed attempts, retried by the stream
+
+    record = ledger()
+    assert record["status"] == "REFUNDED"
+    assert record["refundAttempts"] == 3
+    keys = [call.request.headers["Idempotency-Key"] for call in stripe_api.mock.calls]
+    # One key per attempt: a key's failure is replayed by Stripe for 24 h, so a retry with
+    # the same key could never succeed (stripe-python's own network retry reuses it).
+    attempts = sorted(set(k for k in keys if k.startswith("refund-")))
+    assert attempts == [f"refund-cs_test_0001-{n}" for n in (1, 2, 3)]
+    assert len(stripe_api.refunds) == 1
+    assert meeting(confirmed)["refund"] == {"status": "succeeded", "amount": 5000}
+
+
+def test_a_refund_the_stream_gave_up_on_is_made_by_the_reconciliation(
+    confirmed, stripe_api, refund_stream
+):
+    stripe_api.fail_refunds(100)
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+
+    given_up = refund_stream.run(retries=2)
+
+    assert len(given_up) >= 1  # what the dead-letter queue (and its alarm) gets
+    assert ledger()["status"] == "REFUND_PENDING"  # still owed, never TTL-removed
+    assert "expirationTime" not in ledger()
+    assert meeting(confirmed)["refund"]["status"] == "pending"
+
+    stripe_api.fail_refunds(0)
+    # not due yet: the reconciliation leaves a fresh decision to the stream
+    assert reconcile_at(datetime.now(UTC))["refunds"] == {}
+    done = reconcile_at(datetime.now(UTC) + timedelta(minutes=16))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    assert ledger()["status"] == "REFUNDED"
+    assert len(stripe_api.refunds) == 1
+
+
+def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, refund_stream):
+    """An attempt that succeeded at Stripe but whose answer was lost: the next attempt (a new
+    key) is refused with charge_already_refunded, which settles the record."""
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    stripe_api.refunds["lost"] = {"payment_intent": "pi_test_0001", "id": "re_test_lost"}
+
+    assert refund_stream.run() == []
+
+    assert ledger()["status"] == "REFUNDED"
+    assert meeting(confirmed)["refund"]["status"] == "succeeded"
+
+
+def test_a_refund_stripe_refuses_for_good_is_failed_and_shown(confirmed, stripe_api, refund_stream):
+    stripe_api.mock.replace(
         responses.POST,
         f"{API}/refunds",
+        status=400,
+        json={"error": {"type": "invalid_request_error", "code": "charge_disputed"}},
+    )
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+
+    assert refund_stream.run() == []
+
+    assert ledger()["status"] == "REFUND_FAILED"
+    assert body(cancel_as("alice"))["refund"] == {"status": "failed", "amount": 5000}
+
+
+# --- redelivery, reordering, other stages: the money stays right ------------------------------
+
+
+def _money(stripe_api):
+    return sorted(r["payment_intent"] for r in stripe_api.refunds.values())
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.completed", "checkout.session.expired"])
+def test_redelivery_after_a_late_cancel_refunds_nothing(coach, stripe_api, refund_stream, kind):
+    """Paid, then canceled by the player inside the no-refund window: the club keeps it."""
+    _late_paid_meeting(coach)
+    assert body(cancel_as("bob"))["refund"]["status"] == "none"
+    before = snapshot(coach)
+
+    again = paid("cs_test_0001") if kind.endswith("completed") else expired("cs_test_0001")
+    assert deliver(again)["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert snapshot(coach) == before
+    assert _money(stripe_api) == []
+
+
+def test_redelivery_after_a_refunded_cancel_refunds_nothing_more(
+    confirmed, stripe_api, refund_stream
+):
+    assert cancel_as("bob")["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert len(stripe_api.calls("/refunds")) == 1
+
+
+def test_redelivery_after_another_player_rebooked_refunds_nothing(
+    confirmed, stripe_api, refund_stream
+):
+    assert cancel_as("bob")["statusCode"] == 200  # in time: refunded, the slot reopens
+    assert refund_stream.run() == []
+    assert book_as("carol")["statusCode"] == 200
+    assert deliver(paid("cs_test_0002", intent="pi_test_carol"))["statusCode"] == 200
+    carols = snapshot(confirmed)
+
+    for delivery in (paid("cs_test_0001"), expired("cs_test_0001")):
+        assert deliver(delivery)["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert snapshot(confirmed) == carols
+    assert _money(stripe_api) == ["pi_test_0001"]  # bob's, once; carol's is kept
+    assert meeting(confirmed)["participant"] == "carol"
+    assert meeting(confirmed)["status"] == "SCHEDULED"
+
+
+def test_redelivery_after_the_meeting_was_removed_by_ttl_refunds_nothing(
+    confirmed, stripe_api, refund_stream
+):
+    confirmed.delete_item(TableName="test-meetings", Key=to_item({"id": P1}))  # TTL, played
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert _money(stripe_api) == []
+    assert ledger()["status"] == "CONFIRMED"
+
+
+def test_expired_then_completed_refunds_the_late_payment_once(held, stripe_api, refund_stream):
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    for _ in range(2):
+        assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert open_availability(_tables()) is not None
+
+
+def test_completed_then_expired_keeps_the_paid_meeting(held, stripe_api, refund_stream):
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    after = snapshot(_tables())
+
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert snapshot(_tables()) == after
+    assert meeting(_tables())["status"] == "SCHEDULED"
+    assert _money(stripe_api) == []
+
+
+@pytest.mark.parametrize("stage", ["dev", None], ids=["another stage", "no stage"])
+def test_another_stages_session_is_acknowledged_and_ignored(held, stripe_api, refund_stream, stage):
+    """`stripe listen` on a laptop, or two stages on one Stripe account: not ours to refund."""
+    before = snapshot(_tables())
+    for delivery in (paid("cs_test_9999"), expired("cs_test_0001"), paid("cs_test_0001")):
+        metadata = delivery["data"]["object"]["metadata"]
+        if stage is None:
+            del metadata["dojoSchedulerStage"]
+        else:
+            metadata["dojoSchedulerStage"] = stage
+        assert deliver(delivery)["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert snapshot(_tables()) == before
+    assert _money(stripe_api) == []
+
+
+def test_a_session_this_stage_never_recorded_is_ignored(held, stripe_api, refund_stream):
+    """Named for this stage but not in its ledger (another deployment of the same stage)."""
+    before = snapshot(_tables())
+
+    assert deliver(paid("cs_test_9999", intent="pi_test_other"))["statusCode"] == 200
+    assert refund_stream.run() == []
+
+    assert snapshot(_tables()) == before
+    assert _money(stripe_api) == []
+
+
+def test_async_payment_events(held, stripe_api, refund_stream):
+    """A completion still unpaid waits; async_payment_succeeded confirms (once)."""
+    unpaid = paid("cs_test_0001")
+    unpaid["data"]["object"]["payment_status"] = "unpaid"
+    assert deliver(unpaid)["statusCode"] == 200
+    assert ledger()["status"] == "HELD"
+
+    succeeded = paid("cs_test_0001", kind="checkout.session.async_payment_succeeded")
+    assert deliver(succeeded)["statusCode"] == 200
+    assert deliver(succeeded)["statusCode"] == 200
+
+    assert ledger()["status"] == "CONFIRMED"
+    assert meeting(_tables())["status"] == "SCHEDULED"
+    assert refund_stream.run() == []
+    assert _money(stripe_api) == []
+
+
+def test_async_payment_failed_releases_the_hold(held, stripe_api, refund_stream):
+    failed = expired(
+        "cs_test_0001", kind="checkout.session.async_payment_failed", status="complete"
+    )
+    assert deliver(failed)["statusCode"] == 200
+
+    assert ledger()["status"] == "RELEASED"
+    assert open_availability(_tables()) is not None
+    # a later success of the same session is a payment for no held slot: refunded once
+    succeeded = paid("cs_test_0001", kind="checkout.session.async_payment_succeeded")
+    assert deliver(succeeded)["statusCode"] == 200
+    assert refund_stream.run() == []
+    assert _money(stripe_api) == ["pi_test_0001"]
+
+
+# --- unpaid holds per player ----------------------------------------------------------------------
+
+
+def _priced_slots(count):
+    for number in range(1, count + 1):
+        store(_tables(), {**PRICED, "id": uuid(f"p{number}")})
+
+
+def test_a_third_unpaid_hold_is_409_and_holds_nothing(coach, stripe_api):
+    _priced_slots(3)
+    assert book_as("bob", id=P1)["statusCode"] == 200
+    assert book_as("bob", id=uuid("p2"))["statusCode"] == 200
+    before = snapshot(coach)
+
+    response = book_as("bob", id=uuid("p3"))
+
+    assert response["statusCode"] == 409
+    assert "finish or cancel a pending payment" in body(response)["message"]
+    assert snapshot(coach) == before
+    assert stripe_api.sessions["cs_test_0003"]["status"] == "expired"  # nobody pays for it
+    assert book_as("carol", id=uuid("p3"))["statusCode"] == 200  # another player may
+
+
+def test_a_paid_or_released_hold_frees_its_place(coach, stripe_api):
+    _priced_slots(4)
+    assert book_as("bob", id=P1)["statusCode"] == 200
+    assert book_as("bob", id=uuid("p2"))["statusCode"] == 200
+    assert deliver(paid("cs_test_0001", meeting_id=P1))["statusCode"] == 200
+    assert book_as("bob", id=uuid("p3"))["statusCode"] == 200  # p1 is paid: not a hold any more
+    assert cancel_as("bob", uuid("p2"))["statusCode"] == 200
+    assert book_as("bob", id=uuid("p4"))["statusCode"] == 200  # p2 was given back
+
+
+def test_the_unpaid_hold_limit_is_a_stage_setting(coach, stripe_api, monkeypatch):
+    monkeypatch.setenv("MAX_UNPAID_HOLDS", "1")
+    _priced_slots(2)
+    assert book_as("bob", id=P1)["statusCode"] == 200
+    assert book_as("bob", id=uuid("p2"))["statusCode"] == 409
+
+
+# --- the reconciliation (reconcilePayments, on a schedule) ----------------------------------
+
+
+def test_a_lost_expired_event_is_reconciled(held, stripe_api, refund_stream):
+    """checkout.session.expired never arrives: the schedule looks the session up, expires it
+    at Stripe (still open: no one pays for it any more) and releases the slot."""
+    now = datetime.now(UTC)
+    assert reconcile_at(now + timedelta(minutes=20))["holds"] == {}  # not due: nothing
+    assert ledger()["status"] == "HELD"
+
+    done = reconcile_at(now + timedelta(minutes=34))
+
+    assert done["holds"] == {"cs_test_0001": "RELEASED"}
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert open_availability(_tables()) is not None
+    assert search_as("carol") == [P1]
+    # the event arriving after all changes nothing; the next run finds nothing to do
+    after = snapshot(_tables())
+    assert deliver(expired("cs_test_0001"))["statusCode"] == 200
+    assert reconcile_at(now + timedelta(minutes=40)) == {"holds": {}, "refunds": {}}
+    assert snapshot(_tables()) == after
+
+
+def test_a_lost_completed_event_is_reconciled(held, stripe_api, refund_stream):
+    stripe_api.pay("cs_test_0001")
+
+    done = reconcile_at(datetime.now(UTC) + timedelta(minutes=34))
+
+    assert done["holds"] == {"cs_test_0001": "CONFIRMED"}
+    assert meeting(_tables())["status"] == "SCHEDULED"
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200  # late: changes nothing
+    assert refund_stream.run() == []
+    assert _money(stripe_api) == []
+
+
+def test_a_hold_never_outlives_the_sessions_start(coach, stripe_api):
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    window = {"startTime": format_time(soon), "endTime": format_time(soon + timedelta(hours=1))}
+    store(_tables(), {**PRICED, **window})
+    assert book_as("bob", startTime=window["startTime"])["statusCode"] == 200
+
+    done = reconcile_at(soon - timedelta(minutes=1))
+
+    assert done["holds"] == {"cs_test_0001": "RELEASED"}
+
+
+def test_stripe_down_during_the_reconciliation_defers_it(held, stripe_api):
+    stripe_api.mock.replace(
+        responses.GET,
+        re_url(r"/checkout/sessions/(cs_test_\w+)$"),
         body=requests.exceptions.ConnectionError("Stripe is unreachable"),
     )
 
-    assert cancel_as("alice")["statusCode"] == 503
-    assert meeting(confirmed)["status"] == "CANCELED"
-    assert meeting(confirmed)["refundDue"] is True  # owed, durably
+    done = reconcile_at(datetime.now(UTC) + timedelta(minutes=34))
 
-    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
-    stripe_api.mock.add_callback(responses.POST, f"{API}/refunds", stripe_api._refund)
-    assert body(cancel_as("alice"))["status"] == "CANCELED"
-    assert meeting(confirmed)["refundId"] == "re_test_0001"
-    # and once made, cancelling again calls Stripe no more
-    calls = len(stripe_api.mock.calls)
-    assert cancel_as("alice")["statusCode"] == 200
-    assert len(stripe_api.mock.calls) == calls
+    assert done["holds"] == {"cs_test_0001": "deferred"}
+    assert ledger()["status"] == "HELD"  # the next run tries again
 
 
 def test_the_keys_come_from_secrets_manager(held, stripe_api):
@@ -998,3 +1461,92 @@ def test_a_priced_booking_makes_one_more_dynamodb_call_than_a_free_one(published
     assert book_as("bob")["statusCode"] == 200
 
     assert calls == ["BatchGetItem", "GetItem", "TransactWriteItems"]
+
+
+# --- the webhook: hostile or malformed input, and which secret verifies what -------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[]",
+        "[1, 2]",
+        '"text"',
+        "{}",
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1}',
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1, "data": []}',
+        '{"id": "evt_1", "type": "checkout.session.completed", "created": 1, "data": {}}',
+        '{"id": 1, "type": "account.updated", "created": 1, "data": {"object": {}}}',
+        "[" * 100_000 + "]" * 100_000,
+        "not json",
+    ],
+    ids=lambda payload: payload[:40],
+)
+def test_a_signed_event_that_is_not_an_event_is_400(held, payload):
+    before = snapshot(_tables())
+
+    response = deliver(payload)
+
+    assert response["statusCode"] == 400
+    assert body(response)["message"].startswith("Invalid webhook payload")
+    assert snapshot(_tables()) == before
+
+
+def test_an_event_signed_in_the_future_is_400(held):
+    before = snapshot(_tables())
+    payload = json.dumps(paid("cs_test_0001"))
+
+    response = deliver(payload, signature=sign(payload, timestamp=int(time.time()) + 600))
+
+    assert response["statusCode"] == 400
+    assert snapshot(_tables()) == before
+    # within the tolerance (clocks differ a little) it is accepted
+    assert (
+        deliver(payload, signature=sign(payload, timestamp=int(time.time()) + 60))["statusCode"]
+        == 200
+    )
+
+
+def test_each_signing_secret_verifies_only_its_endpoints_events(held, stripe_api):
+    secrets = _aws_client("secretsmanager")
+    keys = {
+        "secretKey": SECRET_KEY,
+        "webhookSecret": WEBHOOK_SECRET,
+        "connectWebhookSecret": "whsec_connect",
+    }
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    add_user(_tables(), "dave", stripeAccountId="acct_dave")
+    before = snapshot(_tables())
+
+    # a Checkout event signed with the Connect secret, an account event with the platform's
+    checkout = json.dumps(paid("cs_test_0001"))
+    account = json.dumps(account_updated("acct_dave", "dave", True, True))
+    assert deliver(checkout, signature=sign(checkout, secret="whsec_connect"))["statusCode"] == 200
+    assert deliver(account, signature=sign(account))["statusCode"] == 200
+
+    assert snapshot(_tables()) == before  # acknowledged, and ignored
+    assert deliver(checkout)["statusCode"] == 200
+    assert meeting(_tables())["status"] == "SCHEDULED"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "100", "nan", "inf", "10%"])
+def test_a_bad_platform_fee_fails_the_cold_start(value, monkeypatch):
+    import importlib
+
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", value)
+    with pytest.raises(ValueError, match="PLATFORM_FEE_PERCENT"):
+        importlib.reload(stripe_client)
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", "2.5")
+    importlib.reload(stripe_client)
+    assert stripe_client.application_fee(5000) == 125
+
+
+def test_accounts_are_created_with_the_stages_country(payments_on, stripe_api, monkeypatch):
+    monkeypatch.setenv("STRIPE_ACCOUNT_COUNTRY", "GB")
+    add_user(payments_on, "dave")
+
+    assert connect_as("dave")["statusCode"] == 200
+
+    [created] = stripe_api.calls("/accounts")
+    assert created["country"] == ["GB"]

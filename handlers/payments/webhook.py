@@ -3,13 +3,14 @@ stage's signing secret, is the authentication). Answers 2xx only once the change
 Stripe retries anything else."""
 
 from api.http import Request, http_handler
+from database.times import now
 from payments import events, settings, stripe_client
 
 
 def webhook(request: Request) -> dict:
     settings.require_enabled()
     event = stripe_client.verify_event(request.raw_body(), request.header("Stripe-Signature"))
-    events.handle(event)
+    events.handle(event, now())
     return {"received": True}
 
 

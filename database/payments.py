@@ -1,0 +1,434 @@
+"""The payments table: the ledger of every Checkout Session this stage created, and each
+player's unpaid holds (docs/payments.md, "The ledger").
+
+Two kinds of items, keyed by `id`:
+
+- `<Checkout Session id>` (`cs_...`): one **ledger record** per session, written in the same
+  transaction that holds the slot, with its `status`:
+
+      HELD ──paid──▶ CONFIRMED ──cancel, refund owed──▶ REFUND_PENDING ──▶ REFUNDED
+        │                      └─cancel, none owed───▶ KEPT              └──▶ REFUND_FAILED
+        └─expired, canceled, reconciled─▶ RELEASED ──paid anyway──▶ REFUND_PENDING
+
+  Every transition is conditional on the status it leaves, so an event delivered again, late
+  or out of order finds the record settled and changes nothing; a payment is refunded only
+  from RELEASED (this stage held no slot for it) or from CONFIRMED by a cancel, and the
+  record leaves REFUND_PENDING once. A record has no TTL while it may still move (HELD,
+  REFUND_PENDING, REFUND_FAILED); a settled one expires long after Stripe stops re-sending
+  events (RETENTION after the meeting's start). A session with no record was not created
+  here (another stage or deployment): its events are ignored.
+  `open` (HOLD or REFUND) and `dueAt` put a record in the sparse `OpenIndex` while the
+  reconciliation may have to act on it: a hold past its expiry, a refund not yet made.
+- `holds#<username>`: the set of Checkout Sessions holding a slot for that player unpaid
+  (`sessions`), at most the stage's limit: added in the hold's transaction, removed in the
+  transaction that confirms or releases it.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from database.client import (
+    MEETINGS_TABLE,
+    dynamodb,
+    error_code,
+    from_item,
+    to_item,
+    translate_errors,
+)
+from database.errors import Conflict
+from database.meetings import Booking, cancel_writes, get_booking
+from database.models import AWAITING_PAYMENT, SCHEDULED, Meeting
+from database.times import format_time
+
+_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
+PAYMENTS_TABLE = os.environ.get("PAYMENTS_TABLE") or f"{_stage}-payments"
+
+HELD = "HELD"
+CONFIRMED = "CONFIRMED"
+RELEASED = "RELEASED"
+KEPT = "KEPT"  # paid, then canceled when no refund was owed
+REFUND_PENDING = "REFUND_PENDING"
+REFUNDED = "REFUNDED"
+REFUND_FAILED = "REFUND_FAILED"
+SETTLED = (CONFIRMED, KEPT, REFUNDED)  # states that may take a TTL (CONFIRMED: the start's)
+
+# What the reconciliation looks for in OpenIndex.
+OPEN_HOLD = "HOLD"
+OPEN_REFUND = "REFUND"
+
+# A settled record outlives Stripe's retries (3 days) and its Dashboard re-sends (events are
+# kept 30 days) by far: a late event finds it and changes nothing.
+RETENTION = timedelta(days=90)
+# The stream function makes a refund at once; one still pending this long is retried by the
+# reconciliation (the stream's own retries having given up).
+REFUND_RETRY_AFTER = timedelta(minutes=15)
+
+TOO_MANY_HOLDS = (
+    "You have unpaid bookings waiting: finish or cancel a pending payment before booking "
+    "another paid session"
+)
+
+# The refund states a meeting shows (contract v3, "Payments, version 3").
+REFUND_NONE, REFUND_SHOWN_PENDING, REFUND_SUCCEEDED, REFUND_SHOWN_FAILED = (
+    "none",
+    "pending",
+    "succeeded",
+    "failed",
+)
+
+
+def holds_key(username: str) -> str:
+    return f"holds#{username}"
+
+
+@dataclass
+class Record:
+    """One Checkout Session's ledger record."""
+
+    session: str
+    meeting_id: str
+    participant: str
+    amount: int
+    currency: str
+    status: str
+    start: str  # the meeting's startTime (stored form)
+    due: str | None = None
+    payment_intent: str | None = None
+    refund_amount: int | None = None
+    refund_reason: str | None = None
+    refund_id: str | None = None
+    refund_attempts: int = 0
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Record":
+        return cls(
+            session=item["id"],
+            meeting_id=item["meetingId"],
+            participant=item["participant"],
+            amount=item["amount"],
+            currency=item["currency"],
+            status=item["status"],
+            start=item["startTime"],
+            due=item.get("dueAt"),
+            payment_intent=item.get("paymentIntentId"),
+            refund_amount=item.get("refundAmount"),
+            refund_reason=item.get("refundReason"),
+            refund_id=item.get("refundId"),
+            refund_attempts=item.get("refundAttempts", 0),
+        )
+
+
+def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> list[tuple]:
+    """The hold's own writes, for the booking's transaction (database.availabilities.book):
+    the session's ledger record, and the player's unpaid holds (at most `limit`), each with
+    the error its failed condition means."""
+    record = {
+        "id": session,
+        "meetingId": meeting.id,
+        "owner": meeting.owner,
+        "participant": meeting.participant,
+        "amount": meeting.price.amount,
+        "currency": meeting.price.currency,
+        "startTime": format_time(meeting.startTime),
+        "status": HELD,
+        "open": OPEN_HOLD,
+        "dueAt": format_time(due),
+    }
+    put = {
+        "Put": {
+            "TableName": PAYMENTS_TABLE,
+            "Item": to_item(record),
+            "ConditionExpression": "attribute_not_exists(id)",
+        }
+    }
+    holds = {
+        "Update": {
+            "TableName": PAYMENTS_TABLE,
+            "Key": to_item({"id": holds_key(meeting.participant)}),
+            "UpdateExpression": "ADD sessions :session",
+            "ConditionExpression": "attribute_not_exists(sessions) OR size(sessions) < :limit",
+            "ExpressionAttributeValues": {
+                ":session": {"SS": [session]},
+                ":limit": {"N": str(limit)},
+            },
+        }
+    }
+    return [
+        (put, Conflict("This checkout is already recorded")),
+        (holds, Conflict(TOO_MANY_HOLDS)),
+    ]
+
+
+@translate_errors
+def get_record(session: str) -> Record | None:
+    item = (
+        dynamodb()
+        .get_item(TableName=PAYMENTS_TABLE, Key=to_item({"id": session}), ConsistentRead=True)
+        .get("Item")
+    )
+    return Record.from_item(from_item(item)) if item else None
+
+
+def _transition(record: Record, to: str, sets: dict | None = None) -> dict:
+    """The ledger record moving from its current status to `to` (conditional on it), setting
+    `sets` (attribute name -> value). Out of OpenIndex once nothing is left to reconcile; a
+    TTL once it can no longer move, long after the meeting's start."""
+    sets = dict(sets or {})
+    sets["status"] = to
+    removes = [] if to in (HELD, REFUND_PENDING) else ["open", "dueAt"]
+    if to in SETTLED or to == RELEASED:
+        start = _parse(record.start)
+        kept_until = max(start, datetime.now(start.tzinfo)) + RETENTION
+        sets["expirationTime"] = int(kept_until.timestamp())
+    else:  # it may move again: never removed before it settles
+        removes.append("expirationTime")
+    names = {f"#a{i}": name for i, name in enumerate([*sets, *removes])}
+    by_name = {name: alias for alias, name in names.items()}
+    expression = "SET " + ", ".join(f"{by_name[name]} = :v{i}" for i, name in enumerate(sets))
+    if removes:
+        expression += " REMOVE " + ", ".join(by_name[name] for name in removes)
+    values = {f":v{i}": value for i, value in enumerate(sets.values())}
+    values[":from"] = record.status
+    return {
+        "Update": {
+            "TableName": PAYMENTS_TABLE,
+            "Key": to_item({"id": record.session}),
+            "UpdateExpression": expression,
+            "ConditionExpression": f"{by_name['status']} = :from",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+    }
+
+
+def _parse(stored_time: str) -> datetime:
+    return datetime.fromisoformat(stored_time)
+
+
+def _holds_release(record: Record) -> dict:
+    """The session leaves the player's unpaid holds (a no-op if it already left)."""
+    return {
+        "Update": {
+            "TableName": PAYMENTS_TABLE,
+            "Key": to_item({"id": holds_key(record.participant)}),
+            "UpdateExpression": "DELETE sessions :session",
+            "ExpressionAttributeValues": {":session": {"SS": [record.session]}},
+        }
+    }
+
+
+def _holding(booking: Booking | None, session: str) -> bool:
+    return (
+        booking is not None
+        and booking.meeting.status == AWAITING_PAYMENT
+        and booking.payment is not None
+        and booking.payment.checkout_session == session
+    )
+
+
+def _refund_decision(record: Record, reason: str, at: datetime, **sets) -> dict:
+    """A full refund owed: made off the request path (the stream function, then the
+    reconciliation while it is still pending)."""
+    return _transition(
+        record,
+        REFUND_PENDING,
+        {
+            "refundAmount": record.amount,
+            "refundReason": reason,
+            "open": OPEN_REFUND,
+            "dueAt": format_time(at + REFUND_RETRY_AFTER),
+            **sets,
+        },
+    )
+
+
+# What an event (or the reconciliation) did to a ledger record.
+NOT_OURS = "not ours"  # no record: a session this stage did not create
+UNCHANGED = "unchanged"  # settled already (a redelivery, or a late or out-of-order event)
+
+
+@translate_errors
+def settle_paid(session: str, payment_intent: str, at: datetime) -> str:
+    """A paid Checkout Session: its hold becomes the SCHEDULED meeting (CONFIRMED); a session
+    whose hold was released first is to be refunded (REFUND_PENDING); any other state is
+    final and nothing changes. Returns the record's new status, UNCHANGED or NOT_OURS."""
+    for _ in range(3):
+        record = get_record(session)
+        if record is None:
+            return NOT_OURS
+        intent = {"paymentIntentId": payment_intent}
+        if record.status == RELEASED:
+            reason = "paid after the hold was released"
+            writes = [_refund_decision(record, reason, at, **intent)]
+            outcome = REFUND_PENDING
+        elif record.status == HELD:
+            booking = get_booking(record.meeting_id)
+            if _holding(booking, session):
+                writes = [
+                    _transition(record, CONFIRMED, intent),
+                    _confirm_meeting(record, payment_intent),
+                    _holds_release(record),
+                ]
+                outcome = CONFIRMED
+            else:  # no slot held for it (cannot happen while writes pair up; kept safe)
+                reason = "paid for no held slot"
+                writes = [_refund_decision(record, reason, at, **intent), _holds_release(record)]
+                outcome = REFUND_PENDING
+        else:
+            return UNCHANGED
+        if _commit(writes):
+            return outcome
+    raise Conflict("The payment changed while it was recorded: please retry")
+
+
+def _confirm_meeting(record: Record, payment_intent: str) -> dict:
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": record.meeting_id}),
+            "UpdateExpression": "SET #status = :scheduled, paymentIntentId = :intent "
+            "REMOVE checkoutUrl",
+            "ConditionExpression": "#status = :awaiting AND checkoutSessionId = :session",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":scheduled": SCHEDULED,
+                    ":awaiting": AWAITING_PAYMENT,
+                    ":session": record.session,
+                    ":intent": payment_intent,
+                }
+            ),
+        }
+    }
+
+
+@translate_errors
+def settle_unpaid(session: str, at: datetime) -> str:
+    """A Checkout Session that will not be paid (expired, failed, or given up by the
+    reconciliation): its hold is released exactly as a participant's cancel (the meeting
+    CANCELED, the slot open again while its window lasts), in one transaction with the
+    record's HELD → RELEASED. Any other state: nothing changes."""
+    for _ in range(3):
+        record = get_record(session)
+        if record is None:
+            return NOT_OURS
+        if record.status != HELD:
+            return UNCHANGED
+        writes = [_transition(record, RELEASED), _holds_release(record)]
+        booking = get_booking(record.meeting_id)
+        if _holding(booking, session):
+            reopen = booking.availability is not None and at < booking.availability.endTime
+            writes += cancel_writes(booking, booking.meeting.participant, reopen=reopen)
+        if _commit(writes):
+            return RELEASED
+    raise Conflict("The payment changed while it was recorded: please retry")
+
+
+def _expect(record: Record, status: str) -> None:
+    """The meeting, as the cancel read it, and its record disagree: a payment or a release
+    moved the record since; the meeting's own condition would fail too."""
+    if record.status != status:
+        raise Conflict("This meeting changed while you canceled it: please try again")
+
+
+def _commit(writes: list[dict]) -> bool:
+    """False when a condition failed (someone else moved first: read again)."""
+    try:
+        dynamodb().transact_write_items(TransactItems=writes)
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        return False
+    return True
+
+
+def cancel_hold_writes(record: Record) -> list[dict]:
+    """A player's or coach's cancel of a held slot, in the cancel's transaction."""
+    _expect(record, HELD)
+    return [_transition(record, RELEASED), _holds_release(record)]
+
+
+def cancel_paid_writes(record: Record, refund_due: bool, at: datetime) -> list[dict]:
+    """A paid meeting's cancel decides its refund in the cancel's own transaction."""
+    _expect(record, CONFIRMED)
+    if refund_due:
+        return [_refund_decision(record, "canceled in time", at)]
+    return [_transition(record, KEPT)]
+
+
+@translate_errors
+def claim_refund_attempt(session: str) -> Record | None:
+    """The next attempt at a pending refund (its number names its idempotency key); None
+    when the refund is not pending any more."""
+    try:
+        item = dynamodb().update_item(
+            TableName=PAYMENTS_TABLE,
+            Key=to_item({"id": session}),
+            UpdateExpression="ADD refundAttempts :one",
+            ConditionExpression="#status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":one": 1, ":pending": REFUND_PENDING}),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return None
+    return Record.from_item(from_item(item["Attributes"]))
+
+
+@translate_errors
+def finish_refund(record: Record, refund_id: str | None, failure: str | None = None) -> bool:
+    """REFUND_PENDING → REFUNDED (or REFUND_FAILED with Stripe's reason), shown on the meeting
+    the session paid for while it is still that meeting. False if it was settled already."""
+    to = REFUND_FAILED if failure else REFUNDED
+    sets = {"refundId": refund_id} if refund_id else {}
+    if failure:
+        sets["refundFailure"] = failure
+    try:
+        dynamodb().transact_write_items(TransactItems=[_transition(record, to, sets)])
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        return False
+    shown = REFUND_SHOWN_FAILED if failure else REFUND_SUCCEEDED
+    try:
+        dynamodb().update_item(
+            TableName=MEETINGS_TABLE,
+            Key=to_item({"id": record.meeting_id}),
+            UpdateExpression="SET refund = :refund",
+            ConditionExpression="checkoutSessionId = :session",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":refund": {"status": shown, "amount": record.refund_amount or 0},
+                    ":session": record.session,
+                }
+            ),
+        )
+    except ClientError as error:  # rebooked by someone else, or removed by TTL: ledger only
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+    return True
+
+
+@translate_errors
+def due(kind: str, at: datetime) -> list[Record]:
+    """The records the reconciliation acts on: holds past their expiry (OPEN_HOLD) or
+    refunds still pending (OPEN_REFUND), due at `at` or before."""
+    request = {
+        "TableName": PAYMENTS_TABLE,
+        "IndexName": "OpenIndex",
+        "KeyConditionExpression": "#open = :kind AND dueAt <= :at",
+        "ExpressionAttributeNames": {"#open": "open"},
+        "ExpressionAttributeValues": to_item({":kind": kind, ":at": format_time(at)}),
+    }
+    found = []
+    while True:
+        page = dynamodb().query(**request)
+        found += [Record.from_item(from_item(item)) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
