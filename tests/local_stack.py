@@ -102,7 +102,13 @@ def running_stack(directory: Path) -> Iterator[Stack]:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**_shell_environment(), "PORT": str(port), "SEED": "0"},
+            # LOCAL_DATA: what it keeps across restarts, in `directory`, not the checkout's .local/
+            env={
+                **_shell_environment(),
+                "PORT": str(port),
+                "SEED": "0",
+                "LOCAL_DATA": str(directory / "data"),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
