@@ -38,7 +38,7 @@ PLAYERS = 4
 PASSWORD = "Day-pass-1"
 COHORT = "1200-1300"
 TYPE = "CLASSICAL_GAME"
-WARM_UP = 40  # operations before the footprint: every function has run, environments warm
+WARM_UP = 200  # operations before the footprint: every function has run, environments warm
 BOOKINGS = 200  # the latest bookings whose median is reported
 MEMORY_BOUND = 300 * 1024 * 1024  # bytes over the footprint
 LATENCY_BOUND = 1.5  # × the booking median on the fresh stack
@@ -49,6 +49,8 @@ class Sample:
     operations: int
     rss: int  # bytes, the whole stack
     booking_ms: float  # median of the latest bookings
+    main_rss: int = 0  # bytes, the `python -m local` process alone
+    environments: int = 0  # execution environments running
 
 
 @dataclass
@@ -69,8 +71,9 @@ class Day:
         return self.samples[-1].booking_ms / self.footprint.booking_ms
 
 
-def stack_rss(pid: int) -> int:
-    """The resident memory (bytes) of process `pid` and all its descendants, from /proc."""
+def stack_rss(pid: int) -> tuple[int, int, int]:
+    """The resident memory (bytes) of process `pid` and all its descendants, from /proc; that
+    of `pid` alone; and how many descendants."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -80,7 +83,7 @@ def stack_rss(pid: int) -> int:
                 continue
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(parent, []).append(int(entry.name))
-    total, pending = 0, [pid]
+    total, main, count, pending = 0, 0, -1, [pid]
     while pending:
         current = pending.pop()
         pending += children.get(current, [])
@@ -88,10 +91,12 @@ def stack_rss(pid: int) -> int:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
             continue
+        count += 1
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
-    return total
+                main = main or total
+    return total, main, count
 
 
 class Player:
@@ -219,7 +224,8 @@ def measure(
     workload.bookings_ms.clear()
     workload.run(2 * BOOKINGS)
     done = 2 * BOOKINGS
-    day.samples.append(Sample(0, footprint, statistics.median(workload.bookings_ms[:BOOKINGS])))
+    fresh = statistics.median(workload.bookings_ms[:BOOKINGS])
+    day.samples.append(Sample(0, footprint[0], fresh, footprint[1], footprint[2]))
     report(day.samples[-1])
     for target in (1000, operations):
         if target <= done:
@@ -227,15 +233,20 @@ def measure(
         workload.run(target - done)
         done = target
         time.sleep(2.0)
-        day.samples.append(Sample(done, stack_rss(pid), workload.booking_median()))
+        rss, main, environments = stack_rss(pid)
+        day.samples.append(Sample(done, rss, workload.booking_median(), main, environments))
         report(day.samples[-1])
     day.failures = workload.failures
     return day
 
 
 def main(operations: int) -> int:
-    print("| operations | stack RSS MB | growth MB | booking p50 ms | × fresh |", flush=True)
-    print("|---:|---:|---:|---:|---:|", flush=True)
+    print(
+        "| operations | stack RSS MB | growth MB | of which `python -m local` MB | environments "
+        "| booking p50 ms | × fresh |",
+        flush=True,
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     samples: list[Sample] = []
 
     def report(sample: Sample) -> None:
@@ -243,7 +254,8 @@ def main(operations: int) -> int:
         fresh = samples[0]
         print(
             f"| {sample.operations} | {sample.rss / 2**20:.0f} | "
-            f"{(sample.rss - fresh.rss) / 2**20:.0f} | {sample.booking_ms:.1f} | "
+            f"{(sample.rss - fresh.rss) / 2**20:.0f} | {sample.main_rss / 2**20:.0f} | "
+            f"{sample.environments} | {sample.booking_ms:.1f} | "
             f"{sample.booking_ms / fresh.booking_ms:.2f} |",
             flush=True,
         )

@@ -22,6 +22,7 @@ moto may take both as a patch, and this module goes.
 """
 
 import copy
+import hashlib
 import json
 import time
 from collections import deque
@@ -168,7 +169,7 @@ class _Tokens:
     """The client tokens of the transactions that succeeded in the last TOKEN_SECONDS."""
 
     def __init__(self) -> None:
-        self.requests: dict[str, tuple[str, Any]] = {}  # token -> (parameters, answer)
+        self.requests: dict[str, tuple[bytes, Any]] = {}  # token -> (parameters, answer)
         self.expiry: deque[tuple[float, str]] = deque()  # (when it expires, token), in order
 
     def forget_expired(self, now: float) -> None:
@@ -185,10 +186,13 @@ def transact_write_items_handler(self: DynamoHandler) -> Any:
     tokens = self.dynamodb_backend.__dict__.setdefault("client_request_tokens", _Tokens())
     now = clock()
     tokens.forget_expired(now)
-    parameters = json.dumps(
-        {name: value for name, value in self.body.items() if name != "ClientRequestToken"},
-        sort_keys=True,
-    )
+    # A digest of the other parameters: all a later request with the token is compared with.
+    parameters = hashlib.sha256(
+        json.dumps(
+            {name: value for name, value in self.body.items() if name != "ClientRequestToken"},
+            sort_keys=True,
+        ).encode()
+    ).digest()
     if token in tokens.requests:
         seen, answer = tokens.requests[token]
         if seen != parameters:

@@ -103,7 +103,14 @@ def running_stack(directory: Path, environment: dict[str, str] | None = None) ->
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**_shell_environment(), "PORT": str(port), "SEED": "0", **(environment or {})},
+            # LOCAL_DATA: what it keeps across restarts, in `directory`, not the checkout's .local/
+            env={
+                **_shell_environment(),
+                "PORT": str(port),
+                "SEED": "0",
+                "LOCAL_DATA": str(directory / "data"),
+                **(environment or {}),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
