@@ -8,7 +8,6 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-
 from test_packaging import (
     DYNAMODB_GRANTS,
     Package,
