@@ -18,7 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, payments, schedule, serverless, streams
+from local import aws, chesscom, discord, lichess, mongo, payments, schedule, serverless, streams
+from local import tournaments as local_tournaments
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -45,10 +46,14 @@ def main() -> int:
     # Without a Stripe key the stack is a stage without payments, like `simple`: no payment
     # function or route (API Gateway's 404), and no `price` in the published schema.
     features = frozenset({"payments"} if payments.requested() else ())
+    # Without TOURNAMENTS=1 the stack is a stage without tournament.yml: no tournament routes.
+    if local_tournaments.requested():
+        features |= {"tournaments"}
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
+    bot = None
     try:
         # Every AWS client in this process, the handlers' included, now talks to moto.
         os.environ["AWS_ENDPOINT_URL"] = moto_url
@@ -61,15 +66,19 @@ def main() -> int:
                 "http://localhost:%s/stripe/webhook",
                 os.environ.get("PORT", "4000"),
             )
+        if "tournaments" in features:  # the bot's token and MongoDB
+            bot = local_tournaments.enable(service, serverless.REGION)
         pool = aws.create_user_pool(service)
-        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell)
+        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell, bot)
         pollers = streams.start(service, server.api.lambdas.invoke, moto_url)
     except BaseException:
         moto.stop()
+        if bot:
+            bot[1].stop()
         raise
     config = server.api.config
     ready = threading.Thread(
-        target=_announce, args=(service.name, config, pool, moto_url, started), daemon=True
+        target=_announce, args=(service.name, config, pool, moto_url, started, bot), daemon=True
     )
     ready.start()
     try:
@@ -81,6 +90,8 @@ def main() -> int:
         streams.stop(pollers)
         server.api.lambdas.close()
         moto.stop()
+        if bot:
+            bot[1].stop()
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
         # The interpreter's last garbage collection would walk all of moto's in-memory state
         # (tables, stream records) only to free it as the process ends: seconds after a busy
@@ -108,6 +119,7 @@ def _server(
     moto_url: str,
     port: int,
     shell: dict[str, str],
+    bot: tuple[str, mongo.LocalMongo] | None = None,
 ) -> LocalServer:
     try:
         server = bind(port)
@@ -117,6 +129,8 @@ def _server(
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
     os.environ.update(discord.settings(shell, api_url))
+    if bot:
+        os.environ.update(local_tournaments.site_settings(shell, api_url))
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -142,12 +156,21 @@ def _server(
     tools = {schedule.PATH: (schedule.Scheduler(service, lambdas.invoke).handle, "schedule")}
     if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
         tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
+    if bot:  # tournaments: the sites' stand-ins and the bot's MongoDB
+        tools[lichess.PATH] = (lichess.LichessStandIn().handle, "Lichess stand-in")
+        tools[chesscom.PATH] = (chesscom.ChesscomStandIn().handle, "Chess.com stand-in")
+        tools[mongo.PATH] = (bot[1].handle, "MongoDB")
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
 
 def _announce(
-    name: str, config: dict[str, str], pool: aws.UserPool, moto_url: str, started: float
+    name: str,
+    config: dict[str, str],
+    pool: aws.UserPool,
+    moto_url: str,
+    started: float,
+    bot: tuple[str, mongo.LocalMongo] | None = None,
 ) -> None:
     demo = None
     if os.environ.get("SEED", "1") != "0":
@@ -169,6 +192,13 @@ def _announce(
         ),
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
+    if bot:
+        lines += [
+            f"  {'Bot token':<17} {bot[0]}  (Authorization: Basic <token>)",
+            f"  {'Lichess':<17} {api_url}{lichess.PATH} (a stand-in)",
+            f"  {'Chess.com':<17} {api_url}{chesscom.PATH} (a stand-in)",
+            f"  {'MongoDB':<17} {bot[1].describe()}",
+        ]
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     log.info(
