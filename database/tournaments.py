@@ -107,6 +107,25 @@ def tournaments_from(since: datetime) -> list[dict[str, Any]]:
 # --- leaderboards ----------------------------------------------------------------------------
 
 
+def starts_at(period: str, date: datetime, today: datetime) -> str:
+    """Which leaderboard of `period` holds `date`: CURRENT for today's month (year), else that
+    month's (year's) snapshot."""
+    if period == MONTHLY:
+        current = (date.year, date.month) == (today.year, today.month)
+        return CURRENT if current else f"{date.year:04d}-{date.month:02d}"
+    return CURRENT if date.year == today.year else f"{date.year:04d}"
+
+
+def closed_by(at: datetime) -> dict[str, str]:
+    """What the monthly job run at `at` closes: the month before `at`'s, and in January the
+    year before: {MONTHLY: "YYYY-MM", YEARLY: "YYYY"}."""
+    year, month = (at.year, at.month - 1) if at.month > 1 else (at.year - 1, 12)
+    periods = {MONTHLY: f"{year:04d}-{month:02d}"}
+    if at.month == 1:
+        periods[YEARLY] = f"{year:04d}"
+    return periods
+
+
 @dataclass(frozen=True)
 class Board:
     """One leaderboard: site (lichess, chesscom), MONTHLY or YEARLY, type, time control."""

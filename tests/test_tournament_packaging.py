@@ -157,3 +157,7 @@ def test_pymongo_only_in_the_monthly_jobs_zip(tournaments: Package):
             assert "tournaments/mongo.py" in names and "tournaments/sites.py" not in names
         if name == "createTournament":
             assert {"tournaments/sites.py", "handlers/tournaments/create.py"} <= names
+        # The bot's token check, and the secret, in the bot's functions only.
+        bot = name in ("createTournament", "updateLeaderboard")
+        assert ("api/bot.py" in names) == bot, name
+        assert ("tournaments/secret.py" in names) == (bot or name == "snapshotLeaderboards")

@@ -16,6 +16,8 @@ import responses
 from aws_lambda_powertools.utilities import parameters
 
 from database import tournaments as store
+from database.errors import Unavailable
+from database.times import parse_time
 from handlers.calendar import get as get_calendar
 from handlers.tournaments import create, get_leaderboard, snapshot, update_leaderboard
 from handlers.tournaments import list as list_tournaments
@@ -599,6 +601,39 @@ def test_mongo_down_keeps_the_snapshot_and_a_retry_redoes_only_the_reset(on, bot
     assert retry["reset"] == {"players": 1, "chesscom-players": 0}
     assert bot_db.players.find_one({})["blitz_score"] == 0
     assert store.reset_done(f"{closed:%Y-%m}")
+
+
+@pytest.mark.parametrize(
+    ("at", "closed"),
+    [
+        ("2030-03-01T00:00:00Z", {"MONTHLY": "2030-02"}),
+        ("2030-03-01T05:00:00+07:00", {"MONTHLY": "2030-01"}),  # still February in UTC
+        ("2031-01-01T00:00:00Z", {"MONTHLY": "2030-12", "YEARLY": "2030"}),
+        ("2030-07-15T12:00:00Z", {"MONTHLY": "2030-06"}),
+    ],
+)
+def test_what_a_run_closes(at, closed):
+    assert store.closed_by(parse_time(at)) == closed
+
+
+@pytest.mark.parametrize(
+    ("period", "date", "expected"),
+    [
+        ("MONTHLY", "2030-05-31T23:59:59Z", "CURRENT"),
+        ("MONTHLY", "2030-04-30T23:59:59Z", "2030-04"),
+        ("MONTHLY", "2029-05-02T00:00:00Z", "2029-05"),
+        ("YEARLY", "2030-01-01T00:00:00Z", "CURRENT"),
+        ("YEARLY", "2029-12-31T23:59:59Z", "2029"),
+    ],
+)
+def test_which_leaderboard_a_date_reads(period, date, expected):
+    today = parse_time("2030-05-15T10:00:00Z")
+    assert store.starts_at(period, parse_time(date), today) == expected
+
+
+def test_a_malformed_connection_string_fails_the_reset_as_unavailable():
+    with pytest.raises(Unavailable):
+        mongo.reset_scores("not-a-mongodb-url")
 
 
 def test_the_snapshot_never_overwrites_an_existing_one(on, bot_db):

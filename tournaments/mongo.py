@@ -55,9 +55,9 @@ def client(connection_string: str) -> MongoClient:
 
 def reset_scores(connection_string: str) -> dict[str, int]:
     """Resets every player's scores in both collections: {collection: documents matched}."""
-    database = client(connection_string)[DATABASE]
     matched = {}
     try:
+        database = client(connection_string)[DATABASE]  # a malformed string fails here
         for name in COLLECTIONS:
             result = database[name].update_many({}, {"$set": RESET})
             matched[name] = result.matched_count

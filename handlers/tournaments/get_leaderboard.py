@@ -6,7 +6,6 @@ from api.errors import BadRequest, NotFound
 from api.http import Request, http_handler
 from database.times import now
 from database.tournaments import (
-    CURRENT,
     MONTHLY,
     SITES,
     TIME_CONTROLS,
@@ -14,6 +13,7 @@ from database.tournaments import (
     YEARLY,
     Board,
     get_leaderboard,
+    starts_at,
 )
 
 PERIODS = {"monthly": MONTHLY, "yearly": YEARLY}
@@ -38,13 +38,8 @@ def leaderboard(request: Request) -> dict:
     date = request.time("date")
     if date is None:
         raise BadRequest("date is required")
-    today = now()
-    if period == "monthly":
-        current = (date.year, date.month) == (today.year, today.month)
-        starts_at = CURRENT if current else f"{date.year:04d}-{date.month:02d}"
-    else:
-        starts_at = CURRENT if date.year == today.year else f"{date.year:04d}"
-    players = get_leaderboard(Board(site, PERIODS[period], kind, control), starts_at)
+    period_start = starts_at(PERIODS[period], date, now())
+    players = get_leaderboard(Board(site, PERIODS[period], kind, control), period_start)
     if players is None:
         raise NotFound("No leaderboard for that period")
     return {
@@ -52,7 +47,7 @@ def leaderboard(request: Request) -> dict:
         "type": kind,
         "timeControl": control,
         "timePeriod": period,
-        "startsAt": starts_at,
+        "startsAt": period_start,
         "players": [player.to_json() for player in players],
     }
 

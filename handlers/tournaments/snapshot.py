@@ -8,7 +8,6 @@ reset of a month is done once (a stored marker). If MongoDB fails, the invocatio
 snapshots are made; EventBridge's retry of it redoes only the reset.
 """
 
-from datetime import datetime
 from typing import Any
 
 from api.log import logger
@@ -17,18 +16,9 @@ from database.times import now, parse_time
 from tournaments import mongo, secret
 
 
-def closed_periods(at: datetime) -> dict[str, str]:
-    """The month before `at`'s (and in January the year before): what this run closes."""
-    year, month = (at.year, at.month - 1) if at.month > 1 else (at.year - 1, 12)
-    periods = {tournaments.MONTHLY: f"{year:04d}-{month:02d}"}
-    if at.month == 1:
-        periods[tournaments.YEARLY] = f"{year:04d}"
-    return periods
-
-
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     at = parse_time(event["time"]) if event.get("time") else now()
-    periods = closed_periods(at)
+    periods = tournaments.closed_by(at)
     month = periods[tournaments.MONTHLY]
     logger.append_keys(job="snapshotLeaderboards", month=month)
     try:
