@@ -22,9 +22,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from botocore.exceptions import ClientError
 
+from database import parallel
 from database.client import dynamodb, error_code, from_item, to_item, translate_errors
 from database.errors import Conflict, Invalid
-from database.parallel import together
 from database.times import format_time, parse_stored
 
 TOURNAMENT, LISTING, INDEX = "TOURNAMENT", "TOURNAMENT", "StartTimeIndex"
@@ -256,7 +256,7 @@ def update_standings(site: str, kind: str, control: str, players: list[Standing]
         raise Invalid("players: each username at most once")
     monthly, yearly = Board(site, MONTHLY, kind, control), Board(site, YEARLY, kind, control)
     for _ in range(UPDATE_ATTEMPTS):
-        month_item, year_item = together(
+        month_item, year_item = parallel.together(
             lambda: _get(monthly, CURRENT, consistent=True),
             lambda: _get(yearly, CURRENT, consistent=True),
         )

@@ -22,7 +22,7 @@ from handlers.calendar import get as get_calendar
 from handlers.tournaments import create, get_leaderboard, snapshot, update_leaderboard
 from handlers.tournaments import list as list_tournaments
 from local.mongo import MongoStandIn
-from support import body, http_event
+from support import RoundTrips, body, http_event
 from support import snapshot as table_snapshot
 from tournaments import mongo, sites
 
@@ -682,3 +682,20 @@ def test_without_tournaments_the_calendar_lists_none(tables, monkeypatch):
     monkeypatch.delenv("TOURNAMENTS_TABLE", raising=False)
     page = body(get_calendar.handler(http_event("GET /calendar"), None))
     assert page["tournaments"] == []
+
+
+def test_tournaments_add_one_read_beside_the_calendars_others(on, site, monkeypatch):
+    """With tournaments on, the calendar reads them with one Query made at the same time as its
+    own parts: one call more, the same critical path (tests/test_round_trips.py: 2)."""
+    site.get(f"{LICHESS}/api/tournament/Qa1Bc2De", json=ARENA)
+    post_tournament(ARENA_URL)
+    counted = RoundTrips().install(on, monkeypatch)
+    page = body(get_calendar.handler(http_event("GET /calendar", caller="carol"), None))
+    assert [t["id"] for t in page["tournaments"]] == ["Qa1Bc2De"]
+    assert counted.calls == ["Query"] * 5  # its four parts and the tournaments, at once
+    assert counted.critical_path == 1  # carol joined nothing: no BatchGetItem after the parts
+
+    counted.reset()
+    assert post_standings(players(anna=1))["statusCode"] == 200
+    assert counted.calls == ["GetItem", "GetItem", "TransactWriteItems"]
+    assert counted.critical_path == 2  # the two reads at once, then the transaction

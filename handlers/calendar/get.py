@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from api.http import Request, http_handler
+from database import parallel
 from database.calendar import calendar
-from database.parallel import together
 from database.times import now
 from database.tournaments import tournaments_from
 
@@ -18,7 +18,7 @@ def get_calendar(request: Request) -> dict:
     start_key = request.query("startKey")
     # The club's tournaments (none where they are off) come with the first page only, each
     # once, read at the same time as the player's own parts.
-    (published, meetings, last_key), club = together(
+    (published, meetings, last_key), club = parallel.together(
         lambda: calendar(caller, start, request.limit(), start_key),
         lambda: [] if start_key else tournaments_from(start),
     )
