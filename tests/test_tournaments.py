@@ -365,6 +365,14 @@ def test_a_chesscom_tournament_that_is_not_arena_or_swiss_is_400(on, site):
     assert response["statusCode"] == 400
 
 
+def test_a_daily_chesscom_tournament_is_400(on, site):
+    settings = {**CHESSCOM_SWISS["settings"], "time_class": "daily", "time_control": "1/86400"}
+    daily = {**CHESSCOM_SWISS, "settings": settings}
+    site.get(f"{CHESSCOM}/pub/tournament/dojo-daily-1", json=daily)
+    response = post_tournament("https://www.chess.com/tournament/live/dojo-daily-1")
+    assert response["statusCode"] == 400 and "daily" in body(response)["message"]
+
+
 def test_a_bullet_arena_is_400(on, site):
     bullet = {**ARENA, "perf": {"key": "bullet"}, "clock": {"limit": 60, "increment": 0}}
     site.get(f"{LICHESS}/api/tournament/Qa1Bc2De", json=bullet)

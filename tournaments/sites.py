@@ -136,12 +136,15 @@ def _record(
         record = build()
     except (_Unreadable, ValueError, OverflowError) as error:
         raise Unavailable(detail=f"{site} tournament {id}: unreadable field {error}") from error
-    if record["timeControlType"] not in TIME_CONTROLS:
-        raise Invalid(
-            f"The tournament's time control ({record['timeControlType'].lower()}) is not blitz, "
-            "rapid or classical"
-        )
+    _require_club_speed(record["timeControlType"])
     return {"id": id, "location": location, "site": site, "type": kind, **record}
+
+
+def _require_club_speed(speed: str) -> None:
+    if speed not in TIME_CONTROLS:
+        raise Invalid(
+            f"The tournament's time control ({speed.lower()}) is not blitz, rapid or classical"
+        )
 
 
 def _lichess_arena(id: str, answer: dict) -> dict[str, Any]:
@@ -201,6 +204,12 @@ def _chesscom(id: str, kind: str | None, answer: dict) -> dict[str, Any]:
         if site_type != "swiss":
             raise Invalid(f"Chess.com tournament {id!r} is not an arena or a Swiss")
         kind = SWISS
+    # A daily (correspondence) or bullet tournament: refused before its clock is read (a daily
+    # one's, "1/86400", is not a live clock).
+    settings_given = answer.get("settings")
+    time_class = settings_given.get("time_class") if isinstance(settings_given, dict) else None
+    if isinstance(time_class, str) and time_class:
+        _require_club_speed(time_class.upper())
     path = "arena/" if kind == ARENA else ""
     location = f"https://www.chess.com/tournament/live/{path}{id}"
 
