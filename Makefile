@@ -7,7 +7,8 @@ STAGE ?= simple
 .PHONY: test run bench bench-scale bench-day lint format deploy package clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt layers/requests.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt \
+		layers/requests.txt tournaments/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -19,8 +19,21 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, pages, payments, persistence, schedule, serverless, streams
+from local import (
+    aws,
+    chesscom,
+    discord,
+    lichess,
+    mongo,
+    pages,
+    payments,
+    persistence,
+    schedule,
+    serverless,
+    streams,
+)
 from local import stripe as stripe_stand_in
+from local import tournaments as local_tournaments
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
@@ -48,10 +61,14 @@ def main() -> int:
     # LOCAL_PAYMENTS=off the stack is a stage without payments, like `simple`: no payment
     # function or route (API Gateway's 404), and no `price` in the published schema.
     features = frozenset({"payments"} if payments.requested() else ())
+    # Without TOURNAMENTS=1 the stack is a stage without tournament.yml: no tournament routes.
+    if local_tournaments.requested():
+        features |= {"tournaments"}
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
+    bot = None
     try:
         # Every AWS client in this process, the handlers' included, now talks to moto.
         os.environ["AWS_ENDPOINT_URL"] = moto_url
@@ -64,6 +81,8 @@ def main() -> int:
                 "http://localhost:%s/stripe/webhook",
                 os.environ.get("PORT", "4000"),
             )
+        if "tournaments" in features:  # the bot's token and MongoDB
+            bot = local_tournaments.enable(service, serverless.REGION)
         pool = aws.create_user_pool(service)
         pool, kept = _restore(pool)
         keeper = persistence.Keeper(
@@ -73,14 +92,18 @@ def main() -> int:
             lambda: moto.app.lock,
             lambda: moto.app.changes,
         )
-        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell)
+        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell, bot)
         pollers = streams.start(service, server.api.lambdas.invoke, moto_url)
     except BaseException:
         moto.stop()
+        if bot:
+            bot[1].stop()
         raise
     config = server.api.config
     ready = threading.Thread(
-        target=_announce, args=(service.name, config, pool, moto_url, started, kept), daemon=True
+        target=_announce,
+        args=(service.name, config, pool, moto_url, started, kept, bot),
+        daemon=True,
     )
     ready.start()
     keeper.start()
@@ -105,6 +128,8 @@ def main() -> int:
         except Exception as error:  # said in one line: the stack is stopping anyway
             log.error("Could not save the local data in %s: %s", keeper.folder, error)
         moto.stop()
+        if bot:
+            bot[1].stop()
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
     return 0
 
@@ -165,6 +190,7 @@ def _server(
     moto_url: str,
     port: int,
     shell: dict[str, str],
+    bot: tuple[str, mongo.LocalMongo] | None = None,
 ) -> LocalServer:
     try:
         server = bind(port)
@@ -184,6 +210,8 @@ def _server(
             stand_in.webhook_secret,
         )
         stripe_tool = (stand_in.handle, "Stripe stand-in")
+    if bot:
+        os.environ.update(local_tournaments.site_settings(shell, api_url))
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -221,6 +249,10 @@ def _server(
         tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
     if stripe_tool is not None:
         tools[stripe_stand_in.PATH] = stripe_tool
+    if bot:  # tournaments: the sites' stand-ins and the bot's MongoDB
+        tools[lichess.PATH] = (lichess.LichessStandIn().handle, "Lichess stand-in")
+        tools[chesscom.PATH] = (chesscom.ChesscomStandIn().handle, "Chess.com stand-in")
+        tools[mongo.PATH] = (bot[1].handle, "MongoDB")
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
@@ -232,6 +264,7 @@ def _announce(
     moto_url: str,
     started: float,
     kept: str | None,
+    bot: tuple[str, mongo.LocalMongo] | None = None,
 ) -> None:
     demo = None
     if kept is None and os.environ.get("SEED", "1") != "0":  # kept data has them already
@@ -256,6 +289,13 @@ def _announce(
     ]
     if os.environ.get("STRIPE_API_BASE", "").startswith(api_url):
         lines.append(f"  {'Stripe':<17} {api_url}{stripe_stand_in.PATH} (payments; a stand-in)")
+    if bot:
+        lines += [
+            f"  {'Bot token':<17} {bot[0]}  (Authorization: Basic <token>)",
+            f"  {'Lichess':<17} {api_url}{lichess.PATH} (a stand-in)",
+            f"  {'Chess.com':<17} {api_url}{chesscom.PATH} (a stand-in)",
+            f"  {'MongoDB':<17} {bot[1].describe()}",
+        ]
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")

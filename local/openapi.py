@@ -113,6 +113,38 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         None,
         {},
     ),
+    # Tournaments (TOURNAMENTS=1): README, "Tournaments".
+    "POST /tournaments": (
+        "The club's Discord bot (Authorization: Basic <botAccessToken>): store the Lichess or "
+        "Chess.com tournament at {url}",
+        None,
+        None,
+        {},
+    ),
+    "POST /tournaments/leaderboard": (
+        "The club's Discord bot (Authorization: Basic <botAccessToken>): this month's standings",
+        None,
+        None,
+        {},
+    ),
+    "GET /public/tournaments": (
+        "The club's tournaments from startTime on",
+        None,
+        None,
+        {"startTime": ("Default: now.", _TIME)},
+    ),
+    "GET /public/tournaments/leaderboard": (
+        "A leaderboard: current, or a past month's or year's snapshot",
+        None,
+        None,
+        {
+            "site": ("lichess (default) or chesscom.", {"type": "string"}),
+            "timePeriod": ("monthly or yearly.", {"type": "string"}),
+            "tournamentType": ("ARENA, SWISS, GRAND_PRIX, ...", {"type": "string"}),
+            "timeControl": ("BLITZ, RAPID or CLASSICAL.", {"type": "string"}),
+            "date": ("A time in the month or year.", _TIME),
+        },
+    ),
 }
 # Per route, the links from its 200 response to the operations that use what it returned:
 # they let a client (and schemathesis' stateful phase) go from an availability to booking it,

@@ -96,7 +96,8 @@ def _shell_environment() -> dict[str, str]:
 @contextmanager
 def running_stack(directory: Path, environment: dict[str, str] | None = None) -> Iterator[Stack]:
     """`make run` on a free port (no demo data), its output in `directory`/output.log, with
-    `environment` added to the shell's (e.g. LOCAL_PAYMENTS=off: a stage without payments)."""
+    `environment` added to the shell's (LOCAL_PAYMENTS=off: a stage without payments;
+    TOURNAMENTS=1, MEMBERSHIP=1, ...)."""
     port = free_port()
     output = directory / "output.log"
     with output.open("w") as log:

@@ -58,9 +58,19 @@ STRIPE_DEPENDENCIES = ["stripe", "requests", "boto3", "s3transfer"]
 # What one function may load although the others must not: the notify function talks to
 # Discord (requests, and its package notifications/) with the bot token from Secrets Manager
 # (boto3 under Powertools Parameters), the Stripe functions to Stripe.
+# The tournament functions the bot calls read its token from Secrets Manager (boto3, under
+# Powertools Parameters); createTournament asks Lichess or Chess.com (requests); the monthly
+# job resets the bot's MongoDB: pymongo, in that function only.
+TOURNAMENT_SECRET = ["boto3", "s3transfer"]
+TOURNAMENT_FUNCTIONS = {
+    "handlers.tournaments.create": [*TOURNAMENT_SECRET, "requests"],
+    "handlers.tournaments.update_leaderboard": TOURNAMENT_SECRET,
+    "handlers.tournaments.snapshot": [*TOURNAMENT_SECRET, "pymongo"],
+}
 ALLOWED = {
     "handlers.stream.notify": ["requests", "notifications", "boto3", "s3transfer"],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
+    **TOURNAMENT_FUNCTIONS,
 }
 
 
@@ -98,6 +108,8 @@ def test_handler_imports_only_what_it_needs(handler_module):
     forbidden = [name for name in FORBIDDEN if name not in ALLOWED.get(handler_module, [])]
     if handler_module in STRIPE_FUNCTIONS:
         assert "stripe" in result["modules"], "the guard must not pass a function by mistake"
+    if handler_module == "handlers.tournaments.snapshot":
+        assert "pymongo" in result["modules"], "the guard must not pass a function by mistake"
     stray = sorted(m for m in result["modules"] if matches(m, forbidden))
     assert not stray, f"{handler_module} imports modules it does not need: {stray}"
 

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 from api.http import Request, http_handler
+from database import parallel
 from database.calendar import calendar
 from database.times import now
+from database.tournaments import tournaments_from
 
 # Without a `startTime`: from yesterday, so what is happening now is still on the page.
 LOOK_BACK = timedelta(hours=24)
@@ -13,12 +15,17 @@ LOOK_BACK = timedelta(hours=24)
 def get_calendar(request: Request) -> dict:
     caller = request.caller
     start = request.time("startTime") or now() - LOOK_BACK
-    published, meetings, last_key = calendar(
-        caller, start, request.limit(), request.query("startKey")
+    start_key = request.query("startKey")
+    # The club's tournaments (none where they are off) come with the first page only, each
+    # once, read at the same time as the player's own parts.
+    (published, meetings, last_key), club = parallel.together(
+        lambda: calendar(caller, start, request.limit(), start_key),
+        lambda: [] if start_key else tournaments_from(start),
     )
     body = {
         "availabilities": [availability.to_json() for availability in published],
         "meetings": [meeting.to_json() for meeting in meetings],
+        "tournaments": club,
     }
     if last_key:
         body["lastEvaluatedKey"] = last_key

@@ -1,0 +1,1 @@
+"""Club tournaments: the Discord bot's Lichess and Chess.com tournaments, and the bot's MongoDB."""
