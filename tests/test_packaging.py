@@ -1291,9 +1291,11 @@ def modules_loaded_by(function: str, package: Package) -> set[str]:
     in a fresh interpreter, with the payment code the Stripe functions load on a priced path."""
     module = package.resources[logical_id(function)]["Properties"]["Handler"]
     module = module.rpartition(".")[0].replace("/", ".")
-    extra = ["payments.stripe_client"] if function in STRIPE_FUNCTIONS else []
+    paid = function in STRIPE_FUNCTIONS and package.stage != "simple"
+    extra = ["payments.stripe_client"] if paid else []
     code = f"import importlib\nfor name in {[module, *extra]!r}: importlib.import_module(name)\n"
-    return loaded_files(code) - loaded_files("")  # not what this interpreter loads anyway
+    # Not what the runtime's botocore loads anyway (certifi only if it finds one).
+    return loaded_files(code) - loaded_files("import botocore.httpsession\n")
 
 
 def loaded_files(code: str) -> set[str]:
