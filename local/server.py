@@ -145,7 +145,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(response.body)
+            try:
+                self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client hung up (a readiness probe, a timeout): nobody left to answer, and
+                # nothing wrong with the server, so no traceback.
+                self.close_connection = True
         elapsed = (time.perf_counter() - started) * 1000
         log.info(
             "%s %s %d %.0fms %s", self.command, request.raw_path, response.status, elapsed, label
