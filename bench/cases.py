@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support import TABLE_NAMES, http_event, post_confirmation_event  # noqa: E402
+from support import uuid as _id  # noqa: E402 (ids as the API issues them: UUIDs)
 
 USERS, AVAILABILITIES, MEETINGS = (
     TABLE_NAMES[name] for name in ("UsersTable", "AvailabilitiesTable", "MeetingsTable")
@@ -47,7 +48,7 @@ def _availability(owner: str, id: str, day: str, cohorts: list[str]) -> dict:
         "owner": owner,
         "ownerDiscord": f"{owner}#1234",
         "ownerCohort": "1500-1600",
-        "id": id,
+        "id": _id(id),
         "startTime": f"{day}T09:00:00.000Z",
         "endTime": f"{day}T12:00:00.000Z",
         "types": ["CLASSICAL_GAME", "OPENING_SPARRING"],
@@ -59,7 +60,7 @@ def _availability(owner: str, id: str, day: str, cohorts: list[str]) -> dict:
 
 def _meeting(id: str, owner: str, participant: str) -> dict:
     return {
-        "id": id,
+        "id": _id(id),
         "owner": owner,
         "participant": participant,
         "startTime": "2030-01-01T10:00:00.000Z",
@@ -74,7 +75,7 @@ USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ER
 ALICE_AVAILABILITIES = [
     _availability("alice", f"alice-{n}", "2030-01-01", ["ALL_COHORTS", "1500-1600"])
     for n in range(3)
-]
+] + [_availability("alice", "alice-set", "2030-01-03", ["1500-1600"])]  # replaced by each round
 MEETING_ITEMS = [_meeting("m1", "alice", "bob"), _meeting("m2", "bob", "alice")]
 
 
@@ -105,7 +106,7 @@ SET_AVAILABILITY = {
     "owner": "alice",
     "ownerDiscord": "alice#1234",
     "ownerCohort": "1500-1600",
-    "id": "alice-set",
+    "id": _id("alice-set"),
     "startTime": "2030-01-03T09:00:00Z",
     "endTime": "2030-01-03T12:00:00Z",
     "types": ["CLASSICAL_GAME"],
@@ -142,20 +143,20 @@ CASES = [
          lambda r: http_event("GET /availability", caller="bob", query=SEARCH)),
     Case("availability/delete", "deleteAvailability", "handlers.availability.delete", 1,
          lambda r: http_event("DELETE /availability/{id}", caller="dave",
-                              path={"id": f"del-{r}"})),
+                              path={"id": _id(f"del-{r}")})),
     Case("availability/book", "bookAvailability", "handlers.availability.book", 4,
          lambda r: http_event("PUT /availability/book", caller="erin", body={
-             "owner": "dave", "id": f"book-{r}",
+             "owner": "dave", "id": _id(f"book-{r}"),
              "startTime": "2031-01-01T10:00:00Z", "type": "CLASSICAL_GAME",
          }), 2),
     Case("meeting/get", "getMeeting", "handlers.meeting.get", 2,
-         lambda r: http_event("GET /meeting/{id}", caller="bob", path={"id": "m1"})),
+         lambda r: http_event("GET /meeting/{id}", caller="bob", path={"id": _id("m1")})),
     Case("meeting/list", "listMeetings", "handlers.meeting.list", 2,
          lambda r: http_event("GET /meeting", caller="bob")),
     # Version 2: no Go figure to beat; the targets pin today's counts.
     Case("meeting/cancel", "cancelMeeting", "handlers.meeting.cancel", None,
          lambda r: http_event("PUT /meeting/cancel/{id}", caller="dave",
-                              path={"id": f"cancel-{r}"}), 2),
+                              path={"id": _id(f"cancel-{r}")}), 2),
     Case("calendar/get", "getCalendar", "handlers.calendar.get", None,
          lambda r: http_event("GET /calendar", caller="bob"), 4),
 ]  # fmt: skip

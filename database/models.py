@@ -67,8 +67,9 @@ MAX_USERNAME = 128
 # and a `$` would let a trailing newline through).
 ID_LENGTH = 36
 ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# Times are in years up to this one: an item expires (DynamoDB TTL) RETENTION after its time,
-# which must still be a date (datetime ends with the year 9999).
+# Times are written in years up to this one: an item expires (DynamoDB TTL) RETENTION after its
+# time, which must still be a date (datetime ends with the year 9999; an offset moves a time by
+# less than a day).
 LAST_YEAR = 9998
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
@@ -139,7 +140,7 @@ def _decoded(kind: type, value: Any) -> Any:
     """msgspec's hook for the custom types: the value as JSON gave it."""
     if kind is Instant:
         parsed = parse_time(value)  # ValueError: msgspec reports it at the field's path
-        if parsed.year > LAST_YEAR:
+        if int(value[:4]) > LAST_YEAR:  # as written, as the published pattern reads it
             raise ValueError(f"must be before the year {LAST_YEAR + 1}")
         return Instant.combine(parsed.date(), parsed.timetz())
     if issubclass(kind, Whole):

@@ -13,14 +13,20 @@ Meetings are one-to-one (`owner`, `participant`, `status`, `canceledBy`); group 
 (`seat#...`, no owner/participant) carry nothing to tell: the availability's change does.
 """
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 SCHEDULED, BOOKED, CANCELED = "SCHEDULED", "BOOKED", "CANCELED"
 
 Item = dict[str, Any]
 Setting = Literal["booking", "cancellation"]
+# A player's name in a message, from their stored profile (username -> display name): never a
+# name a request body chose. Without one, players are named by their usernames.
+Namer = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,11 @@ class Unannounce:
 Action = DirectMessage | Announce | EditAnnouncement | Unannounce
 
 
-def availability_changes(old: Item | None, new: Item | None, frontend: str) -> list[Action]:
+def availability_changes(
+    old: Item | None, new: Item | None, frontend: str, name: Namer | None = None
+) -> list[Action]:
     """The actions of an INSERT (old None), MODIFY or REMOVE (new None) of an availability."""
+    name = name or _username
     if new is None:  # deleted, booked one-to-one, or expired (TTL)
         return [_unannounce(old)] if old else []
     was_open = old is not None and _status(old) == SCHEDULED
@@ -80,19 +89,19 @@ def availability_changes(old: Item | None, new: Item | None, frontend: str) -> l
                 key="announce",
                 owner=new["owner"],
                 availability_id=new["id"],
-                text=announcement(new, frontend),
+                text=announcement(new, frontend, name),
                 expires=int(new.get("expirationTime", 0)),
             )
         )
     elif was_open and not is_open:  # full or cancelled
         actions.append(_unannounce(new))
-    elif was_open and announcement(old, frontend) != announcement(new, frontend):
+    elif was_open and announcement(old, frontend, name) != announcement(new, frontend, name):
         actions.append(
             EditAnnouncement(
                 key="edit",
                 owner=new["owner"],
                 availability_id=new["id"],
-                text=announcement(new, frontend),
+                text=announcement(new, frontend, name),
             )
         )
 
@@ -113,7 +122,7 @@ def availability_changes(old: Item | None, new: Item | None, frontend: str) -> l
             )
         )
     if _status(new) == CANCELED and _status(old) != CANCELED:
-        owner = new.get("ownerDiscord") or new["owner"]
+        owner = plain(name(new["owner"]))
         for username in sorted(after):
             actions.append(
                 DirectMessage(
@@ -141,7 +150,7 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
     """The actions of a change of a one-to-one meeting (seat items and removals: none)."""
     if new is None or not _is_meeting(new):
         return []
-    link = f"{frontend}/meeting/{new['id']}"
+    link = f"{frontend}/meeting/{quote(new['id'], safe='')}"
     when = discord_time(new["startTime"])
     booked_now = _status(new) == SCHEDULED and (
         old is None
@@ -156,7 +165,8 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
                 key="booked",
                 recipient=new["owner"],
                 setting="booking",
-                text=f"{new['participant']} booked your availability: {kind} on {when}.\n{link}",
+                text=f"{plain(new['participant'])} booked your availability: {kind} on {when}."
+                f"\n{link}",
             )
         ]
     if _status(new) == CANCELED and old is not None and _status(old) == SCHEDULED:
@@ -170,15 +180,17 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
                 key="canceled",
                 recipient=other,
                 setting="cancellation",
-                text=f"{canceled_by} canceled your meeting on {when}.\n{link}",
+                text=f"{plain(canceled_by)} canceled your meeting on {when}.\n{link}",
             )
         ]
     return []
 
 
-def announcement(availability: Item, frontend: str) -> str:
-    """The channel post of an open availability: who, when, what, for whom, where to book."""
-    who = availability.get("ownerDiscord") or availability["owner"]
+def announcement(availability: Item, frontend: str, name: Namer | None = None) -> str:
+    """The channel post of an open availability: who (named from their stored profile), when,
+    what, for whom, where to book. What the owner wrote (location, description) is quoted and
+    shown as typed, never as Discord markdown: it cannot pass for the bot's own lines."""
+    who = plain((name or _username)(availability["owner"]))
     cohort = availability.get("ownerCohort")
     start, end = availability["startTime"], availability["endTime"]
     what = ", ".join(_label(kind) for kind in availability.get("types", []))
@@ -195,11 +207,28 @@ def announcement(availability: Item, frontend: str) -> str:
         f"Cohorts: {cohorts}",
     ]
     if availability.get("location"):
-        lines.append(f"Where: {availability['location']}")
-    if availability.get("description"):
-        lines.append(availability["description"])
+        lines.append(f"Where: {plain(availability['location'])}")
     lines.append(f"Book it: {frontend}/calendar")
+    if availability.get("description"):
+        lines.extend(f"> {line}" for line in plain(availability["description"]).splitlines())
     return "\n".join(lines)
+
+
+# Links stay links (Discord makes a URL clickable, and reads no markdown inside one); elsewhere
+# every character Discord's markdown gives a meaning (bold, headings, quotes, lists, spoilers,
+# masked links `[text](url)`, mentions and timestamps `<...>`, emoji `:name:`) is escaped.
+_URL = re.compile(r"https?://[^\s<]+[^<.,:;\"')\]\s]")  # Discord's own autolink rule
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<@:!.+=])")
+
+
+def plain(text: str) -> str:
+    """User text shown exactly as typed in a Discord message, never as markdown."""
+    shown, last = [], 0
+    for url in _URL.finditer(text):
+        shown += [_MARKDOWN.sub(r"\\\1", text[last : url.start()]), url.group()]
+        last = url.end()
+    shown.append(_MARKDOWN.sub(r"\\\1", text[last:]))
+    return "".join(shown)
 
 
 def discord_time(stored: str) -> str:
@@ -231,7 +260,11 @@ def _is_meeting(item: Item) -> bool:
 
 
 def _display(participant: Item) -> str:
-    return participant.get("discord") or participant["username"]
+    return plain(participant.get("discord") or participant["username"])
+
+
+def _username(username: str) -> str:
+    return username
 
 
 def _label(kind: str) -> str:

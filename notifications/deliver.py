@@ -3,6 +3,7 @@
 Discord's REST API (notifications/discord.py), and the order a batch's records are done in.
 """
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class Notifier:
         new = from_item(change["NewImage"]) if "NewImage" in change else None
         table = _table_name(record.event_source_arn or "")
         if table == AVAILABILITIES_TABLE:
-            actions = availability_changes(old, new, self.settings.frontend)
+            actions = availability_changes(old, new, self.settings.frontend, _profile_names())
         elif table == MEETINGS_TABLE:
             actions = meeting_changes(old, new, self.settings.frontend)
         else:
@@ -195,6 +196,18 @@ class Notifier:
             store.finish(key, store.SENT)
         logger.info("Discord message sent", extra={**log, "messageId": message_id})
         return message_id
+
+
+def _profile_names() -> Callable[[str], str]:
+    """Names players as their stored profiles do (the Discord username, else the username),
+    each profile read at most once per change: never a name a request body chose."""
+
+    @functools.cache
+    def name(username: str) -> str:
+        profile = store.recipient(username) or {}
+        return (profile.get("discordUsername") or "").strip() or username
+
+    return name
 
 
 def _table_name(stream_arn: str) -> str:

@@ -21,6 +21,10 @@ import requests
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://www.chessdojo.club, 2.0)"
 UNKNOWN_MESSAGE = 10008  # Discord's JSON error code: the message was already deleted
+# Message flag: no link previews, so a link a player wrote shows no card in the bot's message.
+SUPPRESS_EMBEDS = 1 << 2
+# Every message: no mention pings anyone (not @everyone, @here, roles or users), no previews.
+_QUIET = {"allowed_mentions": {"parse": []}, "flags": SUPPRESS_EMBEDS}
 
 
 class DiscordError(Exception):
@@ -86,14 +90,14 @@ class Discord:
         ]
 
     def send(self, channel_id: str, content: str) -> str:
-        """Posts `content` (no mentions are pinged) and returns the message id."""
-        body = {"content": content[:2000], "allowed_mentions": {"parse": []}}
+        """Posts `content` (no mentions pinged, no link previews) and returns the message id."""
+        body = {"content": content[:2000], **_QUIET}
         response = self._call("POST", f"/channels/{channel_id}/messages", json=body, creates=True)
         return response.json()["id"]
 
     def edit(self, channel_id: str, message_id: str, content: str) -> bool:
         """Replaces a message's text; False when the message no longer exists."""
-        body = {"content": content[:2000], "allowed_mentions": {"parse": []}}
+        body = {"content": content[:2000], **_QUIET}
         try:
             self._call("PATCH", f"/channels/{channel_id}/messages/{message_id}", json=body)
         except DiscordRejected as error:

@@ -12,10 +12,12 @@ through SCHEMATHESIS_HOOKS).
   (The run's stack is a stage without payments, LOCAL_PAYMENTS=off: it publishes neither the
   payment routes nor `price`, so the run never sends them.)
 - A method no route has is answered as API Gateway answers it, 404 {"message": "Not Found"}:
-  that check replaces schemathesis' `unsupported_method`, which wants RFC 9110's 405.
+  that check replaces schemathesis' `unsupported_method`, which wants RFC 9110's 405. (A
+  method and path another route matches, `DELETE /availability/book`, is that route's.)
 """
 
 import os
+import re
 
 import schemathesis
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
@@ -80,6 +82,19 @@ def map_case(ctx, case):
     return case
 
 
+def _routed_elsewhere(case, method: str) -> bool:
+    """Whether another route takes this method and path, as API Gateway matches them:
+    `DELETE /availability/book` is `DELETE /availability/{id}` with the id "book" (that
+    function answers it: 404, the id is not one the API issued)."""
+    path = case.operation.path
+    return any(
+        template != path
+        and method.lower() in operations
+        and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)
+        for template, operations in case.operation.schema.raw_schema["paths"].items()
+    )
+
+
 @schemathesis.check
 def unknown_method_is_api_gateways_404(ctx, response, case):
     """An undeclared method gets API Gateway's 404 {"message": "Not Found"}."""
@@ -88,6 +103,7 @@ def unknown_method_is_api_gateways_404(ctx, response, case):
         not isinstance(phase, CoveragePhaseData)
         or phase.scenario != CoverageScenario.UNSPECIFIED_HTTP_METHOD
         or response.request.method == "OPTIONS"  # a CORS preflight, answered as one
+        or _routed_elsewhere(case, response.request.method)
     ):
         return None
     answer = (response.status_code, response.json())

@@ -364,7 +364,7 @@ def test_notifications_reach_the_local_discord(stack: Stack):
     assert status == 200, availability
 
     def announced(sent: dict) -> list[dict]:
-        return [post for post in sent["channelPosts"] if "by nina_dojo" in post["content"]]
+        return [post for post in sent["channelPosts"] if "by nina\\_dojo" in post["content"]]
 
     sent = _discord(stack, announced)
     [post] = announced(sent)

@@ -324,7 +324,7 @@ def test_an_open_availability_is_announced_until_it_is_booked(players, streams, 
     put(players, "availabilities", open_availability())
     assert run(streams.take("availabilities")) == []
     assert discord_api.announcements() == [
-        "**New availability** by alice_dojo (1500-1600)\n"
+        "**New availability** by alice\\_dojo (1500-1600)\n"
         f"When: {WHEN} to <t:1893499200:f>\n"
         "What: Classical game, Endgame sparring\n"
         "Cohorts: 1500-1600, all cohorts\n"
@@ -375,15 +375,17 @@ def test_a_group_session_from_announcement_to_cancellation(players, streams, dis
     link = f"{FRONTEND}/calendar"
     assert discord_api.direct_messages() == {
         "alice_dojo": [
-            f"bob_dojo joined your group session on {WHEN} (1/2 seats taken).\n{link}",
-            f"carol_dojo joined your group session on {WHEN} (2/2 seats taken).\n{link}",
-            f"bob_dojo left your group session on {WHEN}.\n{link}",
+            f"bob\\_dojo joined your group session on {WHEN} (1/2 seats taken).\n{link}",
+            f"carol\\_dojo joined your group session on {WHEN} (2/2 seats taken).\n{link}",
+            f"bob\\_dojo left your group session on {WHEN}.\n{link}",
         ],
-        "carol_dojo": [f"alice_dojo canceled the group session on {WHEN} that you joined.\n{link}"],
+        "carol_dojo": [
+            f"alice\\_dojo canceled the group session on {WHEN} that you joined.\n{link}"
+        ],
     }
     announcements = discord_api.announcements()
     assert len(announcements) == 2
-    assert announcements[0].startswith("**Group session (2 seats)** by alice_dojo")
+    assert announcements[0].startswith("**Group session (2 seats)** by alice\\_dojo")
     assert "Where: https://zoom.test/1" in announcements[0]
     assert [c.request.url.rsplit("/", 1)[1] for c in discord_api.calls("DELETE")] == [
         "9001",  # full
@@ -531,7 +533,9 @@ def test_5xx_is_retried_then_fails_the_record_and_everything_after_it(
         discord_api.mock.add(responses.POST, MESSAGES, **outage)
     assert run(records) == sequence(records)[1:]
     assert sleeps == [0.5, 1.0]  # three attempts, backing off
-    assert discord_api.announcements() == [announcement(open_availability(), FRONTEND)]
+    assert discord_api.announcements() == [
+        announcement(open_availability(), FRONTEND, lambda _: "alice_dojo")
+    ]
 
     # Lambda retries from the first failed record, Discord is back.
     discord_api.answer_messages()
