@@ -21,9 +21,7 @@ def require_user(username: str) -> OwnUser:
 
 
 @translate_errors
-def create_user(
-    username: str, email: str, name: str, membership: Membership | None = None
-) -> bool:
+def create_user(username: str, email: str, name: str, membership: Membership | None = None) -> bool:
     """Stores a new player; a player who already exists is left untouched (returns False).
     `email` and `name` are stored for the club, never returned. `membership`: what the club's
     shop said at sign-up, where there is a shop."""
