@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from local import aws, discord, payments, schedule, serverless, streams
+from local import aws, discord, payments, schedule, serverless, shop, streams
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
 from local.openapi import document
-from local.seed import DEMO, DEMO_PASSWORD, login_of, seed
+from local.seed import DEMO, DEMO_PASSWORD, email_of, login_of, seed
 from local.server import COGNITO_PATH, LocalApi, LocalServer, bind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,8 @@ def main() -> int:
     # Without a Stripe key the stack is a stage without payments, like `simple`: no payment
     # function or route (API Gateway's 404), and no `price` in the published schema.
     features = frozenset({"payments"} if payments.requested() else ())
+    # MEMBERSHIP=1: the club's shop is asked who is a member (a stand-in unless WIX_API_KEY).
+    features |= {"membership"} if shop.requested() else set()
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
@@ -117,6 +119,9 @@ def _server(
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
     os.environ.update(discord.settings(shell, api_url))
+    shop_stand_in = service.has_feature("membership") and shop.enable(
+        shell, api_url, serverless.REGION
+    )
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -142,6 +147,9 @@ def _server(
     tools = {schedule.PATH: (schedule.Scheduler(service, lambdas.invoke).handle, "schedule")}
     if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
         tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
+    if shop_stand_in:  # the demo player is a member
+        members = [email_of(DEMO)]
+        tools[shop.PATH] = (shop.ShopStandIn(members).handle, "shop stand-in")
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
@@ -169,6 +177,12 @@ def _announce(
         ),
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
+    if os.environ.get("MEMBERSHIP_SECRET_NAME") and (shop_url := os.environ.get("SHOP_URL")):
+        stand_in = shop_url.startswith(api_url)
+        lines.append(
+            f"  {'Shop':<17} {shop_url}"
+            + (" (who is a member; a stand-in)" if stand_in else " (membership from the real shop)")
+        )
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     log.info(
