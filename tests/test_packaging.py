@@ -46,6 +46,12 @@ PAYMENT_HANDLERS = {
 }
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {"bookAvailability", "cancelMeeting", "connectStripeAccount", "stripeWebhook"}
+# Only where config/<stage>.yml says membership: 'true' (dev, prod): the club's shop.
+MEMBERSHIP_HANDLERS = {"getUserAccess": "handlers/user/access.handler"}
+# The functions that ask the shop: read access to the stage's shop secret (and only they).
+SHOP_FUNCTIONS = {"createUser", "getUserAccess"}
+# The functions that apply the membership rule: the shop's settings in their environment.
+MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {"getUser", "setUser", "bookAvailability"}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -66,6 +72,7 @@ PAYMENT_ROUTES = {
     "GET /payments/account": ("getStripeAccount", True),
     "POST /stripe/webhook": ("stripeWebhook", False),  # the Stripe signature authenticates
 }
+MEMBERSHIP_ROUTES = {"GET /user/access": ("getUserAccess", True)}
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
@@ -120,15 +127,19 @@ PAYMENT_GRANTS = {
         ("PutItem", AVAILABILITIES),
         ("UpdateItem", USERS),
     },
+    # Membership (dev and prod too): the claim of a check and its answer, both UpdateItem.
+    "getUserAccess": {("UpdateItem", USERS)},
 }
 
 
 def handlers_of(package: Package) -> dict[str, str]:
-    return {**HANDLERS, **(PAYMENT_HANDLERS if package.stage != "simple" else {})}
+    full = {**PAYMENT_HANDLERS, **MEMBERSHIP_HANDLERS} if package.stage != "simple" else {}
+    return {**HANDLERS, **full}
 
 
 def routes_of(package: Package) -> dict[str, tuple[str, bool]]:
-    return {**ROUTES, **(PAYMENT_ROUTES if package.stage != "simple" else {})}
+    full = {**PAYMENT_ROUTES, **MEMBERSHIP_ROUTES} if package.stage != "simple" else {}
+    return {**ROUTES, **full}
 
 
 def grants_of(package: Package) -> dict[str, set]:
@@ -551,9 +562,13 @@ def test_each_function_has_least_privilege_role(package: Package):
                     assert verb in {"CreateLogStream", "PutLogEvents"}, action
                     continue
                 if service == "secretsmanager":
-                    assert package.stage != "simple" and name in STRIPE_FUNCTIONS, name
+                    assert package.stage != "simple", name
                     assert verb == "GetSecretValue", action
-                    assert statement["Resource"] == [secret_arn(package.stage)], statement
+                    secrets = [
+                        *([secret_arn(package.stage)] if name in STRIPE_FUNCTIONS else []),
+                        *([secret_arn(package.stage, "shop")] if name in SHOP_FUNCTIONS else []),
+                    ]
+                    assert statement["Resource"] in [[secret] for secret in secrets], statement
                     continue
                 assert service == "dynamodb", f"{name}: unexpected {action}"
                 for resource in as_list(statement["Resource"]):
@@ -656,9 +671,9 @@ def test_notify_zip(dev: Package):
 # --- payments (Stripe) ----------------------------------------------------------------------
 
 
-def secret_arn(stage: str) -> dict:
-    """The ARN of the stage's Stripe secret, and of nothing else (Secrets Manager adds six
-    random characters to a secret's name)."""
+def secret_arn(stage: str, secret: str = "stripe") -> dict:
+    """The ARN of the stage's Stripe secret (or `secret`: the shop's), and of nothing else
+    (Secrets Manager adds six random characters to a secret's name)."""
     return {
         "Fn::Join": [
             "",
@@ -669,7 +684,7 @@ def secret_arn(stage: str) -> dict:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":secret:dojo-scheduler/{stage}/stripe-??????",
+                f":secret:dojo-scheduler/{stage}/{secret}-??????",
             ],
         ]
     }
@@ -705,6 +720,47 @@ def test_only_the_functions_that_talk_to_stripe_carry_it(simple: Package, dev: P
             if carries:  # compiled like the rest (compile-pyc runs after stage-features)
                 assert "stripe/__pycache__/__init__.cpython-312.pyc" in names, name
                 assert "requests/__init__.py" in names, name
+
+
+# --- membership (the club's shop) ----------------------------------------------------------
+
+
+def test_membership_only_where_the_stage_has_it(simple: Package, dev: Package, prod: Package):
+    text = simple.template_path.read_text()
+    for word in ("MEMBERSHIP_SECRET_NAME", "SHOP_URL", "/shop", "/user/access", "GetUserAccess"):
+        assert word not in text, word
+
+    for package in (dev, prod):
+        functions = package.of_type("AWS::Lambda::Function")
+        for name in handlers_of(package):
+            env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
+            if name in MEMBERSHIP_FUNCTIONS:
+                assert env["MEMBERSHIP_SECRET_NAME"] == f"dojo-scheduler/{package.stage}/shop"
+                assert env["SHOP_URL"] == "https://chessdojo.shop", name
+            else:
+                assert "MEMBERSHIP_SECRET_NAME" not in env and "SHOP_URL" not in env, name
+        # Who may read the shop's key: exactly the functions that ask the shop.
+        readers = {
+            name
+            for name in handlers_of(package)
+            for statement in role_statements(
+                package.resources[ref_name(functions[logical_id(name)]["Properties"]["Role"])]
+            )
+            if statement["Resource"] == [secret_arn(package.stage, "shop")]
+        }
+        assert readers == SHOP_FUNCTIONS, package.stage
+        assert "wixApiKey" not in package.template_path.read_text()
+
+
+def test_only_the_functions_that_ask_the_shop_carry_its_client(simple: Package, dev: Package):
+    for package in (simple, dev):
+        for name in handlers_of(package):
+            with zipfile.ZipFile(package.path / f"{name}.zip") as zf:
+                names = set(zf.namelist())
+            assert ("membership/shop.py" in names) == (name in SHOP_FUNCTIONS), (package, name)
+            if name in MEMBERSHIP_FUNCTIONS:  # the rule, on every stage (off without a shop)
+                assert "membership/settings.py" in names, (package.stage, name)
+                assert "membership/__pycache__/settings.cpython-312.pyc" in names, name
 
 
 # --- cfn-lint -----------------------------------------------------------------------------
