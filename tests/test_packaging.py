@@ -73,6 +73,8 @@ PAYMENT_ROUTES = {
     "POST /stripe/webhook": ("stripeWebhook", False),  # the Stripe signature authenticates
 }
 MEMBERSHIP_ROUTES = {"GET /user/access": ("getUserAccess", True)}
+# Only where config/<stage>.yml says sesMailRequired: true (prod): the daily SES account check.
+SES_HANDLERS = {"checkSesAccount": "handlers/mail/check.handler"}
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
@@ -134,7 +136,8 @@ PAYMENT_GRANTS = {
 
 def handlers_of(package: Package) -> dict[str, str]:
     full = {**PAYMENT_HANDLERS, **MEMBERSHIP_HANDLERS} if package.stage != "simple" else {}
-    return {**HANDLERS, **full}
+    ses = SES_HANDLERS if package.stage == "prod" else {}
+    return {**HANDLERS, **full, **ses}
 
 
 def routes_of(package: Package) -> dict[str, tuple[str, bool]]:
@@ -155,6 +158,12 @@ DUMMY_OAUTH = "client_id: dummy-client-id\nclient_secret: dummy-client-secret\n"
 DUMMY_DISCORD = "discordAuth: dummy-bot-token\n"
 # The full stages read the operator's alarm address from the environment.
 ALARM_EMAIL = "alarms@example.com"
+# prod's SES identity and From address (README, "Mail through SES"), from the environment too.
+SES_IDENTITY_ARN = "arn:aws:ses:us-east-1:123456789012:identity/chessdojo.club"
+SES_MAIL = {
+    "SES_IDENTITY_ARN": SES_IDENTITY_ARN,
+    "MAIL_FROM": "ChessDojo <no-reply@chessdojo.club>",
+}
 
 
 def logical_id(function: str) -> str:
@@ -277,11 +286,16 @@ def simple(tmp_path_factory) -> Package:
     return sls_package("simple", tmp_path_factory.mktemp("sls-simple"))
 
 
-def full_stage(stage: str, workdir: Path, files: dict[str, str] | None = None) -> Package:
+def full_stage(
+    stage: str,
+    workdir: Path,
+    files: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Package:
     # dev and prod have Google sign-in, whose OAuth client is read from the git-ignored
     # oauth.yml, and alarms, whose address is read from $ALARM_EMAIL.
     files = {"oauth.yml": DUMMY_OAUTH, **(files or {})}
-    return sls_package(stage, workdir, files, env={"ALARM_EMAIL": ALARM_EMAIL})
+    return sls_package(stage, workdir, files, env={"ALARM_EMAIL": ALARM_EMAIL, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +307,8 @@ def dev(tmp_path_factory) -> Package:
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory) -> Package:
-    return full_stage("prod", tmp_path_factory.mktemp("sls-prod"))
+    # prod sends Cognito's mail through SES, from the identity the operator gives.
+    return full_stage("prod", tmp_path_factory.mktemp("sls-prod"), env=SES_MAIL)
 
 
 @pytest.fixture(params=["simple", "dev"])
@@ -761,6 +776,97 @@ def test_only_the_functions_that_ask_the_shop_carry_its_client(simple: Package, 
             if name in MEMBERSHIP_FUNCTIONS:  # the rule, on every stage (off without a shop)
                 assert "membership/settings.py" in names, (package.stage, name)
                 assert "membership/__pycache__/settings.cpython-312.pyc" in names, name
+
+
+# --- Cognito's mail through SES ---------------------------------------------------------------
+
+
+def test_prod_sends_cognitos_mail_through_ses(prod: Package):
+    pool = prod.resources["CognitoUserPool"]["Properties"]
+    conditions = prod.template["Conditions"]
+    assert evaluate(pool["EmailConfiguration"], conditions) == {
+        "EmailSendingAccount": "DEVELOPER",
+        "SourceArn": SES_IDENTITY_ARN,
+        "From": "ChessDojo <no-reply@chessdojo.club>",
+    }
+    template = evaluate(pool["VerificationMessageTemplate"], conditions)
+    assert template["DefaultEmailOption"] == "CONFIRM_WITH_CODE"
+    assert "ChessDojo" in template["EmailSubject"]
+    message = template["EmailMessage"]
+    assert "{####}" in message and "ChessDojo" in message
+    assert stage_settings("prod")["frontendHost"] in message  # names the site
+
+
+def test_simple_and_dev_keep_cognitos_sender(simple: Package, dev: Package):
+    for package in (simple, dev):
+        pool = package.resources["CognitoUserPool"]["Properties"]
+        conditions = package.template["Conditions"]
+        assert evaluate(pool["EmailConfiguration"], conditions) == {
+            "EmailSendingAccount": "COGNITO_DEFAULT"
+        }, package.stage
+        # A custom text needs SES (Cognito's API refuses one with its own sender).
+        assert evaluate(pool["VerificationMessageTemplate"], conditions) == {"Ref": "AWS::NoValue"}
+        assert not [n for n in package.of_type("AWS::CloudWatch::Alarm") if n.startswith("Ses")]
+
+
+def test_ses_reputation_alarms_at_ses_review_thresholds(prod: Package):
+    alarms = prod.of_type("AWS::CloudWatch::Alarm")
+    expected = {
+        "SesBounceRateAlarm": ("Reputation.BounceRate", 0.05),
+        "SesComplaintRateAlarm": ("Reputation.ComplaintRate", 0.001),
+    }
+    for name, (metric, threshold) in expected.items():
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/SES", metric)
+        assert props["Threshold"] == threshold
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_prod_checks_daily_that_ses_is_out_of_the_sandbox(simple: Package, prod: Package):
+    assert logical_id("checkSesAccount") not in simple.resources
+    function = prod.resources[logical_id("checkSesAccount")]
+    rules = [
+        rule["Properties"]
+        for rule in prod.of_type("AWS::Events::Rule").values()
+        if ref_name(rule["Properties"]["Targets"][0]["Arn"]) == logical_id("checkSesAccount")
+    ]
+    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+    # A failed run is the flag: the function's errors alarm e-mails the operator.
+    errors = prod.resources["CheckSesAccountErrorsAlarm"]["Properties"]
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": logical_id("checkSesAccount")}}
+    ]
+    statements = [
+        s
+        for s in role_statements(prod.resources[ref_name(function["Properties"]["Role"])])
+        if not all(a.startswith("logs:") for a in as_list(s["Action"]))
+    ]
+    assert statements == [{"Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"}]
+
+
+def package_failure(stage: str, workdir: Path, env: dict[str, str]) -> str:
+    """The output of an `sls package` that must fail (it stops before packaging anything)."""
+    service = workdir / "service"
+    shutil.copytree(ROOT, service, ignore=NOT_COPIED, symlinks=True)
+    (service / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+    (service / "oauth.yml").write_text(DUMMY_OAUTH)
+    proc = subprocess.run(
+        [shutil.which("npx"), "--no-install", "sls", "package", "--stage", stage],
+        cwd=service,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode != 0, proc.stdout
+    return proc.stdout + proc.stderr
+
+
+def test_prod_cannot_be_packaged_with_cognitos_sender(tmp_path):
+    output = package_failure("prod", tmp_path, {"ALARM_EMAIL": ALARM_EMAIL})
+    assert "set sesIdentityArn and mailFrom in config/prod.yml" in output, output
+    assert "50 emails a day" in output
 
 
 # --- cfn-lint -----------------------------------------------------------------------------
