@@ -15,10 +15,12 @@
 // - alarmEmail: CloudWatch alarms to one SNS topic with this e-mail subscription: the
 //   API's 5xx rate, each function's Errors and Throttles, each table's and index's
 //   throttled requests, and messages in each of deadLetterQueues. Empty: no alarms.
-// - sesMail: {identityArn, from, required}: Cognito's mail through Amazon SES (serverless.yml
-//   sets the user pool's EmailConfiguration from it). `required` (prod) fails packaging
-//   without both; with alarms, the account's SES bounce and complaint rates are alarmed at
-//   SES's own review thresholds.
+// - sesMail: {identityArn, from, required, subject, message}: every user pool sends its
+//   verification and password-reset codes through Amazon SES as that identity, with that text
+//   (EmailConfiguration DEVELOPER, VerificationMessageTemplate); without an identity, through
+//   Cognito's own sender with Cognito's text. `required` (prod) fails packaging without both
+//   settings; with alarms, the account's SES bounce and complaint rates are alarmed at SES's
+//   own review thresholds.
 
 const PERIOD = 300; // seconds: one evaluation period of every alarm
 const TOPIC = 'AlarmTopic';
@@ -50,6 +52,7 @@ class Operations {
     }
     const sesMail = this.checkSesMail();
     this.protectData(resources, keepData);
+    this.sendMail(resources, sesMail);
     if (reservedConcurrency) this.reserveConcurrency(resources, reservedConcurrency);
     if (alarmEmail) Object.assign(resources, this.alarms(resources, alarmEmail, sesMail));
   }
@@ -91,6 +94,27 @@ class Operations {
         Object.assign(resource, { DeletionPolicy: policy, UpdateReplacePolicy: policy });
         resource.Properties.DeletionProtection = keepData ? 'ACTIVE' : 'INACTIVE';
       }
+    }
+  }
+
+  sendMail(resources, throughSes) {
+    const { identityArn, from, subject, message } = this.settings.sesMail || {};
+    for (const resource of Object.values(resources)) {
+      if (resource.Type !== 'AWS::Cognito::UserPool') continue;
+      if (!throughSes) {
+        resource.Properties.EmailConfiguration = { EmailSendingAccount: 'COGNITO_DEFAULT' };
+        continue;
+      }
+      resource.Properties.EmailConfiguration = {
+        EmailSendingAccount: 'DEVELOPER',
+        SourceArn: identityArn,
+        From: from,
+      };
+      resource.Properties.VerificationMessageTemplate = {
+        DefaultEmailOption: 'CONFIRM_WITH_CODE',
+        EmailSubject: subject,
+        EmailMessage: message,
+      };
     }
   }
 
@@ -250,6 +274,7 @@ class Operations {
           {
             Namespace: 'AWS/SES',
             MetricName: metricName,
+            Dimensions: [], // the account's rate, as SES computes it
             Statistic: 'Maximum',
             Period: PERIOD,
             Threshold: threshold,
