@@ -252,9 +252,11 @@ def _within(value: str, low: str, high: str | None) -> bool:
 def unchanged(availability: Availability) -> tuple[str, dict, dict]:
     """A condition that the item still holds what `availability` was read with (so what was
     checked against it still holds): (expression, names, values). A version 1 item has no
-    location, description or seats: absent matches their defaults."""
+    location, description or seats (nor an older one bookableByFreeUsers): absent matches their
+    defaults."""
     published = snapshot(availability)
     defaults = {"location": "", "description": "", "maxParticipants": 1}
+    defaults["bookableByFreeUsers"] = False  # nor, before membership, this flag
     clauses, names, values = [], {}, {}
     for position, (name, value) in enumerate(published.items()):
         if name in ("owner", "id"):

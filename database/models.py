@@ -85,6 +85,12 @@ BOOKED = "BOOKED"
 CANCELED = "CANCELED"
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
 
+# A player's membership of the club (contract v3, "Membership"): SUBSCRIBED when the club's shop
+# holds an active subscription for their email (and on every stage without a shop), FREE_TIER
+# otherwise. membership/ decides it; a FREE_TIER player books only what is bookableByFreeUsers.
+SUBSCRIBED = "SUBSCRIBED"
+FREE_TIER = "FREE_TIER"
+
 
 class Instant(datetime):
     """An RFC 3339 time in a request, as database.times.parse_time reads it (an aware UTC
@@ -236,6 +242,9 @@ class OwnUser(User):
 
     disableBookingNotifications: bool = False
     disableCancellationNotifications: bool = False
+    # Set by the API only (membership/): a player who signed up before membership existed, or
+    # on a stage without a shop, is SUBSCRIBED.
+    subscriptionStatus: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -247,6 +256,7 @@ class OwnUser(User):
             dojoCohort=item.get("dojoCohort", ""),
             disableBookingNotifications=item.get("disableBookingNotifications", False),
             disableCancellationNotifications=item.get("disableCancellationNotifications", False),
+            subscriptionStatus=item.get("subscriptionStatus", SUBSCRIBED),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -255,7 +265,45 @@ class OwnUser(User):
             **self.to_json(),
             "disableBookingNotifications": self.disableBookingNotifications,
             "disableCancellationNotifications": self.disableCancellationNotifications,
+            "subscriptionStatus": self.subscriptionStatus,
         }
+
+
+class Access(Struct):
+    """`GET /user/access`: the caller is a member (a free player gets a 403 instead)."""
+
+    subscriptionStatus: Literal[SUBSCRIBED]
+
+
+class Membership(Struct):
+    """What the users table keeps of a player's membership of the club (membership/): the
+    status, whether the last check got no answer from the shop (pending: asked again at the next
+    `GET /user/access`), when the shop was last asked (epoch seconds), and the email it is asked
+    about. Only the status is ever returned (OwnUser)."""
+
+    status: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
+    pending: bool = False
+    checked_at: int | None = None
+    email: str = ""
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "Membership":
+        return cls(
+            status=item.get("subscriptionStatus", SUBSCRIBED),
+            pending=item.get("membershipPending", False),
+            checked_at=item.get("membershipCheckedAt"),
+            email=item.get("email", ""),
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        """The attributes it is stored as (the email is the user's own attribute)."""
+        item: dict[str, Any] = {
+            "subscriptionStatus": self.status,
+            "membershipPending": self.pending,
+        }
+        if self.checked_at is not None:
+            item["membershipCheckedAt"] = self.checked_at
+        return item
 
 
 class UserUpdate(Struct):
@@ -338,6 +386,8 @@ class Availability(Struct, kw_only=True):
     maxParticipants: Seats = 1  # 2 or more: a group session
     status: Annotated[Literal[SCHEDULED, BOOKED, CANCELED], READ_ONLY] = SCHEDULED
     participants: Annotated[list[Participant], READ_ONLY] = []  # in joining order
+    # Where membership is on: whether FREE_TIER players may book or join it (members always may).
+    bookableByFreeUsers: bool = False
     # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
     # None is free.
     price: Price | None = None
@@ -381,6 +431,7 @@ class Availability(Struct, kw_only=True):
             status=item.get("status", SCHEDULED),
             participants=[Participant(p["username"], p["discord"], p["cohort"]) for p in joined],
             price=Price.from_item(item.get("price")),
+            bookableByFreeUsers=item.get("bookableByFreeUsers", False),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -400,6 +451,7 @@ class Availability(Struct, kw_only=True):
                 "maxParticipants": self.maxParticipants,
                 "status": self.status,
                 "participants": [participant.to_json() for participant in self.participants],
+                "bookableByFreeUsers": self.bookableByFreeUsers,
             },
         )
 

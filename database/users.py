@@ -4,7 +4,7 @@ from botocore.exceptions import ClientError
 
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
 from database.errors import Conflict, NotFound
-from database.models import OwnUser, StripeAccount
+from database.models import Membership, OwnUser, StripeAccount
 
 
 @translate_errors
@@ -21,13 +21,17 @@ def require_user(username: str) -> OwnUser:
 
 
 @translate_errors
-def create_user(username: str, email: str, name: str) -> bool:
+def create_user(username: str, email: str, name: str, membership: Membership | None = None) -> bool:
     """Stores a new player; a player who already exists is left untouched (returns False).
-    `email` and `name` are stored for the club, never returned."""
+    `email` and `name` are stored for the club, never returned. `membership`: what the club's
+    shop said at sign-up, where there is a shop."""
+    item = {"username": username, "email": email, "name": name}
+    if membership is not None:
+        item.update(membership.to_item())
     try:
         dynamodb().put_item(
             TableName=USERS_TABLE,
-            Item=to_item({"username": username, "email": email, "name": name}),
+            Item=to_item(item),
             ConditionExpression="attribute_not_exists(username)",
         )
         return True
@@ -119,6 +123,57 @@ def update_payout_account(username: str, account: StripeAccount, as_of: int) -> 
                     ":as_of": as_of,
                 }
             ),
+        )
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+@translate_errors
+def claim_membership_check(username: str, at: int, interval: int) -> tuple[Membership, bool]:
+    """Claims a re-check of the player's membership at `at` (epoch seconds), unless one was
+    made less than `interval` seconds ago: one conditional write, so of concurrent requests
+    only one asks the shop. Returns the membership as stored (with the player's email) and
+    whether this request holds the claim."""
+    try:
+        result = dynamodb().update_item(
+            TableName=USERS_TABLE,
+            Key=to_item({"username": username}),
+            UpdateExpression="SET membershipCheckedAt = :at",
+            ConditionExpression="attribute_exists(username) AND "
+            "(attribute_not_exists(membershipCheckedAt) OR membershipCheckedAt <= :due)",
+            ExpressionAttributeValues=to_item({":at": at, ":due": at - interval}),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
+        if "Item" not in error.response:
+            raise NotFound("User not found") from error
+        return Membership.from_item(from_item(error.response["Item"])), False
+    return Membership.from_item(from_item(result["Attributes"])), True
+
+
+@translate_errors
+def store_membership_check(username: str, at: int, status: str | None) -> bool:
+    """The answer to the check claimed at `at`: the shop's `status`, or None when the shop did
+    not answer (the status stays, the check is pending). A later claim's answer wins: False
+    when another check was claimed since."""
+    if status is None:
+        update, values = "SET membershipPending = :yes", {":yes": True}
+    else:
+        update = "SET subscriptionStatus = :status, membershipPending = :no"
+        values = {":status": status, ":no": False}
+    try:
+        dynamodb().update_item(
+            TableName=USERS_TABLE,
+            Key=to_item({"username": username}),
+            UpdateExpression=update,
+            ConditionExpression="membershipCheckedAt = :at",
+            ExpressionAttributeValues=to_item({**values, ":at": at}),
         )
     except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":

@@ -30,6 +30,7 @@ from local import (
     persistence,
     schedule,
     serverless,
+    shop,
     streams,
 )
 from local import stripe as stripe_stand_in
@@ -38,7 +39,7 @@ from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
 from local.openapi import document
-from local.seed import DEMO, DEMO_PASSWORD, login_of, seed
+from local.seed import DEMO, DEMO_PASSWORD, email_of, login_of, seed
 from local.server import COGNITO_PATH, LocalApi, LocalServer, bind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,8 @@ def main() -> int:
     # Without TOURNAMENTS=1 the stack is a stage without tournament.yml: no tournament routes.
     if local_tournaments.requested():
         features |= {"tournaments"}
+    # MEMBERSHIP=1: the club's shop is asked who is a member (a stand-in unless WIX_API_KEY).
+    features |= {"membership"} if shop.requested() else set()
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
@@ -212,6 +215,9 @@ def _server(
         stripe_tool = (stand_in.handle, "Stripe stand-in")
     if bot:
         os.environ.update(local_tournaments.site_settings(shell, api_url))
+    shop_stand_in = service.has_feature("membership") and shop.enable(
+        shell, api_url, serverless.REGION
+    )
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -253,6 +259,9 @@ def _server(
         tools[lichess.PATH] = (lichess.LichessStandIn().handle, "Lichess stand-in")
         tools[chesscom.PATH] = (chesscom.ChesscomStandIn().handle, "Chess.com stand-in")
         tools[mongo.PATH] = (bot[1].handle, "MongoDB")
+    if shop_stand_in:  # the demo player is a member
+        members = [email_of(DEMO)]
+        tools[shop.PATH] = (shop.ShopStandIn(members).handle, "shop stand-in")
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
     return server
 
@@ -296,6 +305,12 @@ def _announce(
             f"  {'Chess.com':<17} {api_url}{chesscom.PATH} (a stand-in)",
             f"  {'MongoDB':<17} {bot[1].describe()}",
         ]
+    if os.environ.get("MEMBERSHIP_SECRET_NAME") and (shop_url := os.environ.get("SHOP_URL")):
+        stand_in = shop_url.startswith(api_url)
+        lines.append(
+            f"  {'Shop':<17} {shop_url}"
+            + (" (who is a member; a stand-in)" if stand_in else " (membership from the real shop)")
+        )
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")

@@ -13,6 +13,7 @@ from database.models import (
     ID_PATTERN,
     MAX_USERNAME,
     PRICE_IS_ONE_TO_ONE,
+    Access,
     Availability,
     AvailabilityPage,
     BookingRequest,
@@ -56,6 +57,13 @@ MeetingOrSession = object()
 _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, dict]] = {
     "GET /user": ("The caller's profile and notification settings", None, OwnUser, {}),
     "GET /public/user/{username}": ("A player's public profile", None, User, {}),
+    "GET /user/access": (
+        "Whether the caller is a member of the club (asked of the club's shop at most once a "
+        "minute); 403 for a free player",
+        None,
+        Access,
+        {},
+    ),
     "PUT /user": ("Change the caller's profile fields and settings", UserUpdate, OwnUser, {}),
     "PUT /availability": ("Create or replace an availability", Availability, Availability, {}),
     "GET /availability": (

@@ -23,6 +23,7 @@ class Offer:
     hours: int
     types: tuple[str, ...]
     cohorts: tuple[str, ...]
+    free: bool = False  # bookable by free players too (where membership is on)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ PLAYERS = (
         "anna",
         "Anna Example",
         "1100-1200",
-        (Offer(1, 18, 2, ("CLASSICAL_GAME", "OPENING_SPARRING"), ("ALL_COHORTS",)),),
+        (Offer(1, 18, 2, ("CLASSICAL_GAME", "OPENING_SPARRING"), ("ALL_COHORTS",), free=True),),
     ),
     Player(
         "boris",
@@ -62,9 +63,13 @@ PLAYERS = (
 )
 
 
+def email_of(player: Player) -> str:
+    return f"{player.username}@example.com"
+
+
 def login_of(player: Player, pool: UserPool) -> str:
     # A pool that signs in by email takes the email in place of a username.
-    email = f"{player.username}@example.com"
+    email = email_of(player)
     return email if "email" in pool.username_attributes else player.username
 
 
@@ -78,7 +83,7 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
             Username=login,
             Password=DEMO_PASSWORD,
             UserAttributes=[
-                {"Name": "email", "Value": f"{player.username}@example.com"},
+                {"Name": "email", "Value": email_of(player)},
                 {"Name": "name", "Value": player.name},
             ],
         )
@@ -103,6 +108,7 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
                 .replace("+00:00", "Z"),
                 "types": list(offer.types),
                 "cohorts": list(offer.cohorts),
+                "bookableByFreeUsers": offer.free,
             }
             _call(api_url, "PUT", "/availability", token, availability)
 

@@ -42,6 +42,8 @@ def test_set_availability_stores_utc_times_and_assigns_an_id(tables):
         "owner", "ownerDiscord", "ownerCohort", "id", "startTime", "endTime", "types", "cohorts",
         # version 2
         "location", "description", "maxParticipants", "status", "participants",
+        # version 3
+        "bookableByFreeUsers",
     }  # fmt: skip
     assert (saved["location"], saved["description"], saved["maxParticipants"]) == ("", "", 1)
     assert (saved["status"], saved["participants"]) == ("SCHEDULED", [])

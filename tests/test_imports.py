@@ -43,6 +43,10 @@ FORBIDDEN = [
     "pydantic",
     "pydantic_core",
     "notifications",
+    # The club's shop: its client and the checks that call it (getUserAccess; createUser only
+    # where the stage has a shop, test_sign_up_without_a_shop_never_loads_its_client).
+    "membership.shop",
+    "membership.check",
 ]
 # The functions that talk to Stripe (serverless.yml gives them stripe and the key's secret):
 # stripe and requests, and boto3 under Powertools Parameters (which reads the secret). No
@@ -71,6 +75,14 @@ ALLOWED = {
     "handlers.stream.notify": ["requests", "notifications", "boto3", "s3transfer"],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,
+    # Asks the club's shop (requests) with its key from Secrets Manager (boto3, under Powertools).
+    "handlers.user.access": [
+        "membership.shop",
+        "membership.check",
+        "requests",
+        "boto3",
+        "s3transfer",
+    ],
 }
 
 
@@ -146,4 +158,29 @@ def test_free_paths_never_load_stripe():
     )
     assert result["statuses"] == [200, 200, 200]
     stray = [m for m in result["modules"] if matches(m, ["stripe", "payments.stripe_client"])]
+    assert not stray, stray
+
+
+def test_sign_up_without_a_shop_never_loads_its_client():
+    """createUser, run for real (moto) in a fresh interpreter on a stage without a shop (as
+    simple): the shop's client and what it needs are never loaded. (moto loads requests and
+    boto3 itself, so the shop's own modules are what is checked.)"""
+    result = loaded(
+        "import json, os, sys\n"
+        "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x',\n"
+        "    AWS_DEFAULT_REGION='us-east-1')\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from moto import mock_aws\n"
+        "with mock_aws():\n"
+        "    import support\n"
+        "    from database.client import dynamodb\n"
+        "    from handlers.user import create\n"
+        "    support.create_tables(dynamodb())\n"
+        "    event = support.post_confirmation_event('bob', email='bob@example.com')\n"
+        "    create.handler(event)\n"
+        "    item = dynamodb().get_item(TableName='test-users', Key={'username': {'S': 'bob'}})\n"
+        "print(json.dumps({'stored': sorted(item['Item']), 'modules': sorted(sys.modules)}))"
+    )
+    assert result["stored"] == ["email", "name", "username"]
+    stray = [m for m in result["modules"] if matches(m, ["membership.shop", "membership.check"])]
     assert not stray, stray

@@ -61,6 +61,12 @@ STRIPE_FUNCTIONS = {
     "refundPayments",
     "reconcilePayments",
 }
+# Only where config/<stage>.yml says membership: 'true' (dev, prod): the club's shop.
+MEMBERSHIP_HANDLERS = {"getUserAccess": "handlers/user/access.handler"}
+# The functions that ask the shop: read access to the stage's shop secret (and only they).
+SHOP_FUNCTIONS = {"createUser", "getUserAccess"}
+# The functions that apply the membership rule: the shop's settings in their environment.
+MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {"getUser", "setUser", "bookAvailability"}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -81,6 +87,9 @@ PAYMENT_ROUTES = {
     "GET /payments/account": ("getStripeAccount", True),
     "POST /stripe/webhook": ("stripeWebhook", False),  # the Stripe signature authenticates
 }
+MEMBERSHIP_ROUTES = {"GET /user/access": ("getUserAccess", True)}
+# Only where config/<stage>.yml says sesMailRequired: true (prod): the daily SES account check.
+SES_HANDLERS = {"checkSesAccount": "handlers/mail/check.handler"}
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
@@ -160,15 +169,20 @@ PAYMENT_GRANTS = {
         ("UpdateItem", MEETINGS),
         ("PutItem", AVAILABILITIES),
     },
+    # Membership (dev and prod too): the claim of a check and its answer, both UpdateItem.
+    "getUserAccess": {("UpdateItem", USERS)},
 }
 
 
 def handlers_of(package: Package) -> dict[str, str]:
-    return {**HANDLERS, **(PAYMENT_HANDLERS if package.stage != "simple" else {})}
+    full = {**PAYMENT_HANDLERS, **MEMBERSHIP_HANDLERS} if package.stage != "simple" else {}
+    ses = SES_HANDLERS if package.stage == "prod" else {}
+    return {**HANDLERS, **full, **ses}
 
 
 def routes_of(package: Package) -> dict[str, tuple[str, bool]]:
-    return {**ROUTES, **(PAYMENT_ROUTES if package.stage != "simple" else {})}
+    full = {**PAYMENT_ROUTES, **MEMBERSHIP_ROUTES} if package.stage != "simple" else {}
+    return {**ROUTES, **full}
 
 
 def grants_of(package: Package) -> dict[str, set]:
@@ -199,6 +213,12 @@ SECRET_LOOKING = re.compile(
 )
 # The full stages read the operator's alarm address from the environment.
 ALARM_EMAIL = "alarms@example.com"
+# prod's SES identity and From address (README, "Mail through SES"), from the environment too.
+SES_IDENTITY_ARN = "arn:aws:ses:us-east-1:123456789012:identity/chessdojo.club"
+SES_MAIL = {
+    "SES_IDENTITY_ARN": SES_IDENTITY_ARN,
+    "MAIL_FROM": "ChessDojo <no-reply@chessdojo.club>",
+}
 
 
 def logical_id(function: str) -> str:
@@ -321,11 +341,16 @@ def simple(tmp_path_factory) -> Package:
     return sls_package("simple", tmp_path_factory.mktemp("sls-simple"))
 
 
-def full_stage(stage: str, workdir: Path, files: dict[str, str] | None = None) -> Package:
+def full_stage(
+    stage: str,
+    workdir: Path,
+    files: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Package:
     # dev and prod have Google sign-in, whose OAuth client is read from the git-ignored
     # oauth.yml, and alarms, whose address is read from $ALARM_EMAIL.
     files = {"oauth.yml": DUMMY_OAUTH, **(files or {})}
-    return sls_package(stage, workdir, files, env={"ALARM_EMAIL": ALARM_EMAIL})
+    return sls_package(stage, workdir, files, env={"ALARM_EMAIL": ALARM_EMAIL, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +362,8 @@ def dev(tmp_path_factory) -> Package:
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory) -> Package:
-    return full_stage("prod", tmp_path_factory.mktemp("sls-prod"))
+    # prod sends Cognito's mail through SES, from the identity the operator gives.
+    return full_stage("prod", tmp_path_factory.mktemp("sls-prod"), env=SES_MAIL)
 
 
 @pytest.fixture(params=["simple", "dev"])
@@ -607,9 +633,13 @@ def test_each_function_has_least_privilege_role(package: Package):
                     assert verb in {"CreateLogStream", "PutLogEvents"}, action
                     continue
                 if service == "secretsmanager":
-                    assert package.stage != "simple" and name in STRIPE_FUNCTIONS, name
+                    assert package.stage != "simple", name
                     assert verb == "GetSecretValue", action
-                    assert statement["Resource"] == [secret_arn(package.stage)], statement
+                    secrets = [
+                        *([secret_arn(package.stage)] if name in STRIPE_FUNCTIONS else []),
+                        *([secret_arn(package.stage, "shop")] if name in SHOP_FUNCTIONS else []),
+                    ]
+                    assert statement["Resource"] in [[secret] for secret in secrets], statement
                     continue
                 if service == "sqs":  # a stream's on-failure destination
                     for resource in as_list(statement["Resource"]):
@@ -841,6 +871,134 @@ def test_only_the_functions_that_talk_to_stripe_carry_it(simple: Package, dev: P
                 # stripe's HTTP client, requests, comes from the requests layer.
                 assert "python/requests/__init__.py" in layer_files(package, name), name
                 assert not [n for n in names if n.startswith("requests")], name
+
+
+# --- membership (the club's shop) ----------------------------------------------------------
+
+
+def test_membership_only_where_the_stage_has_it(simple: Package, dev: Package, prod: Package):
+    text = simple.template_path.read_text()
+    for word in ("MEMBERSHIP_SECRET_NAME", "SHOP_URL", "/shop", "/user/access", "GetUserAccess"):
+        assert word not in text, word
+
+    for package in (dev, prod):
+        functions = package.of_type("AWS::Lambda::Function")
+        for name in handlers_of(package):
+            env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
+            if name in MEMBERSHIP_FUNCTIONS:
+                assert env["MEMBERSHIP_SECRET_NAME"] == f"dojo-scheduler/{package.stage}/shop"
+                assert env["SHOP_URL"] == "https://chessdojo.shop", name
+            else:
+                assert "MEMBERSHIP_SECRET_NAME" not in env and "SHOP_URL" not in env, name
+        # Who may read the shop's key: exactly the functions that ask the shop.
+        readers = {
+            name
+            for name in handlers_of(package)
+            for statement in role_statements(
+                package.resources[ref_name(functions[logical_id(name)]["Properties"]["Role"])]
+            )
+            if statement["Resource"] == [secret_arn(package.stage, "shop")]
+        }
+        assert readers == SHOP_FUNCTIONS, package.stage
+        assert "wixApiKey" not in package.template_path.read_text()
+
+
+def test_only_the_functions_that_ask_the_shop_carry_its_client(simple: Package, dev: Package):
+    for package in (simple, dev):
+        for name in handlers_of(package):
+            with zipfile.ZipFile(package.path / f"{name}.zip") as zf:
+                names = set(zf.namelist())
+            assert ("membership/shop.py" in names) == (name in SHOP_FUNCTIONS), (package, name)
+            if name in MEMBERSHIP_FUNCTIONS:  # the rule, on every stage (off without a shop)
+                assert "membership/settings.py" in names, (package.stage, name)
+                assert "membership/__pycache__/settings.cpython-312.pyc" in names, name
+
+
+# --- Cognito's mail through SES ---------------------------------------------------------------
+
+
+def test_prod_sends_cognitos_mail_through_ses(prod: Package):
+    pool = prod.resources["CognitoUserPool"]["Properties"]
+    assert pool["EmailConfiguration"] == {
+        "EmailSendingAccount": "DEVELOPER",
+        "SourceArn": SES_IDENTITY_ARN,
+        "From": "ChessDojo <no-reply@chessdojo.club>",
+    }
+    template = pool["VerificationMessageTemplate"]
+    assert template["DefaultEmailOption"] == "CONFIRM_WITH_CODE"
+    assert "ChessDojo" in template["EmailSubject"]
+    message = template["EmailMessage"]
+    assert "{####}" in message and "ChessDojo" in message
+    assert stage_settings("prod")["frontendHost"] in message  # names the site
+
+
+def test_simple_and_dev_keep_cognitos_sender(simple: Package, dev: Package):
+    for package in (simple, dev):
+        pool = package.resources["CognitoUserPool"]["Properties"]
+        assert pool["EmailConfiguration"] == {"EmailSendingAccount": "COGNITO_DEFAULT"}
+        # A custom text needs SES (Cognito's API refuses one with its own sender).
+        assert "VerificationMessageTemplate" not in pool, package.stage
+        assert not [n for n in package.of_type("AWS::CloudWatch::Alarm") if n.startswith("Ses")]
+
+
+def test_ses_reputation_alarms_at_ses_review_thresholds(prod: Package):
+    alarms = prod.of_type("AWS::CloudWatch::Alarm")
+    expected = {
+        "SesBounceRateAlarm": ("Reputation.BounceRate", 0.05),
+        "SesComplaintRateAlarm": ("Reputation.ComplaintRate", 0.001),
+    }
+    for name, (metric, threshold) in expected.items():
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/SES", metric)
+        assert props["Threshold"] == threshold
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_prod_checks_daily_that_ses_is_out_of_the_sandbox(simple: Package, prod: Package):
+    assert logical_id("checkSesAccount") not in simple.resources
+    function = prod.resources[logical_id("checkSesAccount")]
+    rules = [
+        rule["Properties"]
+        for rule in prod.of_type("AWS::Events::Rule").values()
+        if ref_name(rule["Properties"]["Targets"][0]["Arn"]) == logical_id("checkSesAccount")
+    ]
+    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+    # A failed run is the flag: the function's errors alarm e-mails the operator.
+    errors = prod.resources["CheckSesAccountErrorsAlarm"]["Properties"]
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": logical_id("checkSesAccount")}}
+    ]
+    statements = [
+        s
+        for s in role_statements(prod.resources[ref_name(function["Properties"]["Role"])])
+        if not all(a.startswith("logs:") for a in as_list(s["Action"]))
+    ]
+    assert statements == [{"Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"}]
+
+
+def package_failure(stage: str, workdir: Path, env: dict[str, str]) -> str:
+    """The output of an `sls package` that must fail (it stops before packaging anything)."""
+    service = workdir / "service"
+    shutil.copytree(ROOT, service, ignore=NOT_COPIED, symlinks=True)
+    (service / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+    (service / "oauth.yml").write_text(DUMMY_OAUTH)
+    proc = subprocess.run(
+        [shutil.which("npx"), "--no-install", "sls", "package", "--stage", stage],
+        cwd=service,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode != 0, proc.stdout
+    return proc.stdout + proc.stderr
+
+
+def test_prod_cannot_be_packaged_with_cognitos_sender(tmp_path):
+    output = package_failure("prod", tmp_path, {"ALARM_EMAIL": ALARM_EMAIL})
+    assert "set sesIdentityArn and mailFrom in config/prod.yml" in output, output
+    assert "50 emails a day" in output
 
 
 # --- cfn-lint -----------------------------------------------------------------------------

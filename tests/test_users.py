@@ -73,6 +73,8 @@ def test_get_user_returns_the_callers_public_profile(tables):
         # version 2: the caller's own settings (never on the public route)
         "disableBookingNotifications": False,
         "disableCancellationNotifications": False,
+        # version 3: a member (every player, on a stage without the club's shop)
+        "subscriptionStatus": "SUBSCRIBED",
     }
 
 
@@ -134,6 +136,7 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         "dojoCohort": "2400+",
         "disableBookingNotifications": False,
         "disableCancellationNotifications": False,
+        "subscriptionStatus": "SUBSCRIBED",
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}

@@ -15,6 +15,12 @@
 // - alarmEmail: CloudWatch alarms to one SNS topic with this e-mail subscription: the
 //   API's 5xx rate, each function's Errors and Throttles, each table's and index's
 //   throttled requests, and messages in each of deadLetterQueues. Empty: no alarms.
+// - sesMail: {identityArn, from, required, subject, message}: every user pool sends its
+//   verification and password-reset codes through Amazon SES as that identity, with that text
+//   (EmailConfiguration DEVELOPER, VerificationMessageTemplate); without an identity, through
+//   Cognito's own sender with Cognito's text. `required` (prod) fails packaging without both
+//   settings; with alarms, the account's SES bounce and complaint rates are alarmed at SES's
+//   own review thresholds.
 
 const PERIOD = 300; // seconds: one evaluation period of every alarm
 const TOPIC = 'AlarmTopic';
@@ -26,6 +32,8 @@ class Operations {
     this.hooks = {
       // After resources (and extensions) are merged, just before the template is written.
       'before:aws:package:finalize:saveServiceState': () => this.apply(),
+      // A stage that must send through SES fails at once, before anything is packaged.
+      'before:package:initialize': () => this.checkSesMail(),
     };
   }
 
@@ -42,9 +50,35 @@ class Operations {
         `custom.operations.keepData must be true or false, not ${JSON.stringify(keepData)}`
       );
     }
+    const sesMail = this.checkSesMail();
     this.protectData(resources, keepData);
+    this.sendMail(resources, sesMail);
     if (reservedConcurrency) this.reserveConcurrency(resources, reservedConcurrency);
-    if (alarmEmail) Object.assign(resources, this.alarms(resources, alarmEmail));
+    if (alarmEmail) Object.assign(resources, this.alarms(resources, alarmEmail, sesMail));
+  }
+
+  // Both or neither; a stage that requires SES (prod) cannot be packaged with Cognito's sender,
+  // which stops at 50 emails a day per account.
+  checkSesMail() {
+    const { identityArn = '', from = '', required = false } = this.settings.sesMail || {};
+    const stage = this.provider.getStage();
+    const fix =
+      `set sesIdentityArn and mailFrom in config/${stage}.yml (SES_IDENTITY_ARN=` +
+      "arn:aws:ses:<region>:<account>:identity/<domain> MAIL_FROM='ChessDojo " +
+      "<no-reply@<domain>>'; README, \"Mail through SES\")";
+    if ((required === true || required === 'true') && !(identityArn && from)) {
+      throw new this.serverless.classes.Error(
+        `${stage} sends sign-up and password-reset mail through Amazon SES (Cognito's own ` +
+          `sender stops at 50 emails a day): ${fix}`
+      );
+    }
+    if (Boolean(identityArn) !== Boolean(from)) {
+      throw new this.serverless.classes.Error(`SES mail needs both settings: ${fix}`);
+    }
+    if (identityArn && !/^arn:aws[\w-]*:ses:[\w-]+:\d{12}:identity\/.+/.test(identityArn)) {
+      throw new this.serverless.classes.Error(`sesIdentityArn is not an SES identity ARN: ${fix}`);
+    }
+    return Boolean(identityArn);
   }
 
   protectData(resources, keepData) {
@@ -63,6 +97,27 @@ class Operations {
     }
   }
 
+  sendMail(resources, throughSes) {
+    const { identityArn, from, subject, message } = this.settings.sesMail || {};
+    for (const resource of Object.values(resources)) {
+      if (resource.Type !== 'AWS::Cognito::UserPool') continue;
+      if (!throughSes) {
+        resource.Properties.EmailConfiguration = { EmailSendingAccount: 'COGNITO_DEFAULT' };
+        continue;
+      }
+      resource.Properties.EmailConfiguration = {
+        EmailSendingAccount: 'DEVELOPER',
+        SourceArn: identityArn,
+        From: from,
+      };
+      resource.Properties.VerificationMessageTemplate = {
+        DefaultEmailOption: 'CONFIRM_WITH_CODE',
+        EmailSubject: subject,
+        EmailMessage: message,
+      };
+    }
+  }
+
   reserveConcurrency(resources, limit) {
     for (const name of this.serverless.service.getAllFunctions()) {
       const own = this.serverless.service.getFunction(name).reservedConcurrency;
@@ -72,7 +127,7 @@ class Operations {
     }
   }
 
-  alarms(resources, email) {
+  alarms(resources, email, sesMail) {
     const service = this.serverless.service.service;
     const stage = this.provider.getStage();
     const prefix = `${service}-${stage}`;
@@ -205,6 +260,28 @@ class Operations {
         },
         resources[queue].Condition
       );
+    }
+
+    if (sesMail) {
+      // The account's reputation as SES computes it (a share, 0.05 = 5%): at these rates SES
+      // puts the account under review, and may then pause its sending (no sign-up codes).
+      const reputation = (metricName, threshold, what) =>
+        alarm(
+          `SES ${what} rate`,
+          `Amazon SES's ${what} rate for this account reached ${threshold * 100}%, the rate at ` +
+            'which SES reviews the account and may pause its sending (Cognito could then send ' +
+            'no verification or password-reset code). SES console, Reputation metrics.',
+          {
+            Namespace: 'AWS/SES',
+            MetricName: metricName,
+            Dimensions: [], // the account's rate, as SES computes it
+            Statistic: 'Maximum',
+            Period: PERIOD,
+            Threshold: threshold,
+          }
+        );
+      added.SesBounceRateAlarm = reputation('Reputation.BounceRate', 0.05, 'bounce');
+      added.SesComplaintRateAlarm = reputation('Reputation.ComplaintRate', 0.001, 'complaint');
     }
 
     for (const id of Object.keys(added)) {

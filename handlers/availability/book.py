@@ -1,10 +1,11 @@
 """PUT /availability/book: the caller books another player's availability, making a meeting,
 or joins their group session."""
 
-from api.errors import BadRequest, NotFound
+from api.errors import BadRequest, Forbidden, NotFound
 from api.http import Request, http_handler
 from database import availabilities
 from database.models import Availability, BookingRequest, Meeting, Participant, User
+from membership import settings as membership
 
 
 def book(request: Request) -> dict:
@@ -17,6 +18,9 @@ def book(request: Request) -> dict:
     availability, player = availabilities.get_with_player(booking.owner, booking.id, caller)
     if availability is None:
         raise NotFound(availabilities.BOOKED_OR_MISSING)
+    # The player was read with the availability: a free player's limit costs no extra call.
+    if player is not None and not membership.may_book(player, availability):
+        raise Forbidden(membership.MEMBERS_ONLY)
     if availability.is_group:
         return _join(availability, booking, _known(player))
     if booking.startTime is None or booking.type is None:

@@ -3,12 +3,13 @@ public profile, no sign-in)."""
 
 from api.http import Request, http_handler
 from database.users import require_user
+from membership.settings import as_seen
 
 
 def get_user(request: Request) -> dict:
     if request.path("username", required=False) is not None:
         return require_user(request.username()).to_json()
-    return require_user(request.caller).to_own_json()
+    return as_seen(require_user(request.caller)).to_own_json()
 
 
 handler = http_handler(get_user)

@@ -4,6 +4,7 @@ from api.errors import BadRequest
 from api.http import Request, http_handler
 from database.models import UserUpdate
 from database.users import update_user
+from membership.settings import as_seen
 
 
 def set_user(request: Request) -> dict:
@@ -11,7 +12,7 @@ def set_user(request: Request) -> dict:
     update = request.body(UserUpdate.from_json)
     if update.username not in (None, caller):
         raise BadRequest("username cannot be changed")
-    return update_user(caller, update.changes).to_own_json()
+    return as_seen(update_user(caller, update.changes)).to_own_json()
 
 
 handler = http_handler(set_user)
