@@ -27,7 +27,7 @@ details, Stripe account ids) have no field in a published Struct, so they cannot
 client.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import uuid4
 
@@ -53,12 +53,18 @@ AVAILABILITY_TYPES = (
     "ROOK_ENDGAME_PROGRESSION",
     "CLASSIC_ANALYSIS",
     "BOOK_STUDY",
+    "ANALYZE_OWN_GAME",  # the original added it on 2022-11-05; its frontend sends it
 )
 # Free text from a client is bounded so one request cannot bloat an item.
 MAX_TEXT = 100
 MAX_LOCATION = 200
 MAX_DESCRIPTION = 1000
 MAX_PARTICIPANTS = 100  # a group session's seats; 1 is a one-to-one availability
+# The longest window an availability may have. It bounds the calendar's read of the bookable
+# availabilities not ended by its start: SearchIndex orders by startTime, so those are the ones
+# starting at most this long before it (database/availabilities.bookable_query).
+MAX_WINDOW = timedelta(days=7)
+WINDOW_TOO_LONG = "endTime must be at most 7 days after startTime"
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
 CURRENCIES = ("usd", "eur", "gbp", "cad", "aud")
@@ -182,6 +188,8 @@ class OwnUser(User):
 
     disableBookingNotifications: bool = False
     disableCancellationNotifications: bool = False
+    # Set by an operator only (README, "Admins"): never a field of UserUpdate.
+    isAdmin: Annotated[bool, READ_ONLY] = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -193,6 +201,7 @@ class OwnUser(User):
             dojoCohort=item.get("dojoCohort", ""),
             disableBookingNotifications=item.get("disableBookingNotifications", False),
             disableCancellationNotifications=item.get("disableCancellationNotifications", False),
+            isAdmin=item.get("isAdmin", False),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -201,6 +210,7 @@ class OwnUser(User):
             **self.to_json(),
             "disableBookingNotifications": self.disableBookingNotifications,
             "disableCancellationNotifications": self.disableCancellationNotifications,
+            "isAdmin": self.isAdmin,
         }
 
 
@@ -294,9 +304,11 @@ class Availability(Struct, kw_only=True):
             availability.id = str(uuid4())
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
-        # Last: the one rule the published schema does not state (tests/test_schema.py).
+        # Last: the rules across fields the published schema does not state (test_schema.py).
         if availability.startTime >= availability.endTime:
             raise Invalid("startTime must be before endTime")
+        if availability.endTime - availability.startTime > MAX_WINDOW:
+            raise Invalid(WINDOW_TOO_LONG)
         return availability
 
     @classmethod
@@ -505,7 +517,8 @@ class MeetingPage(Struct):
 
 
 class CalendarPage(Struct):
-    availabilities: list[Availability]  # the caller's own, and the group sessions they joined
+    # the caller's own, the group sessions they joined, and the others' they can book
+    availabilities: list[Availability]
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
 
