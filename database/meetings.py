@@ -193,7 +193,8 @@ def _cancel_transaction(update: dict, reopen: Availability | None) -> None:
             {
                 "Put": {
                     "TableName": AVAILABILITIES_TABLE,
-                    "Item": to_item(stored(reopen)),
+                    # `reopened`: counted as no new availability (counters/changes.py)
+                    "Item": to_item({**stored(reopen), "reopened": True}),
                     "ConditionExpression": "attribute_not_exists(id)",
                 }
             }

@@ -13,6 +13,7 @@ os.environ.update(
     AVAILABILITIES_TABLE="test-availabilities",
     MEETINGS_TABLE="test-meetings",
     NOTIFICATIONS_TABLE="test-notifications",
+    STATISTICS_TABLE="test-statistics",
     POWERTOOLS_LOG_LEVEL="INFO",  # every log call runs: a bad log field fails a test
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
