@@ -73,6 +73,7 @@ def test_get_user_returns_the_callers_public_profile(tables):
         # version 2: the caller's own settings (never on the public route)
         "disableBookingNotifications": False,
         "disableCancellationNotifications": False,
+        "isAdmin": False,
     }
 
 
@@ -134,6 +135,7 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         "dojoCohort": "2400+",
         "disableBookingNotifications": False,
         "disableCancellationNotifications": False,
+        "isAdmin": False,
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}
