@@ -94,15 +94,16 @@ def _shell_environment() -> dict[str, str]:
 
 
 @contextmanager
-def running_stack(directory: Path) -> Iterator[Stack]:
-    """`make run` on a free port (no demo data), its output in `directory`/output.log."""
+def running_stack(directory: Path, **settings: str) -> Iterator[Stack]:
+    """`make run` on a free port (no demo data), its output in `directory`/output.log;
+    `settings`: more of the shell's environment (e.g. LOCAL_ADMINS)."""
     port = free_port()
     output = directory / "output.log"
     with output.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env={**_shell_environment(), "PORT": str(port), "SEED": "0"},
+            env={**_shell_environment(), "PORT": str(port), "SEED": "0", **settings},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
