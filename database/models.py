@@ -276,8 +276,8 @@ PRICE_IS_ONE_TO_ONE = {
 
 
 class Availability(Struct, kw_only=True):
-    """An offer to play, by its owner (the caller); startTime is before endTime, and a price
-    is for a one-to-one availability only (maxParticipants 1)."""
+    """An offer to play, by its owner (the caller); startTime is before endTime, at most 7
+    days before it, and a price is for a one-to-one availability only (maxParticipants 1)."""
 
     owner: Name
     ownerDiscord: Name
@@ -521,6 +521,39 @@ class CalendarPage(Struct):
     availabilities: list[Availability]
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
+
+
+class UserPage(Struct):
+    users: list[OwnUser]  # GET /admin/user: every profile, with its settings and isAdmin
+    lastEvaluatedKey: str | None = None
+
+
+class AvailabilityStatistics(Struct):
+    """Counted since the stage was deployed; the maps by cohort or type (docs/statistics.md)."""
+
+    created: int
+    deleted: int
+    booked: int
+    ownerCohorts: dict[str, int]
+    deleterCohorts: dict[str, int]
+    bookableCohorts: dict[str, int]
+    groupCohorts: dict[str, int]
+    types: dict[str, int]
+
+
+class MeetingStatistics(Struct):
+    created: int
+    canceled: int
+    ownerCohorts: dict[str, int]
+    participantCohorts: dict[str, int]
+    cancelerCohorts: dict[str, int]
+    groupCohorts: dict[str, int]
+    types: dict[str, int]
+
+
+class Statistics(Struct):
+    availabilityStatistics: AvailabilityStatistics
+    meetingStatistics: MeetingStatistics
 
 
 class ErrorBody(Struct):
