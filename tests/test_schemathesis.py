@@ -26,7 +26,9 @@ _REQUEST_LINE = re.compile(r" (GET|PUT|POST|PATCH|DELETE|HEAD|OPTIONS|[A-Z]+) \S
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("local")) as started:
+    # alice is an admin (her sign-up's email): the admin routes answer her 200, bob 403
+    admins = "alice@example.com"
+    with running_stack(tmp_path_factory.mktemp("local"), LOCAL_ADMINS=admins) as started:
         yield started
 
 
