@@ -157,8 +157,9 @@ CASES = [
     Case("meeting/cancel", "cancelMeeting", "handlers.meeting.cancel", None,
          lambda r: http_event("PUT /meeting/cancel/{id}", caller="dave",
                               path={"id": _id(f"cancel-{r}")}), 2),
+    # Version 3: + the caller's cohort (GetItem) and the bookable availabilities (Query).
     Case("calendar/get", "getCalendar", "handlers.calendar.get", None,
-         lambda r: http_event("GET /calendar", caller="bob"), 4),
+         lambda r: http_event("GET /calendar", caller="bob"), 6),
 ]  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from database.models import (
     ALL_COHORTS,
     BOOKED,
     CANCELED,
+    MAX_WINDOW,
     SCHEDULED,
     Availability,
     Meeting,
@@ -242,6 +243,52 @@ def search(
     }
     items, key = query_page(request, limit, start_key)
     return [Availability.from_item(item) for item in items], key and encode_key(key)
+
+
+def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str]:
+    """The Query for what `caller` (of `cohort`) can book that has not ended by `since`: others'
+    open availabilities and group sessions with a free seat (both SCHEDULED) admitting the
+    cohort, except the sessions the caller joined; and the lowest startTime it reads.
+
+    SearchIndex orders by startTime, and an availability not ended by `since` started at most
+    MAX_WINDOW before it: the key condition reads from there and the filter keeps those whose
+    endTime is not before `since` (what it reads beyond that is what ended within MAX_WINDOW of
+    `since`, and DynamoDB's TTL removes those 48 hours after they end)."""
+    low = format_time(since - MAX_WINDOW)
+    values = {
+        ":status": SCHEDULED,
+        ":low": low,
+        ":since": format_time(since),
+        ":caller": caller,
+        ":all": ALL_COHORTS,
+    }
+    admitted = "contains(#cohorts, :all)"
+    if cohort:  # a player who has not picked a cohort yet can book only ALL_COHORTS
+        values[":cohort"] = cohort
+        admitted += " OR contains(#cohorts, :cohort)"
+    request = {
+        "TableName": AVAILABILITIES_TABLE,
+        "IndexName": "SearchIndex",
+        "KeyConditionExpression": "#status = :status AND #start >= :low",
+        "FilterExpression": f"#end >= :since AND #owner <> :caller AND ({admitted}) AND "
+        "attribute_not_exists(#participants.#caller)",
+        "ExpressionAttributeNames": {
+            "#status": "status",
+            "#start": "startTime",
+            "#end": "endTime",
+            "#owner": "owner",
+            "#cohorts": "cohorts",
+            "#participants": "participants",
+            "#caller": caller,
+        },
+        "ExpressionAttributeValues": to_item(values),
+    }
+    return request, low
+
+
+def in_search_range(key: dict[str, str], low: str) -> bool:
+    """A SearchIndex start key that a query from `low` on can resume from."""
+    return key.get("status") == SCHEDULED and _within(key["startTime"], low, None)
 
 
 def _within(value: str, low: str, high: str | None) -> bool:

@@ -197,7 +197,8 @@ def cancel_writes(
             {
                 "Put": {
                     "TableName": AVAILABILITIES_TABLE,
-                    "Item": to_item(stored(booking.availability)),
+                    # `reopened`: counted as no new availability (counters/changes.py)
+                    "Item": to_item({**stored(booking.availability), "reopened": True}),
                     "ConditionExpression": "attribute_not_exists(id)",
                 }
             }

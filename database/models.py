@@ -28,7 +28,7 @@ client.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -53,6 +53,7 @@ AVAILABILITY_TYPES = (
     "ROOK_ENDGAME_PROGRESSION",
     "CLASSIC_ANALYSIS",
     "BOOK_STUDY",
+    "ANALYZE_OWN_GAME",  # the original added it on 2022-11-05; its frontend sends it
 )
 # Free text from a client is bounded so one request cannot bloat an item.
 MAX_TEXT = 100
@@ -71,6 +72,11 @@ ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # time, which must still be a date (datetime ends with the year 9999; an offset moves a time by
 # less than a day).
 LAST_YEAR = 9998
+# The longest window an availability may have. It bounds the calendar's read of the bookable
+# availabilities not ended by its start: SearchIndex orders by startTime, so those are the ones
+# starting at most this long before it (database/availabilities.bookable_query).
+MAX_WINDOW = timedelta(days=7)
+WINDOW_TOO_LONG = "endTime must be at most 7 days after startTime"
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
 CURRENCIES = ("usd", "eur", "gbp", "cad", "aud")
@@ -245,6 +251,8 @@ class OwnUser(User):
     # Set by the API only (membership/): a player who signed up before membership existed, or
     # on a stage without a shop, is SUBSCRIBED.
     subscriptionStatus: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
+    # Set by an operator only (README, "Admins"): never a field of UserUpdate.
+    isAdmin: Annotated[bool, READ_ONLY] = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -257,6 +265,7 @@ class OwnUser(User):
             disableBookingNotifications=item.get("disableBookingNotifications", False),
             disableCancellationNotifications=item.get("disableCancellationNotifications", False),
             subscriptionStatus=item.get("subscriptionStatus", SUBSCRIBED),
+            isAdmin=item.get("isAdmin", False),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -266,6 +275,7 @@ class OwnUser(User):
             "disableBookingNotifications": self.disableBookingNotifications,
             "disableCancellationNotifications": self.disableCancellationNotifications,
             "subscriptionStatus": self.subscriptionStatus,
+            "isAdmin": self.isAdmin,
         }
 
 
@@ -368,8 +378,8 @@ PRICE_IS_ONE_TO_ONE = {
 
 
 class Availability(Struct, kw_only=True):
-    """An offer to play, by its owner (the caller); startTime is before endTime, and a price
-    is for a one-to-one availability only (maxParticipants 1)."""
+    """An offer to play, by its owner (the caller); startTime is before endTime, at most 7
+    days before it, and a price is for a one-to-one availability only (maxParticipants 1)."""
 
     owner: Name
     ownerDiscord: Name
@@ -404,9 +414,11 @@ class Availability(Struct, kw_only=True):
                 raise Invalid(f"{name}: Expected each value once")
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
-        # Last: the one rule the published schema does not state (tests/test_schema.py).
+        # Last: the rules across fields the published schema does not state (test_schema.py).
         if availability.startTime >= availability.endTime:
             raise Invalid("startTime must be before endTime")
+        if availability.endTime - availability.startTime > MAX_WINDOW:
+            raise Invalid(WINDOW_TOO_LONG)
         return availability
 
     @classmethod
@@ -626,9 +638,43 @@ class MeetingPage(Struct):
 
 
 class CalendarPage(Struct):
-    availabilities: list[Availability]  # the caller's own, and the group sessions they joined
+    # the caller's own, the group sessions they joined, and the others' they can book
+    availabilities: list[Availability]
     meetings: list[Meeting]
     lastEvaluatedKey: str | None = None
+
+
+class UserPage(Struct):
+    users: list[OwnUser]  # GET /admin/user: every profile, with its settings and isAdmin
+    lastEvaluatedKey: str | None = None
+
+
+class AvailabilityStatistics(Struct):
+    """Counted since the stage was deployed; the maps by cohort or type (docs/statistics.md)."""
+
+    created: int
+    deleted: int
+    booked: int
+    ownerCohorts: dict[str, int]
+    deleterCohorts: dict[str, int]
+    bookableCohorts: dict[str, int]
+    groupCohorts: dict[str, int]
+    types: dict[str, int]
+
+
+class MeetingStatistics(Struct):
+    created: int
+    canceled: int
+    ownerCohorts: dict[str, int]
+    participantCohorts: dict[str, int]
+    cancelerCohorts: dict[str, int]
+    groupCohorts: dict[str, int]
+    types: dict[str, int]
+
+
+class Statistics(Struct):
+    availabilityStatistics: AvailabilityStatistics
+    meetingStatistics: MeetingStatistics
 
 
 class ErrorBody(Struct):

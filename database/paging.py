@@ -9,6 +9,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from database import parallel
@@ -116,6 +117,11 @@ class Part:
     # with an earlier default start) resumes where the query now starts. DynamoDB refuses an
     # ExclusiveStartKey outside the key condition.
     starts_at: tuple[str, str] | None = None
+    # A part whose key is not the caller's (others' availabilities) pins its own attributes
+    # instead of query_parts' `fixed`, and may check the rest (a sort key within the query's
+    # range: DynamoDB refuses a start key outside it, which would be a 500).
+    fixed: dict[str, str] | None = None
+    accepts: Callable[[dict[str, str]], bool] | None = None
 
     def position(self, item: dict) -> dict[str, str]:
         """The key to resume this part's query right after `item`."""
@@ -161,9 +167,16 @@ def _positions(token: str, parts: list[Part], fixed: dict[str, str]) -> dict[str
     return {
         name: None
         if position == FROM_START
-        else _within_part(_check_key(position, (set(by_name[name].key),), fixed), by_name[name])
+        else _within_part(_check_part_key(position, by_name[name], fixed), by_name[name])
         for name, position in positions.items()
     }
+
+
+def _check_part_key(position: object, part: Part, fixed: dict[str, str]) -> dict[str, str]:
+    key = _check_key(position, (set(part.key),), fixed if part.fixed is None else part.fixed)
+    if part.accepts is not None and not part.accepts(key):
+        raise Invalid(INVALID_START_KEY, detail=f"startKey {key!r}")
+    return key
 
 
 def _within_part(position: dict[str, str], part: Part) -> dict[str, str] | None:

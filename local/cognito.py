@@ -6,6 +6,8 @@ is forwarded to moto, with three additions:
   the event Cognito would send; if it fails, the caller gets Cognito's error for a failed
   trigger while the user stays confirmed, as with Cognito.
 - InitiateAuth accepts a verified alias (`email`) in place of the username.
+- A sign-up whose email is listed in LOCAL_ADMINS (comma-separated) is made an admin once its
+  profile exists, by the operator's own update (README, "Admins"): createUser is unchanged.
 - SRP sign-in (`USER_SRP_AUTH`) is real SRP (local/srp.py) against the password moto stores:
   moto's own challenge carries random numbers and names the user by an id its
   RespondToAuthChallenge does not accept, and it takes any password.
@@ -14,6 +16,7 @@ is forwarded to moto, with three additions:
 import base64
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -247,6 +250,26 @@ class CognitoEndpoint:
             parameters.get("ClientId", "CLIENT_ID_NOT_APPLICABLE"),
         )
         self.trigger(event)
+        if attributes.get("email", "").lower() in local_admins():
+            make_admin(user["Username"])
+
+
+def local_admins() -> set[str]:
+    """The emails in LOCAL_ADMINS (comma-separated), lower-cased."""
+    listed = os.environ.get("LOCAL_ADMINS", "").split(",")
+    return {email.strip().lower() for email in listed if email.strip()}
+
+
+def make_admin(username: str) -> None:
+    """What an operator does on a deployed stage (README, "Admins"), to the local users table."""
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["USERS_TABLE"],
+        Key={"username": {"S": username}},
+        UpdateExpression="SET isAdmin = :yes",
+        ConditionExpression="attribute_exists(username)",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+    log.info("%s is an admin (LOCAL_ADMINS)", username)
 
 
 def _error(kind: str, message: str) -> HttpResponse:

@@ -25,7 +25,9 @@ from database.models import (
     Onboarding,
     OwnUser,
     PayoutAccount,
+    Statistics,
     User,
+    UserPage,
     UserUpdate,
     schema_of,
 )
@@ -103,11 +105,21 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         {},
     ),
     "GET /calendar": (
-        "The caller's availabilities, meetings and joined group sessions from startTime on",
+        "The caller's availabilities, meetings and joined group sessions, and the others' "
+        "availabilities the caller can book, from startTime on",
         None,
         CalendarPage,
         {"startTime": ("Default: 24 hours ago.", _TIME), **_PAGING},
     ),
+    "GET /admin/user": ("Every player's profile (admins only)", None, UserPage, _PAGING),
+    "GET /admin/availability": (
+        "Every availability and group session (admins only)",
+        None,
+        AvailabilityPage,
+        _PAGING,
+    ),
+    "GET /admin/meeting": ("Every one-to-one meeting (admins only)", None, MeetingPage, _PAGING),
+    "GET /admin/statistics": ("The club's statistics (admins only)", None, Statistics, {}),
     "POST /payments/account": (
         "Connect the caller's Stripe account (created once) and get a Stripe onboarding link",
         None,

@@ -14,6 +14,7 @@ os.environ.update(
     MEETINGS_TABLE="test-meetings",
     NOTIFICATIONS_TABLE="test-notifications",
     PAYMENTS_TABLE="test-payments",
+    STATISTICS_TABLE="test-statistics",
     POWERTOOLS_LOG_LEVEL="INFO",  # every log call runs: a bad log field fails a test
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):

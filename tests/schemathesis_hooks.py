@@ -2,7 +2,8 @@
 through SCHEMATHESIS_HOOKS).
 
 - Rules between fields, which JSON Schema cannot state (each is in its operation's
-  description): an availability starts before it ends; a search by time needs startTime,
+  description): an availability starts before it ends, at most 7 days before (a positive
+  case's endTime is brought within that); a search by time needs startTime,
   and its endTime is not before it. Generated requests that break them are not sent: the
   handler tests check those 400s.
 - `startKey` is an opaque token only a previous page gives out: never invented.
@@ -24,7 +25,8 @@ from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from schemathesis.generation.modes import GenerationMode
 
 from database.models import ALL_COHORTS as ALL
-from database.times import parse_time
+from database.models import MAX_WINDOW
+from database.times import format_time, parse_time
 
 OWNER = os.environ.get("SCHEMATHESIS_OWNER", "")
 
@@ -79,6 +81,10 @@ def map_case(ctx, case):
         case.body["owner"] = OWNER
         if isinstance(case.body.get("cohorts"), list) and ALL not in case.body["cohorts"]:
             case.body["cohorts"].append(ALL)
+        # A window is at most MAX_WINDOW long (a rule across fields, like start before end).
+        start, end = _times(case.body, "startTime", "endTime")
+        if start is not None and end is not None and end - start > MAX_WINDOW:
+            case.body["endTime"] = format_time(start + MAX_WINDOW)
     return case
 
 

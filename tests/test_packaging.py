@@ -40,6 +40,12 @@ HANDLERS = {
     "listMeetings": "handlers/meeting/list.handler",
     "cancelMeeting": "handlers/meeting/cancel.handler",
     "getCalendar": "handlers/calendar/get.handler",
+    # contract version 3: the admins' pages, and their statistics counted from the streams
+    "adminListUsers": "handlers/admin/users.handler",
+    "adminListAvailabilities": "handlers/admin/availabilities.handler",
+    "adminListMeetings": "handlers/admin/meetings.handler",
+    "adminGetStatistics": "handlers/admin/statistics.handler",
+    "countStatistics": "handlers/stream/statistics.handler",
 }
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
@@ -81,6 +87,10 @@ ROUTES = {
     "GET /meeting": ("listMeetings", True),
     "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
     "GET /calendar": ("getCalendar", True),
+    "GET /admin/user": ("adminListUsers", True),
+    "GET /admin/availability": ("adminListAvailabilities", True),
+    "GET /admin/meeting": ("adminListMeetings", True),
+    "GET /admin/statistics": ("adminGetStatistics", True),
 }
 PAYMENT_ROUTES = {
     "POST /payments/account": ("connectStripeAccount", True),
@@ -93,6 +103,7 @@ SES_HANDLERS = {"checkSesAccount": "handlers/mail/check.handler"}
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
+STATISTICS, STATISTICS_DEAD_LETTERS = "StatisticsTable", "StatisticsDeadLetterQueue"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
@@ -127,12 +138,19 @@ DYNAMODB_GRANTS = {
         ("PutItem", AVAILABILITIES),
     },
     "getCalendar": {
+        ("GetItem", USERS),
         ("Query", AVAILABILITIES),
+        ("Query", SEARCH),
         ("Query", OWNER_INDEX),
         ("Query", PARTICIPANT_INDEX),
         ("Query", JOINED_INDEX),
         ("BatchGetItem", AVAILABILITIES),
     },
+    # The only Scans, each on its own table (tests/test_admin.py), after the caller's profile.
+    "adminListUsers": {("GetItem", USERS), ("Scan", USERS)},
+    "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
+    "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
+    "adminGetStatistics": {("GetItem", USERS), ("GetItem", STATISTICS)},
 }
 
 # What payments add on dev: a priced availability checks the owner's account in its transaction.
@@ -434,7 +452,7 @@ def key_schema(table: dict) -> list[tuple[str, str]]:
 def test_tables(package: Package):
     tables = package.effective_of_type("AWS::DynamoDB::Table")
     notifying = package.stage == "dev"
-    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS} | (
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS, STATISTICS} | (
         {NOTIFICATIONS} if notifying else set()
     ) | ({PAYMENTS} if package.stage != "simple" else set())
     props = {name: t["Properties"] for name, t in tables.items()}
@@ -675,9 +693,12 @@ def test_simple_has_no_notifications(simple: Package):
         assert name in simple.resources and name not in effective, name
     for mapping in NOTIFY_MAPPINGS:
         assert mapping not in effective
-    assert not simple.effective_of_type("AWS::Lambda::EventSourceMapping")
+    # the streams are on for countStatistics alone
+    assert set(simple.effective_of_type("AWS::Lambda::EventSourceMapping")) == set(
+        STATISTICS_MAPPINGS
+    )
     for table in (AVAILABILITIES, MEETINGS):
-        assert stream_specification(simple, table) == {"Ref": "AWS::NoValue"}
+        assert stream_specification(simple, table) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Package):
@@ -695,7 +716,7 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
-    assert set(mappings) == set(NOTIFY_MAPPINGS) | {REFUND_MAPPING}
+    assert set(mappings) == set(NOTIFY_MAPPINGS) | set(STATISTICS_MAPPINGS) | {REFUND_MAPPING}
     for mapping_id, table in NOTIFY_MAPPINGS.items():
         props = mappings[mapping_id]["Properties"]
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
@@ -764,6 +785,50 @@ def test_notify_has_least_privilege_role(dev: Package):
     assert granted == streams | notifications | {
         ("dynamodb:GetItem", USERS, "Arn"),
         ("sqs:SendMessage", DEAD_LETTERS, "Arn"),
+    }
+
+
+STATISTICS_MAPPINGS = {
+    "CountStatisticsEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
+    "CountStatisticsEventSourceMappingDynamodbMeetingsTable": MEETINGS,
+}
+
+
+def test_statistics_are_counted_from_the_streams_on_every_stage(any_stage: Package):
+    effective = any_stage.effective()
+    for name, table in STATISTICS_MAPPINGS.items():
+        props = effective[name]["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["MaximumRetryAttempts"] == 8
+        assert props["BisectBatchOnFunctionError"] is True
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [STATISTICS_DEAD_LETTERS, "Arn"]}
+    assert STATISTICS_DEAD_LETTERS in effective and STATISTICS in effective
+
+
+def test_count_statistics_has_least_privilege_role(any_stage: Package):
+    function = any_stage.effective()["CountStatisticsLambdaFunction"]["Properties"]
+    role = any_stage.effective()[ref_name(function["Role"])]
+    granted = set()
+    for statement in role_statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            if action.startswith("logs:"):
+                continue
+            for resource in as_list(statement["Resource"]):
+                name, attribute = resource["Fn::GetAtt"]
+                granted.add((action, name, attribute))
+    streams = {
+        (f"dynamodb:{verb}", table, "StreamArn")
+        for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+        for table in (AVAILABILITIES, MEETINGS)
+    }
+    assert granted == streams | {
+        ("dynamodb:PutItem", STATISTICS, "Arn"),
+        ("dynamodb:UpdateItem", STATISTICS, "Arn"),
+        ("dynamodb:GetItem", USERS, "Arn"),
+        ("sqs:SendMessage", STATISTICS_DEAD_LETTERS, "Arn"),
     }
 
 

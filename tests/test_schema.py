@@ -19,7 +19,7 @@ from support import SERVICE, availability
 SCHEMAS = document(SERVICE, "http://localhost")["components"]["schemas"]
 # A rule across fields that JSON Schema cannot state: the functions check it once every field
 # is valid (the schema's description says it).
-ACROSS_FIELDS = ("startTime must be before endTime",)
+ACROSS_FIELDS = ("startTime must be before endTime", models.WINDOW_TOO_LONG)
 
 
 def published(name: str) -> jsonschema_rs.Validator:

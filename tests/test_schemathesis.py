@@ -28,9 +28,11 @@ _REQUEST_LINE = re.compile(r" (GET|PUT|POST|PATCH|DELETE|HEAD|OPTIONS|[A-Z]+) \S
 def stack(tmp_path_factory) -> Iterator[Stack]:
     # A stage without payments: a `price` the schema allows is refused unless the coach has a
     # Stripe account that takes charges (state, not schema); tests/test_local_payments.py
-    # drives the payment routes on the stand-in.
+    # drives the payment routes on the stand-in. alice is an admin (her sign-up's email): the
+    # admin routes answer her 200, bob 403.
     directory = tmp_path_factory.mktemp("local")
-    with running_stack(directory, {"LOCAL_PAYMENTS": "off"}) as started:
+    settings = {"LOCAL_PAYMENTS": "off", "LOCAL_ADMINS": "alice@example.com"}
+    with running_stack(directory, settings) as started:
         yield started
 
 

@@ -75,6 +75,7 @@ def test_get_user_returns_the_callers_public_profile(tables):
         "disableCancellationNotifications": False,
         # version 3: a member (every player, on a stage without the club's shop)
         "subscriptionStatus": "SUBSCRIBED",
+        "isAdmin": False,
     }
 
 
@@ -137,6 +138,7 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         "disableBookingNotifications": False,
         "disableCancellationNotifications": False,
         "subscriptionStatus": "SUBSCRIBED",
+        "isAdmin": False,
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}

@@ -1,0 +1,14 @@
+"""GET /admin/statistics: the club's counters, as the stream function keeps them (admins only;
+docs/statistics.md says what each counts)."""
+
+from api.admin import admin_handler
+from api.http import Request
+from counters.changes import statistics_of
+from database.statistics import get_counters
+
+
+def statistics(request: Request) -> dict:
+    return statistics_of(get_counters())
+
+
+handler = admin_handler(statistics)
