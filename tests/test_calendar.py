@@ -25,17 +25,8 @@ NAMES: dict[str, str] = {}  # id -> the name a test gave it
 def publish(client, owner, name, day="2030-01-02", **fields):
     """`owner`'s availability `name` (its id: uuid(name)) on `day`, open to all cohorts."""
     start, end = f"{day}T09:00:00Z", f"{day}T12:00:00Z"
-    store(
-        client,
-        availability(
-            owner=owner,
-            id=uuid(name),
-            startTime=start,
-            endTime=end,
-            cohorts=["ALL_COHORTS"],
-            **fields,
-        ),
-    )
+    fixed = {"owner": owner, "id": uuid(name), "startTime": start, "endTime": end}
+    store(client, availability(**fixed | {"cohorts": ["ALL_COHORTS"]} | fields))
     NAMES[uuid(name)] = name
 
 

@@ -25,19 +25,21 @@ from urllib3.util import Timeout
 from database.client import from_item, to_item
 from database.times import now
 from handlers.availability import book
-from handlers.availability import set as set_availability
 from handlers.user import access, create
 from handlers.user import get as get_user
 from membership import check, settings, shop
 from support import add_user, availability, body, http_event, post_confirmation_event, snapshot
+from support import publish as store
+from support import uuid as fixture_id
 
 SECRET_NAME = "dojo-scheduler/test/shop"
 KEY = "wix-test-key"
 SHOP = "https://shop.example"
 USER_PATH = re.compile(rf"{re.escape(SHOP)}/_functions/user/(?P<email>[^/?]+)$")
+A1 = fixture_id("a1")
 BOOKING = {
     "owner": "alice",
-    "id": "a1",
+    "id": A1,
     "startTime": "2030-01-01T10:00:00Z",
     "type": "CLASSICAL_GAME",
 }
@@ -308,11 +310,11 @@ def test_access_without_claims_is_401(the_shop):
 
 
 def publish(**overrides) -> dict:
-    response = set_availability.handler(
-        http_event("PUT /availability", body=availability(id="a1", **overrides))
-    )
-    assert response["statusCode"] == 200, response
-    return body(response)
+    """alice's availability A1 as created with `overrides` (the API issues ids: it is stored as
+    the API stores it, through the same record)."""
+    from database.client import dynamodb
+
+    return store(dynamodb(), availability(id=A1, **overrides))
 
 
 @pytest.fixture
@@ -339,7 +341,7 @@ def test_a_free_player_cannot_book_or_join_a_members_session(players, group):
     publish(maxParticipants=3 if group else 1)
     before = snapshot(players)
 
-    response = book_as("free", {"owner": "alice", "id": "a1"} if group else None)
+    response = book_as("free", {"owner": "alice", "id": A1} if group else None)
 
     assert response["statusCode"] == 403
     assert body(response) == {"code": 403, "message": "This session is for members"}
@@ -350,7 +352,7 @@ def test_a_free_player_cannot_book_or_join_a_members_session(players, group):
 def test_a_free_player_books_or_joins_a_session_open_to_them(players, group):
     publish(maxParticipants=3 if group else 1, bookableByFreeUsers=True)
 
-    response = book_as("free", {"owner": "alice", "id": "a1"} if group else None)
+    response = book_as("free", {"owner": "alice", "id": A1} if group else None)
 
     assert response["statusCode"] == 200, body(response)
 
@@ -359,7 +361,7 @@ def test_a_free_player_books_or_joins_a_session_open_to_them(players, group):
 def test_a_member_books_or_joins_any_session(players, group):
     publish(maxParticipants=3 if group else 1)
 
-    response = book_as("member", {"owner": "alice", "id": "a1"} if group else None)
+    response = book_as("member", {"owner": "alice", "id": A1} if group else None)
 
     assert response["statusCode"] == 200, body(response)
 
@@ -416,3 +418,15 @@ def test_without_a_shop_every_player_is_a_member(tables):
 
     assert status_of("free") == "SUBSCRIBED"
     assert book_as("free")["statusCode"] == 200
+
+
+def test_the_owner_opens_an_availability_to_free_players_through_the_api(players):
+    from handlers.availability import set as set_availability
+
+    created = set_availability.handler(
+        http_event("PUT /availability", body=availability(bookableByFreeUsers=True))
+    )
+    assert created["statusCode"] == 200, created
+    assert body(created)["bookableByFreeUsers"] is True
+    default = set_availability.handler(http_event("PUT /availability", body=availability()))
+    assert body(default)["bookableByFreeUsers"] is False
