@@ -24,6 +24,7 @@ class Offer:
     types: tuple[str, ...]
     cohorts: tuple[str, ...]
     free: bool = False  # bookable by free players too (where membership is on)
+    price: int = 0  # in US cents: a paid coaching session (where the stand-in Stripe runs)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ PLAYERS = (
         "1300-1400",
         (Offer(3, 9, 2, ("CLASSIC_ANALYSIS", "BOOK_STUDY"), ("ALL_COHORTS",)),),
     ),
+    # A coach with a Stripe account (the stand-in's): a paid one-to-one session.
+    Player(
+        "erik",
+        "Erik Coach",
+        "2000-2100",
+        (Offer(2, 19, 1, ("CLASSIC_ANALYSIS",), ("ALL_COHORTS",), price=2500),),
+    ),
 )
 
 
@@ -73,7 +81,9 @@ def login_of(player: Player, pool: UserPool) -> str:
     return email if "email" in pool.username_attributes else player.username
 
 
-def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
+def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: bool) -> None:
+    """The players and their offers; a priced offer only with the stand-in Stripe, whose
+    onboarding link (a control route) enables the coach's account at once."""
     cognito = boto3.client("cognito-idp", endpoint_url=cognito_endpoint)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     for player in PLAYERS:
@@ -96,7 +106,12 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
         discord = f"{player.username}_dojo"
         profile = {"discordUsername": discord, "dojoCohort": player.cohort}
         user = _call(api_url, "PUT", "/user", token, profile)
+        if any(offer.price for offer in player.offers) and stripe_stand_in:
+            onboarding = _call(api_url, "POST", "/payments/account", token, {})
+            _call(onboarding["onboardingUrl"], "POST", "", None, {})
         for offer in player.offers:
+            if offer.price and not stripe_stand_in:
+                continue
             start = hour.replace(hour=offer.hour) + timedelta(days=offer.days)
             availability = {
                 "owner": user["username"],
@@ -110,15 +125,17 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool) -> None:
                 "cohorts": list(offer.cohorts),
                 "bookableByFreeUsers": offer.free,
             }
+            if offer.price:
+                availability["price"] = {"amount": offer.price, "currency": "usd"}
             _call(api_url, "PUT", "/availability", token, availability)
 
 
-def _call(api_url: str, method: str, path: str, token: str, body: dict[str, Any]) -> Any:
+def _call(api_url: str, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(
-        f"{api_url}{path}",
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        f"{api_url}{path}", data=json.dumps(body).encode(), method=method, headers=headers
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)

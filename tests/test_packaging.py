@@ -1424,11 +1424,6 @@ def test_zips(simple: Package):
             assert not stray, stray[:5]
 
 
-def test_packaging_time(simple: Package, dev: Package):
-    print(f"\npackaging: simple {simple.seconds:.0f} s, dev {dev.seconds:.0f} s")
-    assert simple.seconds + dev.seconds < 300
-
-
 # --- lean zips: only what each function's imports reach ---------------------------------
 
 

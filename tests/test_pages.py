@@ -101,4 +101,33 @@ def test_the_console_shows_the_players_the_stand_ins_and_the_stats(stack: Stack,
     page.locator("#discord").get_by_text("New availability").first.wait_for()
     # The demo player's calendar offers the others' open slots that admit their cohort.
     page.locator("#stats").get_by_text("getUser").first.wait_for()
+
+
+def test_a_player_books_and_pays_a_priced_slot_in_the_console(stack: Stack, page):
+    """The demo data's coach (erik) offers a paid session: the demo player books it, pays the
+    Checkout Session the stand-in Stripe holds, and the coach is told on Discord."""
+    page.goto(f"{stack.config['apiUrl']}/_local/")
+    page.get_by_text("signed in as demo").wait_for()
+    offer = page.locator("#player tr", has_text="erik")
+    for _ in range(60):  # the demo data is still being created when the stack answers
+        if offer.count():
+            break
+        page.wait_for_timeout(1000)
+        page.click("#refresh")
+    offer.get_by_text("25 usd").wait_for()
+    offer.locator("button.book").click()
+    page.locator("#last-result").get_by_text("AWAITING_PAYMENT").wait_for()
+
+    page.locator("#stripe button.pay").click()
+
+    page.locator("#stripe").get_by_text("checkout.session.completed").wait_for()
+    page.locator("#stripe").get_by_text("complete", exact=True).wait_for()
+    # notify runs from the meetings stream: the coach's direct message comes a moment later
+    messages = page.locator("#discord table").first  # directMessages: "none" until one is sent
+    for _ in range(60):
+        if messages.count() and "demo" in messages.inner_text():
+            break
+        page.wait_for_timeout(1000)
+        page.click("#refresh")
+    assert "demo" in messages.inner_text(), page.locator("#discord").inner_text()
     _screenshot(page, "console")

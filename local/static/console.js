@@ -86,7 +86,6 @@ async function player() {
         el("td", {}, action("Book", () => api("PUT", "/availability/book", {
           owner: a.owner, id: a.id, startTime: a.startTime, type: a.types[0],
         }), { class: "book" }))))),
-    el("pre", { id: "last-result", class: "result" }),
   );
 }
 
