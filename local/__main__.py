@@ -278,8 +278,8 @@ def _announce(
     demo = None
     if kept is None and os.environ.get("SEED", "1") != "0":  # kept data has them already
         try:
-            stripe_stand_in = os.environ.get("STRIPE_API_BASE", "").startswith(config["apiUrl"])
-            seed(config["apiUrl"], config["cognitoEndpoint"], pool, stripe_stand_in)
+            paid = os.environ.get("STRIPE_API_BASE", "").startswith(config["apiUrl"])
+            seed(config["apiUrl"], config["cognitoEndpoint"], pool, paid)
             demo = f"{login_of(DEMO, pool)} / {DEMO_PASSWORD}"
         except Exception:
             log.exception("Demo data could not be created")
