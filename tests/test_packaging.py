@@ -1463,7 +1463,8 @@ def test_zip_sizes_and_layers(any_stage: Package):
         limit = MAX_STRIPE_ZIP_BYTES if stripe else MAX_ZIP_BYTES
         assert size <= limit, f"{any_stage.stage}: {name}.zip is {size} bytes"
     # The requests layer exists where a function that imports requests does (notify where
-    # notifications are on, the Stripe functions where payments are), and only they list it.
+    # notifications are on, the Stripe functions where payments are, the functions that ask the
+    # club's shop where membership is), and only they list it.
     effective = any_stage.effective()
     users = {
         name
@@ -1471,7 +1472,7 @@ def test_zip_sizes_and_layers(any_stage: Package):
         if logical_id(name) in effective and layers_of(any_stage, name)
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
-    expected |= STRIPE_FUNCTIONS if any_stage.stage != "simple" else set()
+    expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
     assert users == expected
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
     for path in layers:
