@@ -262,10 +262,13 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
 
 
 def _without_prices(schemas: dict[str, Any]) -> None:
-    """A stage without payments accepts no `price` (400 "Payments are off"): say so."""
+    """A stage without payments accepts no `price` (400 "Payments are off"): say so. The
+    property stays, as `false` (never valid): left out, a client could send any value."""
     schemas.pop("Price", None)
     for schema in schemas.values():
-        (schema.get("properties") or {}).pop("price", None)
+        properties = schema.get("properties") or {}
+        if "price" in properties:
+            properties["price"] = False
 
 
 def _operation(route: Route, ref_of) -> dict[str, Any]:
