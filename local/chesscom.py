@@ -6,11 +6,10 @@
     PUT /_local/chesscom/_outage                   {"down": true|false}: every GET answers 503
 """
 
-import json
 import threading
 from typing import Any
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_body, json_response
 
 PATH = "/_local/chesscom"
 
@@ -26,35 +25,26 @@ class ChesscomStandIn:
         match request.method, parts:
             case "GET", ["pub", "tournament", id]:
                 if self.down:
-                    return _json(503, {"code": 0, "message": "Service Unavailable"})
+                    return json_response(503, {"code": 0, "message": "Service Unavailable"})
                 with self._lock:
                     answer = self._answers.get(id)
                 if answer is None:
                     message = f'Data provider not found for key "/pub/tournament/{id}".'
-                    return _json(404, {"code": 0, "message": message})
-                return _json(200, answer)
+                    return json_response(404, {"code": 0, "message": message})
+                return json_response(200, answer)
             case "PUT", ["_outage"]:
-                given = _body(request)
+                given = json_body(request)
                 if not isinstance(given, dict):
-                    return _json(400, {"message": 'Body must be {"down": true|false}'})
+                    return json_response(400, {"message": 'Body must be {"down": true|false}'})
                 self.down = bool(given.get("down"))
-                return _json(200, {"down": self.down})
+                return json_response(200, {"down": self.down})
             case "PUT", [id] if id:
-                given = _body(request)
+                given = json_body(request)
                 if not isinstance(given, dict):
-                    return _json(400, {"message": "Body must be a JSON object (the PubAPI's)"})
+                    return json_response(
+                        400, {"message": "Body must be a JSON object (the PubAPI's)"}
+                    )
                 with self._lock:
                     self._answers[id] = given
-                return _json(200, {"stored": f"{PATH}/pub/tournament/{id}"})
-        return _json(404, {"code": 0, "message": "Not found"})
-
-
-def _body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body or b"null")
-    except ValueError:
-        return None
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+                return json_response(200, {"stored": f"{PATH}/pub/tournament/{id}"})
+        return json_response(404, {"code": 0, "message": "Not found"})

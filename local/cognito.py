@@ -31,7 +31,7 @@ from moto.cognitoidp.models import cognitoidp_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from local.aws import UserPool
-from local.events import HttpRequest, HttpResponse, post_confirmation_event
+from local.events import HttpRequest, HttpResponse, json_response, post_confirmation_event
 from local.serverless import REGION
 from local.srp import InvalidSrpA, PasswordVerifier
 
@@ -178,8 +178,7 @@ class CognitoEndpoint:
                     "created": user.create_date.isoformat(),
                 }
             )
-        body = json.dumps({"users": listed}).encode()
-        return HttpResponse(200, [("Content-Type", "application/json")], body)
+        return json_response(200, {"users": listed})
 
     def _user(self, login: str) -> Any:
         """moto's user signing in as `login` (a username or a verified alias), or None."""

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_body, json_response
 
 log = logging.getLogger("local")
 
@@ -81,9 +81,9 @@ class DiscordStandIn:
     def handle(self, request: HttpRequest) -> HttpResponse:
         path = request.raw_path.removeprefix(PATH).rstrip("/")
         if path == "" and request.method == "GET":
-            return _json(200, self.sent())
+            return json_response(200, self.sent())
         if request.header("authorization") != f"Bot {TOKEN}":
-            return _json(401, {"message": "401: Unauthorized", "code": 0})
+            return json_response(401, {"message": "401: Unauthorized", "code": 0})
         parts = path.strip("/").split("/")
         with self._lock:
             match request.method, parts:
@@ -98,7 +98,7 @@ class DiscordStandIn:
                     return self._edit(channel, message, _body(request))
                 case "DELETE", ["channels", channel, "messages", message]:
                     return self._delete(channel, message)
-        return _json(404, {"message": "404: Not Found", "code": 0})
+        return json_response(404, {"message": "404: Not Found", "code": 0})
 
     def sent(self) -> dict[str, list[dict[str, Any]]]:
         """What was sent: direct messages (to whom) and channel posts, deletions included."""
@@ -115,9 +115,9 @@ class DiscordStandIn:
 
     def _search(self, guild: str, query: str) -> HttpResponse:
         if guild != GUILD_ID:
-            return _json(404, {"message": "Unknown Guild", "code": UNKNOWN_GUILD})
+            return json_response(404, {"message": "Unknown Guild", "code": UNKNOWN_GUILD})
         if not query:
-            return _json(200, [])
+            return json_response(200, [])
         user = self._users.setdefault(
             query.lower(),
             {
@@ -135,23 +135,23 @@ class DiscordStandIn:
             "deaf": False,
             "mute": False,
         }
-        return _json(200, [member])
+        return json_response(200, [member])
 
     def _open_dm(self, user_id: Any) -> HttpResponse:
         user = next((user for user in self._users.values() if user["id"] == user_id), None)
         if user is None:
-            return _json(400, {"message": "Invalid Form Body", "code": 50035})
+            return json_response(400, {"message": "Invalid Form Body", "code": 50035})
         for channel in self._dm_channels.values():
             if channel["recipients"][0]["id"] == user_id:
-                return _json(200, channel)  # Discord returns the existing DM channel
+                return json_response(200, channel)  # Discord returns the existing DM channel
         channel = {"id": str(next(self._ids)), "type": 1, "recipients": [user]}
         self._dm_channels[channel["id"]] = channel
-        return _json(200, channel)
+        return json_response(200, channel)
 
     def _create(self, channel_id: str, body: dict[str, Any]) -> HttpResponse:
         dm = self._dm_channels.get(channel_id)
         if dm is None and channel_id != CHANNEL_ID:
-            return _json(404, {"message": "Unknown Channel", "code": UNKNOWN_CHANNEL})
+            return json_response(404, {"message": "Unknown Channel", "code": UNKNOWN_CHANNEL})
         message = {
             "id": str(next(self._ids)),
             "channel_id": channel_id,
@@ -168,20 +168,21 @@ class DiscordStandIn:
             log.info("Discord DM to %s: %s", dm["recipients"][0]["username"], _line(message))
         else:
             log.info("Discord post %s in the channel: %s", message["id"], _line(message))
-        return _json(200, message)
+        return json_response(200, message)
 
     def _edit(self, channel_id: str, message_id: str, body: dict[str, Any]) -> HttpResponse:
         message = self._live(channel_id, message_id)
         if message is None:
-            return _json(404, {"message": "Unknown Message", "code": UNKNOWN_MESSAGE})
+            return json_response(404, {"message": "Unknown Message", "code": UNKNOWN_MESSAGE})
         message.update(content=str(body.get("content", "")), edited_timestamp=_now())
         log.info("Discord post %s edited: %s", message_id, _line(message))
-        return _json(200, {key: value for key, value in message.items() if key != "recipient"})
+        shown = {key: value for key, value in message.items() if key != "recipient"}
+        return json_response(200, shown)
 
     def _delete(self, channel_id: str, message_id: str) -> HttpResponse:
         message = self._live(channel_id, message_id)
         if message is None:
-            return _json(404, {"message": "Unknown Message", "code": UNKNOWN_MESSAGE})
+            return json_response(404, {"message": "Unknown Message", "code": UNKNOWN_MESSAGE})
         message["deleted_at"] = _now()  # kept, so GET /_local/discord shows the deletion
         log.info("Discord post %s deleted", message_id)
         return HttpResponse(204, [], b"")
@@ -194,10 +195,8 @@ class DiscordStandIn:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
+    """The JSON object sent; anything else (no body, not JSON, not an object) reads as {}."""
+    body = json_body(request)
     return body if isinstance(body, dict) else {}
 
 
@@ -207,7 +206,3 @@ def _line(message: dict[str, Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())

@@ -41,6 +41,19 @@ class HttpResponse:
     body: bytes
 
 
+def json_response(status: int, body: Any) -> HttpResponse:
+    """A JSON answer as the stand-ins and the stack's own routes give it."""
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+
+
+def json_body(request: HttpRequest) -> Any:
+    """The request's JSON body; None when it is empty or not JSON, for the caller to refuse."""
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError:
+        return None
+
+
 def http_event(
     request: HttpRequest,
     route: Route,
@@ -110,8 +123,7 @@ def http_response(result: Any) -> HttpResponse:
     the caller answers 500 as API Gateway would."""
     if not (isinstance(result, dict) and "statusCode" in result):
         # A result without statusCode is taken as the JSON body of a 200.
-        body = json.dumps(result).encode()
-        return HttpResponse(200, [("Content-Type", "application/json")], body)
+        return json_response(200, result)
     text = result.get("body") or ""
     body = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode()
     headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]

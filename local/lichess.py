@@ -9,11 +9,10 @@ it reads lichess.org.
     PUT /_local/lichess/_outage               {"down": true|false}: every GET answers 503
 """
 
-import json
 import threading
 from typing import Any
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_body, json_response
 
 PATH = "/_local/lichess"
 _KINDS = {"arena": "tournament", "swiss": "swiss"}  # control path -> Lichess's API path
@@ -30,32 +29,25 @@ class LichessStandIn:
         match request.method, parts:
             case "GET", ["api", kind, id] if kind in _KINDS.values():
                 if self.down:
-                    return _json(503, {"error": "Lichess is down for maintenance"})
+                    return json_response(503, {"error": "Lichess is down for maintenance"})
                 with self._lock:
                     answer = self._answers.get((kind, id))
-                return _json(404, {"error": "Not found"}) if answer is None else _json(200, answer)
+                if answer is None:
+                    return json_response(404, {"error": "Not found"})
+                return json_response(200, answer)
             case "PUT", ["_outage"]:
-                given = _body(request)
+                given = json_body(request)
                 if not isinstance(given, dict):
-                    return _json(400, {"error": 'Body must be {"down": true|false}'})
+                    return json_response(400, {"error": 'Body must be {"down": true|false}'})
                 self.down = bool(given.get("down"))
-                return _json(200, {"down": self.down})
+                return json_response(200, {"down": self.down})
             case "PUT", [kind, id] if kind in _KINDS and id:
-                given = _body(request)
+                given = json_body(request)
                 if not isinstance(given, dict):
-                    return _json(400, {"error": "Body must be a JSON object (Lichess's answer)"})
+                    return json_response(
+                        400, {"error": "Body must be a JSON object (Lichess's answer)"}
+                    )
                 with self._lock:
                     self._answers[(_KINDS[kind], id)] = given
-                return _json(200, {"stored": f"{PATH}/api/{_KINDS[kind]}/{id}"})
-        return _json(404, {"error": "Not found"})
-
-
-def _body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body or b"null")
-    except ValueError:
-        return None
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+                return json_response(200, {"stored": f"{PATH}/api/{_KINDS[kind]}/{id}"})
+        return json_response(404, {"error": "Not found"})

@@ -24,14 +24,13 @@ import socketserver
 import struct
 import threading
 from datetime import UTC, datetime
-from typing import Any
 
 import bson
 import mongomock
 import pymongo
 from bson import json_util
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_body, json_response
 
 log = logging.getLogger("local")
 
@@ -255,28 +254,23 @@ class LocalMongo:
             try:
                 self.stand_in.down = bool(json.loads(request.body or b"{}").get("down"))
             except (ValueError, AttributeError):
-                return _json(400, {"message": 'Body must be {"down": true|false}'})
-            return _json(200, {"down": self.stand_in.down})
+                return json_response(400, {"message": 'Body must be {"down": true|false}'})
+            return json_response(200, {"down": self.stand_in.down})
         if len(parts) != 2 or not all(parts):
-            return _json(404, {"message": f"{PATH}/{{database}}/{{collection}}"})
+            return json_response(404, {"message": f"{PATH}/{{database}}/{{collection}}"})
         collection = self.client[parts[0]][parts[1]]
         if request.method == "GET":
             documents = [json.loads(json_util.dumps(d)) for d in collection.find({})]
             for document in documents:
                 document["_id"] = str(document.get("_id", {}).get("$oid", document.get("_id")))
-            return _json(200, {"documents": documents})
+            return json_response(200, {"documents": documents})
         if request.method == "PUT":
-            try:
-                given = json.loads(request.body or b"null")
-            except ValueError:
-                return _json(400, {"message": "Body must be a JSON document or a list of them"})
+            given = json_body(request)  # None (no body, not JSON) is refused below
             documents = given if isinstance(given, list) else [given]
             if not documents or not all(isinstance(d, dict) for d in documents):
-                return _json(400, {"message": "Body must be a JSON document or a list of them"})
+                return json_response(
+                    400, {"message": "Body must be a JSON document or a list of them"}
+                )
             inserted = collection.insert_many(documents).inserted_ids
-            return _json(200, {"inserted": len(inserted)})
-        return _json(405, {"message": "GET or PUT"})
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+            return json_response(200, {"inserted": len(inserted)})
+        return json_response(405, {"message": "GET or PUT"})

@@ -13,7 +13,7 @@ import mimetypes
 from importlib import resources
 from pathlib import Path
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_response
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = "/_local/assets"
@@ -59,5 +59,4 @@ class Pages:
 
 
 def _not_found() -> HttpResponse:
-    body = json.dumps({"message": "Not Found"}).encode()
-    return HttpResponse(404, [("Content-Type", "application/json")], body)
+    return json_response(404, {"message": "Not Found"})

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_response
 from local.lambdas import FunctionError
 from local.serverless import ACCOUNT_ID, REGION, Function, Service
 
@@ -45,26 +45,24 @@ class Scheduler:
             jobs = [
                 {"function": s.function, "schedule": s.expression} for s in self.service.schedules
             ]
-            return _json(200, {"schedules": jobs})
+            return json_response(200, {"schedules": jobs})
         scheduled = {schedule.function for schedule in self.service.schedules}
         if request.method != "POST" or name not in scheduled:
-            return _json(404, {"message": f"No scheduled function {name!r} on this stage"})
+            return json_response(404, {"message": f"No scheduled function {name!r} on this stage"})
         try:
             body = json.loads(request.body or b"{}")
             time = datetime.fromisoformat(body["time"]) if "time" in body else datetime.now(UTC)
             if time.tzinfo is None:
                 raise ValueError("time needs an offset")
         except (ValueError, TypeError, KeyError) as error:
-            return _json(400, {"message": f'Body must be {{"time": "<ISO instant>"}}: {error}'})
+            return json_response(
+                400, {"message": f'Body must be {{"time": "<ISO instant>"}}: {error}'}
+            )
         event = scheduled_event(f"{self.service.name}-{name}", time)
         try:
             result = self.invoke(self.service.functions[name], event)
         except FunctionError as error:  # its traceback is in the function's log
-            return _json(
+            return json_response(
                 500, {"function": name, "errorType": error.error_type, "error": str(error)}
             )
-        return _json(200, {"function": name, "time": event["time"], "result": result})
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+        return json_response(200, {"function": name, "time": event["time"], "result": result})

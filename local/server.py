@@ -1,7 +1,6 @@
 """The local HTTP API: API Gateway's part (routing, JWT authorizer, CORS, its own 401/404/500
 answers) in front of the functions, plus the local tooling under `/_local/`."""
 
-import json
 import logging
 import socket
 import socketserver
@@ -16,7 +15,7 @@ from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.aws import LISTEN_BACKLOG
 from local.cognito import CognitoEndpoint
 from local.cors import Cors
-from local.events import HttpRequest, HttpResponse, http_event, http_response
+from local.events import HttpRequest, HttpResponse, http_event, http_response, json_response
 from local.lambdas import FunctionError, Lambdas, ResultTooLarge
 from local.routing import Router
 from local.serverless import Service
@@ -109,11 +108,11 @@ class LocalApi:
             response, action = self.cognito.handle(request)
             return response, f"Cognito {action}"
         if request.method == "GET" and path == "/_local/config":
-            return _json(200, self.config), "config"
+            return json_response(200, self.config), "config"
         if request.method == "GET" and path == "/_local/stats":
-            return _json(200, self.lambdas.stats()), "stats"
+            return json_response(200, self.lambdas.stats()), "stats"
         if request.method == "GET" and path == "/_local/openapi.json":
-            return _json(200, self.openapi), "openapi"
+            return json_response(200, self.openapi), "openapi"
         # The longest prefix first: "/_local" (the console) answers only what no other does.
         for prefix, (tool, label) in sorted(self.tools.items(), key=lambda t: -len(t[0])):
             if path == prefix or path.startswith(f"{prefix}/"):
@@ -244,10 +243,6 @@ def _tooling_cors(request: HttpRequest) -> list[tuple[str, str]]:
     return headers
 
 
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
-
-
 def _message(status: int, message: str) -> HttpResponse:
     """API Gateway's own error responses: `{"message": "Not Found"}`."""
-    return _json(status, {"message": message})
+    return json_response(status, {"message": message})

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote
 
 import boto3
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_response
 
 log = logging.getLogger("local")
 
@@ -70,32 +70,32 @@ class ShopStandIn:
         with self._lock:
             match request.method, parts:
                 case "GET", []:
-                    return _json(200, self._state())
+                    return json_response(200, self._state())
                 case "GET", ["_functions", "user", email]:
                     return self._user(email, request.header("auth"))
                 case "PUT", ["members", email]:
                     self._subscribe(email)
                     log.info("Shop: %s holds a subscription", email)
-                    return _json(200, self._state())
+                    return json_response(200, self._state())
                 case "DELETE", ["members", email]:
                     customer = self._customers.get(email.lower())
                     if customer is not None:
                         customer["subscriptions"] = []
                     log.info("Shop: %s holds no subscription", email)
-                    return _json(200, self._state())
+                    return json_response(200, self._state())
                 case "POST", ["outage"]:
                     return self._outage(request.raw_query)
-        return _json(404, {"message": "Not found"})
+        return json_response(404, {"message": "Not found"})
 
     def _user(self, email: str, auth: str | None) -> HttpResponse:
         if time.monotonic() < self._outage_until:
             status, answer = 503, _text(503, "Service Unavailable")
         elif auth != KEY:
-            status, answer = 401, _json(401, {"message": "Unauthorized"})
+            status, answer = 401, json_response(401, {"message": "Unauthorized"})
         elif (customer := self._customers.get(email.lower())) is None:
-            status, answer = 404, _json(404, {"message": f"user {email} not found"})
+            status, answer = 404, json_response(404, {"message": f"user {email} not found"})
         else:
-            status, answer = 200, _json(200, customer)
+            status, answer = 200, json_response(200, customer)
         self._calls.append({"email": email, "status": status, "time": _now()})
         log.info("Shop: asked about %s: %s", email, status)
         return answer
@@ -113,10 +113,10 @@ class ShopStandIn:
             if not 0 <= seconds <= 3600:
                 raise ValueError(seconds)
         except ValueError:
-            return _json(400, {"message": "seconds must be a number from 0 to 3600"})
+            return json_response(400, {"message": "seconds must be a number from 0 to 3600"})
         self._outage_until = time.monotonic() + seconds
         log.info("Shop: answering 503 for %s s", seconds)
-        return _json(200, self._state())
+        return json_response(200, self._state())
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -128,10 +128,6 @@ class ShopStandIn:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
 
 
 def _text(status: int, text: str) -> HttpResponse:

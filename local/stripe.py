@@ -29,7 +29,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qs
 
-from local.events import HttpRequest, HttpResponse
+from local.events import HttpRequest, HttpResponse, json_response
 
 PATH = "/_local/stripe"
 SECRET_KEY = "sk_test_local_stand_in"
@@ -60,7 +60,7 @@ def _listed(value: Any) -> Any:
 
 def error(status: int, message: str, kind="invalid_request_error", code=None) -> HttpResponse:
     detail = {"type": kind, "message": message, **({"code": code} if code else {})}
-    return _json(status, {"error": detail})
+    return json_response(status, {"error": detail})
 
 
 class StripeStandIn:
@@ -88,7 +88,7 @@ class StripeStandIn:
                 return error(401, "Invalid API Key provided", kind="invalid_request_error")
             return self._api(method, parts[1:], request)
         if method == "GET" and not parts:
-            return _json(200, self.state())
+            return json_response(200, self.state())
         if method == "POST" and len(parts) == 3 and parts[0] == "checkout":
             deliver = "deliver=false" not in request.raw_query
             if parts[2] == "complete":
@@ -98,14 +98,14 @@ class StripeStandIn:
         if method == "POST" and len(parts) == 3 and parts[0] == "events" and parts[2] == "resend":
             if parts[1] not in self.events:
                 return error(404, f"No such event: '{parts[1]}'", code="resource_missing")
-            return _json(200, self.deliver(parts[1]))
+            return json_response(200, self.deliver(parts[1]))
         if method == "POST" and len(parts) == 3 and parts[0] == "accounts" and parts[2] == "enable":
             return self._control(self.enable, parts[1])
         return error(404, f"Unrecognized request URL ({method}: {request.raw_path})")
 
     def _control(self, action, object_id: str, *args) -> HttpResponse:
         try:
-            return _json(200, action(object_id, *args))
+            return json_response(200, action(object_id, *args))
         except KeyError:
             return error(404, f"No such object: '{object_id}'", code="resource_missing")
         except ValueError as refused:
@@ -115,7 +115,7 @@ class StripeStandIn:
         key = request.header("Idempotency-Key")
         with self._lock:
             if method == "POST" and key and key in self.answers:
-                return _json(*self.answers[key])
+                return json_response(*self.answers[key])
         data = form(request.body) if method == "POST" else {}
         if method == "POST" and parts == ["checkout", "sessions"]:
             answer = (200, self._create_session(data))
@@ -129,7 +129,7 @@ class StripeStandIn:
         elif method == "POST" and parts[:2] == ["checkout", "sessions"] and parts[3:] == ["expire"]:
             try:
                 self.expire(parts[2], True)  # Stripe sends the event, as for any expiry
-                return _json(200, self.sessions[parts[2]])
+                return json_response(200, self.sessions[parts[2]])
             except KeyError:
                 return error(
                     404, f"No such checkout.session: '{parts[2]}'", code="resource_missing"
@@ -148,7 +148,7 @@ class StripeStandIn:
             with self._lock:
                 self.answers.setdefault(key, answer)
                 answer = self.answers[key]
-        return _json(*answer)
+        return json_response(*answer)
 
     # --- the API ------------------------------------------------------------------------------
 
@@ -351,7 +351,3 @@ class StripeStandIn:
                     for a in self.accounts.values()
                 ],
             }
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
