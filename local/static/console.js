@@ -185,22 +185,9 @@ async function refresh() {
   ]);
 }
 
-const status = document.getElementById("signed-in");
-document.getElementById("login").value = SIGN_IN.login || "";
-document.getElementById("password").value = SIGN_IN.password || "";
-document.getElementById("sign-in").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    token = await signIn(event.target.login.value, event.target.password.value);
-    status.textContent = `signed in as ${usernameOf(token)}`;
-  } catch (error) {
-    status.textContent = `sign-in failed: ${error.message}`;
-  }
+const signInAtStart = signInBar(document.getElementById("sign-in"), SIGN_IN, async (signedIn) => {
+  if (signedIn) token = signedIn;  // a failed attempt leaves whoever was signed in
   await refresh();
 });
 document.getElementById("refresh").addEventListener("click", refresh);
-if (SIGN_IN.login) {
-  document.getElementById("sign-in").requestSubmit();
-} else {
-  refresh();
-}
+if (!signInAtStart()) refresh();
