@@ -171,7 +171,7 @@ class RoundTrips:
 
 class SilentServer:
     """A server on 127.0.0.1 that accepts connections and never answers: a service that hangs,
-    so only its clients' own timeouts end their calls. A context manager; `url` is its address."""
+    so only its clients' own timeouts end their calls. A context manager."""
 
     def __init__(self) -> None:
         self._listening = socket.create_server(("127.0.0.1", 0))
@@ -179,8 +179,12 @@ class SilentServer:
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._listening.getsockname()[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._listening.getsockname()[1]}"
+        return f"http://{self.address}"
 
     def _accept(self) -> None:
         while True:
