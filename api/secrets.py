@@ -3,29 +3,51 @@ function's environment (`dojo-scheduler/<stage>/<purpose>`, serverless.yml custo
 a JSON object read at run time through Powertools Parameters and cached for a few minutes, so
 a rotated value is picked up without a deploy. Never in the template or an environment variable.
 
+A read is bounded (SECRET_SECONDS): botocore's defaults (60 s to connect, 60 s to read, 5
+attempts) would let a Secrets Manager that never answers outlast the notify function after it
+claimed a message (notifications/deliver.py), which would then never be sent. Bounded, the read
+fails in time, the claim is given back and the stream retries the record.
+
 Imported only by the functions that read a secret (Powertools Parameters loads boto3).
 """
 
+import functools
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import (
     GetParameterError,
     TransformParameterError,
 )
+from botocore.config import Config
 
 MAX_AGE = 300  # seconds a container keeps a secret before reading it again
+CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=1,  # GetSecretValue answers in tens of milliseconds
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+# Each attempt's connect + read, and standard mode's backoff (at most 1 s) between the two.
+SECRET_SECONDS = (
+    CONFIG.retries["total_max_attempts"] * (CONFIG.connect_timeout + CONFIG.read_timeout) + 1
+)
 
 
 class SecretUnavailable(Exception):
-    """The secret cannot be read (missing, not granted, Secrets Manager down, not JSON):
-    worth retrying later."""
+    """The secret cannot be read (missing, not granted, Secrets Manager down or not answering,
+    not JSON): worth retrying later."""
+
+
+@functools.cache
+def _provider() -> SecretsProvider:
+    """One per container: its client, and the values it caches (tests clear it)."""
+    return SecretsProvider(boto_config=CONFIG)
 
 
 def stage_secret(name: str, key: str) -> str:
     """`key` of the stage's JSON secret `name`."""
     try:
-        value: Any = get_secret(name, transform="json", max_age=MAX_AGE)
+        value: Any = _provider().get(name, transform="json", max_age=MAX_AGE)
     except (GetParameterError, TransformParameterError) as error:
         raise SecretUnavailable(f"secret {name} not readable: {error}") from error
     if not isinstance(value, dict) or not value.get(key):

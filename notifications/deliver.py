@@ -26,9 +26,9 @@ from notifications.changes import (
 from notifications.discord import Discord, DiscordRejected, MaybeDelivered
 
 # A record is not started with less time left than one slow Discord call may take (3 attempts
-# of up to 3 s connect + 10 s read, and up to 10 s rate-limit waits between them); it fails
-# instead and is retried.
-RESERVE_MS = 60_000
+# of up to 3 s connect + 10 s read, and up to 10 s rate-limit waits between them, after reading
+# the bot token: api/secrets.py's SECRET_SECONDS); it fails instead and is retried.
+RESERVE_MS = 65_000
 
 # The user setting that turns each kind of direct message off.
 OPT_OUTS = {

@@ -2,6 +2,8 @@
 
 import copy
 import json
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
@@ -165,3 +167,38 @@ class RoundTrips:
             ends.append(self._depth)
         self._depth = max(ends, default=start)
         return results
+
+
+class SilentServer:
+    """A server on 127.0.0.1 that accepts connections and never answers: a service that hangs,
+    so only its clients' own timeouts end their calls. A context manager."""
+
+    def __init__(self) -> None:
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._listening.getsockname()[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listening.accept()
+            except OSError:  # closed
+                return
+            self.connections.append(connection)
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._listening.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self._listening.close()
+        for connection in self.connections:
+            connection.close()

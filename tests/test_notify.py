@@ -9,13 +9,16 @@ Discord's API reference.
 import json
 import logging
 import re
+import time
 
+import boto3
 import botocore.session
 import pytest
 import requests
 import responses
 from responses import matchers
 
+from api import secrets
 from database import notifications as store
 from database.client import to_item
 from handlers.availability import book
@@ -23,9 +26,9 @@ from handlers.availability import set as set_availability
 from handlers.stream import notify
 from local.streams import lambda_record
 from notifications.changes import announcement, availability_changes, discord_time
-from notifications.deliver import Notifier, Settings
+from notifications.deliver import RESERVE_MS, Notifier, Settings
 from notifications.discord import Discord
-from support import add_user, availability, body, http_event
+from support import SilentServer, add_user, availability, body, http_event
 
 API = "https://discord.test/api/v10"
 MESSAGES = re.compile(rf"{API}/channels/\d+/messages")
@@ -563,6 +566,100 @@ def test_a_booking_succeeds_with_discord_down(players, streams, discord_api):
     assert run(records)  # Discord is down: the records fail, to be retried
     item = players.get_item(TableName="test-meetings", Key=to_item({"id": offered}))["Item"]
     assert item["participant"] == {"S": "bob"}  # the booking stands
+
+
+# --- the bot token unreadable: Secrets Manager failing or hanging -------------------------------
+
+SECRET = "dojo-scheduler/test/discord"  # serverless.yml's DISCORD_SECRET_NAME on this stage
+
+
+def create_bot_secret() -> None:
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name=SECRET, SecretString=json.dumps({notify.TOKEN_KEY: "test-bot-token"})
+    )
+
+
+@pytest.fixture
+def cold_secrets():
+    """A cold container: no Secrets Manager client, no secret cached yet."""
+    secrets._provider.cache_clear()
+    yield
+    secrets._provider.cache_clear()
+
+
+@pytest.fixture
+def token_from_secret(discord_api, cold_secrets, monkeypatch):
+    """notify reading its bot token as deployed: from the stage's secret, before each call."""
+    monkeypatch.setattr(notify.settings, "secret_name", SECRET)
+    monkeypatch.setattr(notify.notifier.discord, "token", notify._token)
+
+
+@pytest.fixture(params=["missing", "unanswered"])
+def unreadable_token(request, token_from_secret, monkeypatch):
+    """The bot token cannot be read: no such secret (Secrets Manager's error), or Secrets
+    Manager accepting the connection and never answering. Calling the result mends it."""
+    if request.param == "missing":
+        yield create_bot_secret
+        return
+    create_bot_secret()
+    with SilentServer() as hung:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung.url)
+        secrets._provider.cache_clear()
+
+        def mend() -> None:
+            monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+            secrets._provider.cache_clear()
+
+        yield mend
+
+
+def test_an_unreadable_bot_token_fails_the_record_and_a_retry_sends_once(
+    players, streams, discord_api, unreadable_token, monkeypatch
+):
+    released = []
+    release = store.release
+    monkeypatch.setattr(store, "release", lambda key: (released.append(key), release(key)))
+    put(players, "availabilities", open_availability())  # announced: claimed, then sent
+    put(players, "meetings", meeting())  # a direct message: the member is looked up first
+    availabilities, meetings = streams.take("availabilities"), streams.take("meetings")
+    announce = store.claim_key(availabilities[0]["eventID"], "announce")
+    booked = store.claim_key(meetings[0]["eventID"], "booked")
+
+    for records in (availabilities, meetings):
+        started = time.monotonic()
+        assert run(records) == sequence(records)  # retried by the stream
+        # Within the time a record is started with (notifications/deliver.py's RESERVE_MS).
+        assert time.monotonic() - started <= secrets.SECRET_SECONDS
+    assert len(discord_api.mock.calls) == 0  # nothing sent, not even a lookup
+    assert released == [announce]  # the announcement's claim was taken, and given back
+    assert store.claim_state(announce) is None
+    assert store.claim_state(booked) is None  # never claimed: the lookup failed first
+
+    unreadable_token()
+    for _ in range(2):  # Lambda's retry, then a redelivery of the same records
+        assert run(availabilities) == []
+        assert run(meetings) == []
+    assert len(discord_api.announcements()) == 1
+    assert {name: len(texts) for name, texts in discord_api.direct_messages().items()} == {
+        "alice_dojo": 1
+    }
+    assert store.claim_state(announce) == store.claim_state(booked) == store.SENT
+    (post,) = discord_api.calls("POST", f"/channels/{CHANNEL}/messages")
+    assert post.request.headers["Authorization"] == "Bot test-bot-token"
+
+
+def test_reading_the_token_fits_in_the_time_a_record_is_started_with(cold_secrets):
+    """A hanging Secrets Manager must fail the read, not the function: with the function timed
+    out after a claim, the claim would stay SENDING and the message would never be sent."""
+    config = secrets._provider().client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    attempts = config.retries["total_max_attempts"]
+    backoff = 1  # botocore's standard mode: at most 1 s before the second attempt
+    read = attempts * (config.connect_timeout + config.read_timeout) + backoff
+    assert read <= secrets.SECRET_SECONDS
+    discord = Discord("t")
+    call = discord.attempts * sum(discord.timeout) + (discord.attempts - 1) * discord.max_wait
+    assert secrets.SECRET_SECONDS + call <= RESERVE_MS / 1000
 
 
 # --- the pieces -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 import requests
 import responses
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from database.client import from_item, to_item
 from database.errors import Conflict
@@ -386,13 +387,17 @@ class RefundStream:
             StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
 
+    def take(self) -> list[dict]:
+        """The new records, read and not run (a delivery that is lost)."""
+        result = self.streams.get_records(ShardIterator=self.iterator)
+        self.iterator = result["NextShardIterator"]
+        return [lambda_record(record, self.arn) for record in result["Records"]]
+
     def run(self, retries=5) -> list[dict]:
         """Runs the new records; returns those given up on (what the DLQ would get)."""
         given_up = []
         while True:
-            result = self.streams.get_records(ShardIterator=self.iterator)
-            self.iterator = result["NextShardIterator"]
-            records = [lambda_record(record, self.arn) for record in result["Records"]]
+            records = self.take()
             if not records:
                 return given_up
             for _ in range(retries + 1):
@@ -987,6 +992,73 @@ def test_a_refund_the_stream_gave_up_on_is_made_by_the_reconciliation(
     assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
     assert ledger()["status"] == "REFUNDED"
     assert len(stripe_api.refunds) == 1
+
+
+@pytest.mark.parametrize("lost", ["dropped", "dead-lettered"])
+def test_a_refund_whose_stream_record_was_lost_is_made_once_whatever_comes_later(
+    confirmed, stripe_api, refund_stream, lost
+):
+    """The refund's stream record never does its work: dropped (never handed to refundPayments:
+    the mapping disabled, the record trimmed from the stream) or dead-lettered (Stripe failing
+    every retry). The reconciliation makes the refund; the same records delivered later (the
+    dead-letter queue's coordinates redriven, a late delivery) find it made and change nothing."""
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    if lost == "dropped":
+        records = refund_stream.take()
+    else:
+        stripe_api.fail_refunds(100)
+        records = refund_stream.run(retries=2)
+        stripe_api.fail_refunds(0)
+    assert any(refund_function.refund_decided(DynamoDBRecord(r)) for r in records)
+    assert ledger()["status"] == "REFUND_PENDING"
+
+    done = reconcile_at(datetime.now(UTC) + timedelta(minutes=16))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    assert _money(stripe_api) == ["pi_test_0001"]
+    settled = snapshot(confirmed)
+    calls = len(stripe_api.mock.calls)
+
+    for _ in range(2):  # the same records again: redriven, then redelivered once more
+        assert refund_function.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert reconcile_at(datetime.now(UTC) + timedelta(minutes=18))["refunds"] == {}
+
+    assert len(stripe_api.mock.calls) == calls  # Stripe not even asked
+    assert snapshot(confirmed) == settled  # no attempt counted, nothing rewritten
+    assert ledger()["refundId"] == "re_test_0001"
+    assert meeting(confirmed)["refund"] == {"status": "succeeded", "amount": 5000}
+
+
+def test_a_redelivery_racing_the_reconciliation_refunds_once(confirmed, stripe_api, refund_stream):
+    """The lost record is delivered at last while the reconciliation's own attempt is on its way
+    to Stripe: two attempts, two idempotency keys, one refund. The one Stripe sees second is
+    refused (charge_already_refunded) and finds the record settled."""
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    records = refund_stream.take()  # not delivered in time
+    answer_refund = stripe_api._refund
+    redelivered = []
+
+    def redelivered_meanwhile(request):
+        if request.headers["Idempotency-Key"].endswith("-1"):  # the reconciliation's attempt,
+            redelivered.append(refund_function.handler({"Records": records}, None))  # not yet
+        return answer_refund(request)  # handled by Stripe
+
+    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
+    stripe_api.mock.add_callback(responses.POST, f"{API}/refunds", redelivered_meanwhile)
+
+    done = reconcile_at(datetime.now(UTC) + timedelta(minutes=16))
+
+    assert redelivered == [{"batchItemFailures": []}]
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    refunds = [
+        call.request for call in stripe_api.mock.calls if call.request.url.endswith("/refunds")
+    ]
+    keys = [request.headers["Idempotency-Key"] for request in refunds]
+    assert keys == ["refund-cs_test_0001-2", "refund-cs_test_0001-1"]  # redelivery, then ours
+    assert _money(stripe_api) == ["pi_test_0001"]
+    record = ledger()
+    assert (record["status"], record["refundId"]) == ("REFUNDED", "re_test_0001")
+    assert meeting(confirmed)["refund"] == {"status": "succeeded", "amount": 5000}
 
 
 def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, refund_stream):

@@ -1,11 +1,12 @@
 """Club tournaments: the bot's calls (its token checked in constant time), the sites' APIs mocked at
 the HTTP layer in their own shapes (`responses`), the leaderboards' transactions under concurrent
-updates, the monthly job (re-run, MongoDB down) against the MongoDB stand-in over the wire
-protocol, and GET /calendar's tournaments."""
+updates, the monthly job (re-run, MongoDB down, never answering or timing out mid-reset) against
+the MongoDB stand-in over the wire protocol, and GET /calendar's tournaments."""
 
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -22,7 +23,7 @@ from handlers.calendar import get as get_calendar
 from handlers.tournaments import create, get_leaderboard, snapshot, update_leaderboard
 from handlers.tournaments import list as list_tournaments
 from local.mongo import MongoStandIn
-from support import RoundTrips, body, http_event
+from support import SERVICE, RoundTrips, SilentServer, body, http_event
 from support import snapshot as table_snapshot
 from tournaments import mongo, sites
 
@@ -609,6 +610,128 @@ def test_mongo_down_keeps_the_snapshot_and_a_retry_redoes_only_the_reset(on, bot
     assert retry["reset"] == {"players": 1, "chesscom-players": 0}
     assert bot_db.players.find_one({})["blitz_score"] == 0
     assert store.reset_done(f"{closed:%Y-%m}")
+
+
+# --- the monthly job: MongoDB timing out ------------------------------------------------------
+
+
+class StallingMongo(MongoStandIn):
+    """The stand-in, answering the handshake and everything else, but never the updates of the
+    collections in `stalled`: a server that stops answering in the middle of the reset."""
+
+    def __init__(self, stalled: set[str]):
+        super().__init__()
+        self.stalled = stalled
+        self.resume = threading.Event()
+
+    def _command(self, command: dict, database: str, connection_id: int) -> dict:
+        name = next(iter(command), "")
+        if name == "update" and command[name] in self.stalled:
+            self.resume.wait()  # long after pymongo gave up on this connection
+            return {"ok": 0.0, "errmsg": "too late", "code": 50, "codeName": "MaxTimeMSExpired"}
+        return super()._command(command, database, connection_id)
+
+    def stop(self) -> None:
+        self.resume.set()
+        super().stop()
+
+
+def bot_secret_names(url):
+    """The tournament secret, now holding `url` as the bot's MongoDB (a rotated value)."""
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=SECRET_NAME,
+        SecretString=json.dumps({"botAccessToken": TOKEN, "mongoConnectionString": url}),
+    )
+    parameters.clear_caches()
+
+
+def run_job_until_it_fails(now):
+    """The job's invocation: it must raise (Lambda's retry of a failed scheduled invocation)
+    and not run into the function's timeout (serverless.yml: 90 s)."""
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="MongoDB reset failed"):
+        run_job(iso(now))
+    return time.monotonic() - started
+
+
+def assert_snapshots_made_and_reset_pending(month):
+    """Every snapshot of the closed month whole (copied, its current leaderboard emptied, in one
+    transaction each) and the reset not marked done: what the retry starts from."""
+    board = store.Board("lichess", "MONTHLY", "ARENA", "BLITZ")
+    assert [p.username for p in store.get_leaderboard(board, month)] == ["anna"]
+    assert store.get_leaderboard(board, store.CURRENT) == []
+    assert not store.reset_done(month)
+
+
+def test_mongo_never_answering_fails_the_job_after_the_snapshots_and_a_retry_resets(
+    on, bot_db, mongo_server
+):
+    """A server that accepts connections and never answers (not even the handshake): pymongo's
+    serverSelectionTimeoutMS ends the reset before anything is sent."""
+    bot_db.players.insert_one({"lichess": "anna", "blitz_score": 12})
+    post_standings(players(anna=3))
+    now, month = month_start(), f"{month_start(1):%Y-%m}"
+    with SilentServer() as hung:
+        bot_secret_names(f"mongodb://{hung.address}/?directConnection=true")
+        elapsed = run_job_until_it_fails(now)
+        assert hung.connections  # reached, and never answered
+    assert elapsed < mongo.TIMEOUTS_MS["serverSelectionTimeoutMS"] / 1000 + 5
+    assert_snapshots_made_and_reset_pending(month)
+    assert bot_db.players.find_one({})["blitz_score"] == 12
+    before = table_snapshot(on)
+
+    bot_secret_names(mongo_server.url)  # MongoDB answers again
+    retry = run_job(iso(now + timedelta(minutes=1)))
+    assert retry == {"snapshots": [], "reset": {"players": 1, "chesscom-players": 0}}
+    assert bot_db.players.find_one({})["blitz_score"] == 0
+    after = table_snapshot(on)["test-tournaments"]
+    # The retry added the month's marker and changed no leaderboard.
+    assert [item for item in after if item["pk"] != {"S": store.RESET}] == before[
+        "test-tournaments"
+    ]
+    assert store.reset_done(month)
+
+
+def test_mongo_timing_out_mid_reset_fails_the_job_and_a_retry_finishes_the_reset(on, monkeypatch):
+    """The server answers the handshake and the first collection's update, then never answers
+    the second: pymongo's socketTimeoutMS ends the call. The scores of the first collection are
+    reset, of the second not; the reset is not marked done, so the retry redoes it whole (setting
+    a score to 0 twice changes nothing)."""
+    monkeypatch.setitem(mongo.TIMEOUTS_MS, "socketTimeoutMS", 500)
+    server = StallingMongo(stalled={"chesscom-players"})
+    try:
+        bot = server.client[mongo.DATABASE]
+        bot.players.insert_one({"lichess": "anna", "blitz_score": 12})
+        bot["chesscom-players"].insert_one({"chesscom": "cleo", "rapid_comb_total_gp": 7})
+        post_standings(players(anna=3))
+        now, month = month_start(), f"{month_start(1):%Y-%m}"
+        bot_secret_names(server.url)
+
+        elapsed = run_job_until_it_fails(now)
+
+        assert elapsed < mongo.TIMEOUTS_MS["socketTimeoutMS"] / 1000 + 5
+        assert_snapshots_made_and_reset_pending(month)
+        assert bot.players.find_one({})["blitz_score"] == 0
+        assert bot["chesscom-players"].find_one({})["rapid_comb_total_gp"] == 7
+
+        server.stalled.clear()  # MongoDB answers again
+        retry = run_job(iso(now + timedelta(minutes=1)))
+        assert retry == {"snapshots": [], "reset": {"players": 1, "chesscom-players": 1}}
+        assert bot["chesscom-players"].find_one({})["rapid_comb_total_gp"] == 0
+        assert bot.players.find_one({})["lichess"] == "anna"
+        assert store.reset_done(month)
+        assert run_job(iso(now + timedelta(minutes=2)))["reset"] == "done before"
+    finally:
+        server.stop()
+
+
+def test_mongos_timeouts_end_the_reset_within_the_functions_timeout():
+    """Each UpdateMany: at most server selection, connecting and the socket timeout; both
+    collections well within serverless.yml's timeout, leaving time for the DynamoDB calls: a
+    MongoDB that hangs fails the invocation (retried) instead of timing the function out."""
+    function = SERVICE.document["functions"]["snapshotLeaderboards"]
+    per_update = sum(mongo.TIMEOUTS_MS.values()) / 1000  # selection, a new connection, the call
+    assert len(mongo.COLLECTIONS) * per_update <= function["timeout"] - 30
 
 
 @pytest.mark.parametrize(
