@@ -1,33 +1,55 @@
-"""The stage's secrets: one Secrets Manager secret per stage and purpose, named in the
-function's environment (`dojo-scheduler/<stage>/<purpose>`, serverless.yml custom.secrets),
-a JSON object read at run time through Powertools Parameters and cached for a few minutes, so
-a rotated value is picked up without a deploy. Never in the template or an environment variable.
+"""The stage's secrets, one reader for all: one Secrets Manager secret per stage and purpose
+(`dojo-scheduler/<stage>/<purpose>`, serverless.yml custom.secrets), named in the function's
+environment as <PURPOSE>_SECRET_NAME, a JSON object read at run time through Powertools
+Parameters and cached for a few minutes, so a rotated value is picked up without a deploy.
+Never in the template or an environment variable. Which fields the object holds, and what a
+missing one means, is for the feature that reads it (payments.stripe_client, tournaments.secret,
+membership.shop, handlers/stream/notify.py).
 
 Imported only by the functions that read a secret (Powertools Parameters loads boto3).
 """
 
+import functools
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import (
     GetParameterError,
     TransformParameterError,
 )
+from botocore.config import Config
 
 MAX_AGE = 300  # seconds a container keeps a secret before reading it again
+# Secrets Manager calls: 3 attempts of at most 2 s connect + 3 s read, well within any
+# function's timeout (20 s). A caller with a tighter budget (createUser, inside Cognito's 5 s)
+# passes its own.
+CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=3
+)
 
 
 class SecretUnavailable(Exception):
-    """The secret cannot be read (missing, not granted, Secrets Manager down, not JSON):
-    worth retrying later."""
+    """The secret cannot be read (missing, not granted, Secrets Manager down, not a JSON
+    object): worth retrying later."""
 
 
-def stage_secret(name: str, key: str) -> str:
-    """`key` of the stage's JSON secret `name`."""
+@functools.cache
+def _provider(config: Config) -> SecretsProvider:
+    """One client (and cache) per configuration, created once per container."""
+    return SecretsProvider(boto_config=config)
+
+
+def stage_secret(name: str, config: Config = CONFIG) -> dict[str, Any]:
+    """The stage's JSON secret `name`, as an object."""
     try:
-        value: Any = get_secret(name, transform="json", max_age=MAX_AGE)
+        value: Any = _provider(config).get(name, transform="json", max_age=MAX_AGE)
     except (GetParameterError, TransformParameterError) as error:
         raise SecretUnavailable(f"secret {name} not readable: {error}") from error
-    if not isinstance(value, dict) or not value.get(key):
-        raise SecretUnavailable(f"secret {name} holds no {key}")
-    return str(value[key])
+    if not isinstance(value, dict):
+        raise SecretUnavailable(f"secret {name} is not a JSON object")
+    return value
+
+
+def clear_caches() -> None:
+    """Every cached secret and client, as in a new container (tests: a rotated value)."""
+    _provider.cache_clear()
