@@ -1,7 +1,10 @@
-"""The stage's secrets: one Secrets Manager secret per stage and purpose, named in the
-function's environment (`dojo-scheduler/<stage>/<purpose>`, serverless.yml custom.secrets),
-a JSON object read at run time through Powertools Parameters and cached for a few minutes, so
-a rotated value is picked up without a deploy. Never in the template or an environment variable.
+"""The stage's secrets, one reader for all: one Secrets Manager secret per stage and purpose
+(`dojo-scheduler/<stage>/<purpose>`, serverless.yml custom.secrets), named in the function's
+environment as <PURPOSE>_SECRET_NAME, a JSON object read at run time through Powertools
+Parameters and cached for a few minutes, so a rotated value is picked up without a deploy.
+Never in the template or an environment variable. Which fields the object holds, and what a
+missing one means, is for the feature that reads it (payments.stripe_client, tournaments.secret,
+membership.shop, handlers/stream/notify.py).
 
 A read is bounded (SECRET_SECONDS): botocore's defaults (60 s to connect, 60 s to read, 5
 attempts) would let a Secrets Manager that never answers outlast the notify function after it
@@ -22,6 +25,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
 from botocore.config import Config
 
 MAX_AGE = 300  # seconds a container keeps a secret before reading it again
+# A caller with a tighter budget (createUser, inside Cognito's 5 s) passes its own.
 CONFIG = Config(
     connect_timeout=1,
     read_timeout=1,  # GetSecretValue answers in tens of milliseconds
@@ -35,21 +39,26 @@ SECRET_SECONDS = (
 
 class SecretUnavailable(Exception):
     """The secret cannot be read (missing, not granted, Secrets Manager down or not answering,
-    not JSON): worth retrying later."""
+    not a JSON object): worth retrying later."""
 
 
 @functools.cache
-def _provider() -> SecretsProvider:
-    """One per container: its client, and the values it caches (tests clear it)."""
-    return SecretsProvider(boto_config=CONFIG)
+def _provider(config: Config) -> SecretsProvider:
+    """One client (and cache) per configuration, created once per container."""
+    return SecretsProvider(boto_config=config)
 
 
-def stage_secret(name: str, key: str) -> str:
-    """`key` of the stage's JSON secret `name`."""
+def stage_secret(name: str, config: Config = CONFIG) -> dict[str, Any]:
+    """The stage's JSON secret `name`, as an object."""
     try:
-        value: Any = _provider().get(name, transform="json", max_age=MAX_AGE)
+        value: Any = _provider(config).get(name, transform="json", max_age=MAX_AGE)
     except (GetParameterError, TransformParameterError) as error:
         raise SecretUnavailable(f"secret {name} not readable: {error}") from error
-    if not isinstance(value, dict) or not value.get(key):
-        raise SecretUnavailable(f"secret {name} holds no {key}")
-    return str(value[key])
+    if not isinstance(value, dict):
+        raise SecretUnavailable(f"secret {name} is not a JSON object")
+    return value
+
+
+def clear_caches() -> None:
+    """Every cached secret and client, as in a new container (tests: a rotated value)."""
+    _provider.cache_clear()

@@ -78,14 +78,14 @@ def main() -> int:
         # The functions' environment, before any handler is imported: they read it at import.
         os.environ.update(service.environment())
         table_names = aws.create_tables(service)
-        if payments.enable_if_keyed(serverless.REGION):
+        if payments.enable_if_keyed(service):
             log.info(
                 "Payments on (Stripe test mode); webhooks: stripe listen --forward-to "
                 "http://localhost:%s/stripe/webhook",
                 os.environ.get("PORT", "4000"),
             )
         if "tournaments" in features:  # the bot's token and MongoDB
-            bot = local_tournaments.enable(service, serverless.REGION)
+            bot = local_tournaments.enable(service)
         pool = aws.create_user_pool(service)
         pool, kept = _restore(pool)
         keeper = persistence.Keeper(
@@ -202,12 +202,12 @@ def _server(
         raise SystemExit(message) from None
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
-    os.environ.update(discord.keep_token_secret(discord.settings(shell, api_url)))
+    os.environ.update(discord.keep_token_secret(service, discord.settings(shell, api_url)))
     stripe_tool = None
     if payments.requested() and not payments.keyed():  # else real Stripe, or no payments
         stand_in = stripe_stand_in.StripeStandIn(api_url)
         payments.enable_stand_in(
-            serverless.REGION,
+            service,
             api_url + stripe_stand_in.PATH,
             stripe_stand_in.SECRET_KEY,
             stand_in.webhook_secret,
@@ -215,9 +215,7 @@ def _server(
         stripe_tool = (stand_in.handle, "Stripe stand-in")
     if bot:
         os.environ.update(local_tournaments.site_settings(shell, api_url))
-    shop_stand_in = service.has_feature("membership") and shop.enable(
-        shell, api_url, serverless.REGION
-    )
+    shop_stand_in = service.has_feature("membership") and shop.enable(service, shell, api_url)
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -306,7 +304,7 @@ def _announce(
             f"  {'Chess.com':<17} {api_url}{chesscom.PATH} (a stand-in)",
             f"  {'MongoDB':<17} {bot[1].describe()}",
         ]
-    if os.environ.get("MEMBERSHIP_SECRET_NAME") and (shop_url := os.environ.get("SHOP_URL")):
+    if os.environ.get("SHOP_SECRET_NAME") and (shop_url := os.environ.get("SHOP_URL")):
         stand_in = shop_url.startswith(api_url)
         lines.append(
             f"  {'Shop':<17} {shop_url}"

@@ -5,6 +5,8 @@ serverless.yml, so the local tables and pool are the deployed ones (as far as mo
 """
 
 import io
+import json
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -166,6 +168,18 @@ def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
             )
         names.append(table["TableName"])
     return names
+
+
+def create_secret(service: Service, purpose: str, values: dict[str, str]) -> str:
+    """The stage's secret for `purpose` (serverless.yml custom.secrets), a JSON object, created
+    as on AWS by hand (README, "Secrets"), and its name where the functions find it:
+    <PURPOSE>_SECRET_NAME. No function's environment holds a value. Returns the name."""
+    name = service.document["custom"]["secrets"][purpose]["name"]
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=name, SecretString=json.dumps(values)
+    )
+    os.environ[f"{purpose.upper()}_SECRET_NAME"] = name
+    return name
 
 
 def _stream_view_type(properties: dict[str, Any]) -> str:

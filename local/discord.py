@@ -9,7 +9,6 @@ MAX_MESSAGES), for `GET /_local/discord`, and logs each message as one line in t
 """
 
 import itertools
-import json
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from local.events import HttpRequest, HttpResponse, json_body, json_response
+from local.serverless import Service
 
 log = logging.getLogger("local")
 
@@ -54,19 +54,16 @@ def settings(shell: Mapping[str, str], api_url: str) -> dict[str, str]:
     }
 
 
-def keep_token_secret(settings: dict[str, str]) -> dict[str, str]:
-    """`settings` without the bot token, which goes where it is on AWS: the stage's Secrets
-    Manager secret (in the embedded moto, named by DISCORD_SECRET_NAME from serverless.yml),
-    read by the notify function under its role. No function's environment holds it."""
-    import boto3  # the stack's process only
+def keep_token_secret(service: Service, settings: dict[str, str]) -> dict[str, str]:
+    """`settings` without the bot token, which goes where it is on AWS: the stage's Discord
+    secret (in the embedded moto, local.aws.create_secret), read by the notify function under
+    its role. No function's environment holds it."""
+    from local import aws  # the stack's process only
 
     settings = dict(settings)
     token = settings.pop("DISCORD_AUTH")
     os.environ.pop("DISCORD_AUTH", None)  # the shell's, inherited by the functions otherwise
-    secrets = boto3.client("secretsmanager")
-    secrets.create_secret(
-        Name=os.environ["DISCORD_SECRET_NAME"], SecretString=json.dumps({"discordAuth": token})
-    )
+    aws.create_secret(service, "discord", {"discordAuth": token})
     return settings
 
 

@@ -2,8 +2,8 @@
 developer gives a real Stripe test-mode key; LOCAL_PAYMENTS=off makes a stage without payments
 (like `simple`: no payment route, no `price`).
 
-Either way the stage's Secrets Manager secret is created in the embedded moto, exactly as on
-AWS (README, "Payments"), and the payment functions read it from there.
+Either way the stage's Stripe secret is created in the embedded moto, exactly as on AWS (README,
+"Payments"; local.aws.create_secret), and the payment functions read it from there.
 
 - Without STRIPE_SECRET_KEY: the secret holds the stand-in's keys and STRIPE_API_BASE points
   the stripe library at `/_local/stripe`, which sends signed webhooks to the local route.
@@ -15,12 +15,11 @@ AWS (README, "Payments"), and the payment functions read it from there.
   which prints the signing secret to give as STRIPE_WEBHOOK_SECRET (whsec_...).
 """
 
-import json
 import os
 
-import boto3
+from local import aws
+from local.serverless import Service
 
-SECRET_NAME = "dojo-scheduler/local/stripe"
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
@@ -34,7 +33,7 @@ def keyed() -> bool:
     return bool(os.environ.get("STRIPE_SECRET_KEY"))
 
 
-def enable_if_keyed(region: str) -> bool:
+def enable_if_keyed(service: Service) -> bool:
     """Turns payments on when STRIPE_SECRET_KEY is a test-mode key; True when on."""
     key = os.environ.get("STRIPE_SECRET_KEY", "")
     if not key:
@@ -42,19 +41,19 @@ def enable_if_keyed(region: str) -> bool:
     if not key.startswith(TEST_KEY_PREFIXES):
         raise SystemExit("STRIPE_SECRET_KEY must be a test-mode key (sk_test_...) locally")
     _enable(
-        region, {"secretKey": key, "webhookSecret": os.environ.get("STRIPE_WEBHOOK_SECRET", "")}
+        service, {"secretKey": key, "webhookSecret": os.environ.get("STRIPE_WEBHOOK_SECRET", "")}
     )
     return True
 
 
-def enable_stand_in(region: str, stand_in_url: str, secret_key: str, webhook_secret: str) -> None:
+def enable_stand_in(
+    service: Service, stand_in_url: str, secret_key: str, webhook_secret: str
+) -> None:
     """Turns payments on against the stand-in at `stand_in_url`."""
-    _enable(region, {"secretKey": secret_key, "webhookSecret": webhook_secret})
+    _enable(service, {"secretKey": secret_key, "webhookSecret": webhook_secret})
     os.environ["STRIPE_API_BASE"] = stand_in_url
 
 
-def _enable(region: str, keys: dict[str, str]) -> None:
-    secrets = boto3.client("secretsmanager", region_name=region)
-    secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(keys))
-    os.environ["PAYMENTS_SECRET_NAME"] = SECRET_NAME
+def _enable(service: Service, keys: dict[str, str]) -> None:
+    aws.create_secret(service, "stripe", keys)
     os.environ.setdefault("FRONTEND_HOST", "http://localhost:3000")

@@ -1,13 +1,13 @@
 """Membership in `make run` (MEMBERSHIP=1), against a stand-in for the club's shop under
 `/_local/shop`.
 
-The shop's key goes into a Secrets Manager secret in the embedded moto, as on AWS (README,
-"Membership"), and createUser and getUserAccess read it from there and ask the shop through
-membership/shop.py, unchanged: `GET {SHOP_URL}/_functions/user/{email}` with `Auth: <key>`.
-SHOP_URL is this stand-in, which answers that path in the shop's shapes (200 `{"user": {"_id"},
-"subscriptions": [{"_id"}]}` for a member, the same with `[]` for a customer whose subscription
-ended, 404 for an email it does not know), unless the developer gives a real key (WIX_API_KEY,
-and SHOP_URL, default https://chessdojo.shop): then the real shop is asked.
+The shop's key goes into the stage's shop secret in the embedded moto, as on AWS (README,
+"Membership"; local.aws.create_secret), and createUser and getUserAccess read it from there and
+ask the shop through membership/shop.py, unchanged: `GET {SHOP_URL}/_functions/user/{email}`
+with `Auth: <key>`. SHOP_URL is this stand-in, which answers that path in the shop's shapes (200
+`{"user": {"_id"}, "subscriptions": [{"_id"}]}` for a member, the same with `[]` for a customer
+whose subscription ended, 404 for an email it does not know), unless the developer gives a real
+key (WIX_API_KEY, and SHOP_URL, default https://chessdojo.shop): then the real shop is asked.
 
 Control routes, for a developer or a test:
 - `PUT /_local/shop/members/{email}`: the email holds an active subscription from now on;
@@ -16,7 +16,6 @@ Control routes, for a developer or a test:
 - `GET /_local/shop`: the members, the outage, and every call received (email, status, time).
 """
 
-import json
 import logging
 import os
 import threading
@@ -27,15 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import boto3
-
+from local import aws
 from local.events import HttpRequest, HttpResponse, json_response
+from local.serverless import Service
 
 log = logging.getLogger("local")
 
 PATH = "/_local/shop"
 KEY = "local"
-SECRET_NAME = "dojo-scheduler/local/shop"
 REAL_SHOP = "https://chessdojo.shop"
 
 
@@ -44,14 +42,12 @@ def requested() -> bool:
     return os.environ.get("MEMBERSHIP", "") == "1"
 
 
-def enable(shell: Mapping[str, str], api_url: str, region: str) -> bool:
+def enable(service: Service, shell: Mapping[str, str], api_url: str) -> bool:
     """Stores the shop's key in moto's Secrets Manager and points the functions at the shop:
     this stand-in, or the real shop with the developer's WIX_API_KEY. True for the stand-in."""
     real_key = shell.get("WIX_API_KEY", "")
-    secrets = boto3.client("secretsmanager", region_name=region)
-    secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"wixApiKey": real_key or KEY}))
-    shop_url = (shell.get("SHOP_URL") or REAL_SHOP) if real_key else api_url + PATH
-    os.environ.update(MEMBERSHIP_SECRET_NAME=SECRET_NAME, SHOP_URL=shop_url)
+    aws.create_secret(service, "shop", {"wixApiKey": real_key or KEY})
+    os.environ["SHOP_URL"] = (shell.get("SHOP_URL") or REAL_SHOP) if real_key else api_url + PATH
     return not real_key
 
 

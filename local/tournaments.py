@@ -1,39 +1,32 @@
 """Tournaments in `make run`: off unless TOURNAMENTS=1, as on a stage without tournament.yml.
 
-On, the stage's Secrets Manager secret is created in the embedded moto exactly as on AWS (README,
-"Tournaments"): the bot's token (BOT_ACCESS_TOKEN, or a random one printed at start) and the
-MongoDB connection string (MONGO_URL's real server, or the stand-in's, local/mongo.py). The
-functions reach Lichess and Chess.com through their stand-ins (local/lichess.py,
-local/chesscom.py) by their base-URL settings.
+On, the stage's tournament secret is created in the embedded moto exactly as on AWS (README,
+"Tournaments"; local.aws.create_secret): the bot's token (BOT_ACCESS_TOKEN, or a random one
+printed at start) and the MongoDB connection string (MONGO_URL's real server, or the stand-in's,
+local/mongo.py). The functions reach Lichess and Chess.com through their stand-ins
+(local/lichess.py, local/chesscom.py) by their base-URL settings.
 """
 
-import json
 import os
 import secrets
 from collections.abc import Mapping
 
-import boto3
-
-from local import chesscom, lichess
+from local import aws, chesscom, lichess
 from local.mongo import LocalMongo
 from local.serverless import Service
-
-SECRET_NAME = "dojo-scheduler/local/tournament"
 
 
 def requested() -> bool:
     return os.environ.get("TOURNAMENTS", "") not in ("", "0")
 
 
-def enable(service: Service, region: str) -> tuple[str, LocalMongo]:
+def enable(service: Service) -> tuple[str, LocalMongo]:
     """Creates the stage's secret and sets the functions' settings: (bot token, MongoDB)."""
     token = os.environ.get("BOT_ACCESS_TOKEN") or secrets.token_urlsafe(24)
     mongo = LocalMongo(os.environ.get("MONGO_URL"))
-    values = {"botAccessToken": token, "mongoConnectionString": mongo.url}
-    boto3.client("secretsmanager", region_name=region).create_secret(
-        Name=SECRET_NAME, SecretString=json.dumps(values)
+    aws.create_secret(
+        service, "tournament", {"botAccessToken": token, "mongoConnectionString": mongo.url}
     )
-    os.environ["TOURNAMENTS_SECRET_NAME"] = SECRET_NAME
     os.environ["TOURNAMENTS_TABLE"] = service.table_name("TournamentsTable")
     return token, mongo
 

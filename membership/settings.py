@@ -19,7 +19,7 @@ RECHECK_SECONDS = 60
 
 
 def secret_name() -> str:
-    return os.environ.get("MEMBERSHIP_SECRET_NAME", "")
+    return os.environ.get("SHOP_SECRET_NAME", "")
 
 
 def shop_url() -> str:

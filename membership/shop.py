@@ -3,8 +3,8 @@
 `GET {SHOP_URL}/_functions/user/{email}` with the header `Auth: <key>`, as the original backend
 asked it (backend/user/access/access.go): 200 `{"user": {"_id": ...}, "subscriptions":
 [{"_id": ...}, ...]}` with the email's active subscriptions; 404 when the shop has no such
-customer. The key is the `wixApiKey` of the stage's Secrets Manager secret (JSON
-`{"wixApiKey": "..."}`, wix.yml's key), read at run time with Powertools Parameters and cached.
+customer. The key is the `wixApiKey` of the stage's shop secret (SHOP_SECRET_NAME, JSON
+`{"wixApiKey": "..."}`, wix.yml's key), read by api/secrets.py and cached.
 
 createUser calls this inside Cognito's PostConfirmation trigger, which Cognito waits 5 s for,
 so every step has a bound and nothing is retried: the secret's one attempt (at most
@@ -18,16 +18,12 @@ import functools
 from urllib.parse import quote
 
 import requests
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import (
-    GetParameterError,
-    TransformParameterError,
-)
 from botocore.config import Config
 from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
 from api.log import logger
+from api.secrets import SecretUnavailable, stage_secret
 from database.models import FREE_TIER, SUBSCRIBED
 from membership import settings
 
@@ -35,20 +31,14 @@ from membership import settings
 # requests timeout bounds each socket operation, not their sum).
 SHOP_SECONDS = 3.0
 SHOP_RETRIES = 0
-# The secret: one attempt, bounded; a warm container has it cached (SECRET_MAX_AGE).
+# The secret: one attempt, bounded; a warm container has it cached (api.secrets.MAX_AGE).
 SECRET_CONFIG = Config(
     connect_timeout=0.5,
     read_timeout=1,
     retries={"mode": "standard", "total_max_attempts": 1},
 )
 SECRET_SECONDS = SECRET_CONFIG.connect_timeout + SECRET_CONFIG.read_timeout
-SECRET_MAX_AGE = 300  # seconds a container keeps the key before reading it again
 SECRET_KEY = "wixApiKey"
-
-
-@functools.cache
-def _secrets() -> SecretsProvider:
-    return SecretsProvider(boto_config=SECRET_CONFIG)
 
 
 @functools.cache
@@ -62,11 +52,11 @@ def _session() -> requests.Session:
 
 def _key() -> str | None:
     try:
-        secret = _secrets().get(settings.secret_name(), transform="json", max_age=SECRET_MAX_AGE)
-    except (GetParameterError, TransformParameterError) as error:
+        secret = stage_secret(settings.secret_name(), SECRET_CONFIG)
+    except SecretUnavailable as error:
         logger.error("The shop's key is not readable", detail=str(error))
         return None
-    key = secret.get(SECRET_KEY) if isinstance(secret, dict) else None
+    key = secret.get(SECRET_KEY)
     if not key:
         logger.error("The shop's secret holds no key", secret=settings.secret_name())
         return None

@@ -15,7 +15,7 @@ PAYMENTS_OFF = "Payments are off on this stage"
 
 
 def secret_name() -> str:
-    return os.environ.get("PAYMENTS_SECRET_NAME", "")
+    return os.environ.get("STRIPE_SECRET_NAME", "")
 
 
 def enabled() -> bool:

@@ -1,11 +1,10 @@
 """Everything this backend asks of Stripe, and Stripe's keys.
 
-The keys (one Secrets Manager secret per stage, JSON `{"secretKey": "sk_...", "webhookSecret":
-"whsec_...", "connectWebhookSecret": "whsec_..."}`, the last optional) are read at run time
-with Powertools Parameters and cached for a few minutes, so a rotated key is picked up without
-a deploy. Importing this module loads `stripe` (and
-`requests`, boto3 for the secret): only the functions that talk to Stripe do, and
-bookAvailability and cancelMeeting only on their paid paths.
+The keys are the stage's Stripe secret (STRIPE_SECRET_NAME, read by api/secrets.py, cached for
+a few minutes, so a rotated key is picked up without a deploy), JSON `{"secretKey": "sk_...",
+"webhookSecret": "whsec_...", "connectWebhookSecret": "whsec_..."}`, the last optional.
+Importing this module loads `stripe` (and `requests`, boto3 for the secret): only the functions
+that talk to Stripe do, and bookAvailability and cancelMeeting only on their paid paths.
 
 Stripe's failures are reported in the data layer's terms (database.errors), which the API maps:
 Stripe unreachable or failing is Unavailable (503, worth retrying, nothing held); a webhook
@@ -21,18 +20,13 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import stripe
-from aws_lambda_powertools.utilities.parameters import get_secret
-from aws_lambda_powertools.utilities.parameters.exceptions import (
-    GetParameterError,
-    TransformParameterError,
-)
 
 from api.log import logger
+from api.secrets import SecretUnavailable, stage_secret
 from database.errors import Invalid, StoreFault, Unavailable
 from database.models import Meeting
 from payments import settings
 
-SECRET_MAX_AGE = 300  # seconds a container keeps the keys before reading them again
 # Stripe's minimum for a Checkout Session's expiry is 30 minutes after its creation; a minute
 # more keeps a clock running slightly behind Stripe's from being refused.
 HOLD_SECONDS = 31 * 60
@@ -68,10 +62,10 @@ R = TypeVar("R")
 
 def _keys() -> dict[str, str]:
     try:
-        keys = get_secret(settings.secret_name(), transform="json", max_age=SECRET_MAX_AGE)
-    except (GetParameterError, TransformParameterError) as error:
-        raise Unavailable(detail=f"Stripe keys not readable: {error}") from error
-    if not isinstance(keys, dict) or not keys.get("secretKey"):
+        keys = stage_secret(settings.secret_name())
+    except SecretUnavailable as error:
+        raise Unavailable(detail=str(error)) from error
+    if not keys.get("secretKey"):
         raise StoreFault(detail="the Stripe secret holds no secretKey")
     return keys
 

@@ -210,6 +210,55 @@ def test_notify_reads_the_bot_token_from_its_stage_secret(tables, monkeypatch):
         assert notify._token() == "bot-1"
     secrets.create_secret(Name="other", SecretString=json.dumps({"discordAuth": "bot-2"}))
     with roles.running_as(roles.role("notify")), pytest.raises(SecretUnavailable):
-        stage_secret("other", "discordAuth")  # not granted: AccessDeniedException
+        stage_secret("other")  # not granted: AccessDeniedException
     with roles.running_as(roles.role("getUser")), pytest.raises(SecretUnavailable):
-        stage_secret("dojo-scheduler/test/discord-x", "discordAuth")
+        stage_secret("dojo-scheduler/test/discord-x")
+
+
+# The functions that read each secret (serverless.yml custom.secrets), all features on.
+SECRET_READERS = {
+    "discord": {"notify"},
+    "stripe": {
+        "bookAvailability",
+        "cancelMeeting",
+        "connectStripeAccount",
+        "stripeWebhook",
+        "refundPayments",
+        "reconcilePayments",
+    },
+    "tournament": {"createTournament", "updateLeaderboard", "snapshotLeaderboards"},
+    "shop": {"createUser", "getUserAccess"},
+}
+
+
+def environment_of(function: str) -> dict:
+    """`function`'s environment with every feature on (config/plugins/stage-features.js)."""
+    config = SERVICE.document["functions"][function]
+    environment = dict(config.get("environment") or {})
+    for extra in (config.get("withFeature") or {}).values():
+        environment.update(extra.get("environment") or {})
+    return environment
+
+
+def test_every_secret_is_read_one_way():
+    """Each secret is one entry of custom.secrets: a function whose role may read it has its
+    name as <PURPOSE>_SECRET_NAME, and exactly the functions that use it may read it."""
+    secrets = SERVICE.document["custom"]["secrets"]
+    readers = {purpose: set() for purpose in secrets}
+    for function in SERVICE.functions:
+        role = iam.role(SERVICE, function)
+        for purpose, secret in secrets.items():
+            assert secret["name"] == f"dojo-scheduler/test/{purpose}"
+            (request,) = iam.requests(
+                "secretsmanager", "GetSecretValue", {"SecretId": secret["name"]}, "us-east-1", {}
+            )
+            if iam.decision(role.statements, request) == "Allow":
+                readers[purpose].add(function)
+                variable = f"{purpose.upper()}_SECRET_NAME"
+                assert environment_of(function).get(variable) == secret["name"], function
+        # No other secret: the grants name the stage's secrets one by one.
+        (other,) = iam.requests(
+            "secretsmanager", "GetSecretValue", {"SecretId": "other"}, "us-east-1", {}
+        )
+        assert iam.decision(role.statements, other) == "ImplicitDeny", function
+    assert readers == {"google": set(), **SECRET_READERS}

@@ -43,6 +43,8 @@ FORBIDDEN = [
     "pydantic",
     "pydantic_core",
     "notifications",
+    # The one reader of the stage's secrets (and boto3 under it): the functions that read one.
+    "api.secrets",
     # The club's shop: its client and the checks that call it (getUserAccess; createUser only
     # where the stage has a shop, test_sign_up_without_a_shop_never_loads_its_client).
     "membership.shop",
@@ -58,31 +60,26 @@ STRIPE_FUNCTIONS = {
     "handlers.payments.refund",
     "handlers.payments.reconcile",
 }
-STRIPE_DEPENDENCIES = ["stripe", "requests", "boto3", "s3transfer"]
+# A function that reads a stage secret: api/secrets.py, and boto3 under Powertools Parameters.
+SECRET = ["api.secrets", "boto3", "s3transfer"]
+STRIPE_DEPENDENCIES = ["stripe", "requests", *SECRET]
 # What one function may load although the others must not: the notify function talks to
 # Discord (requests, and its package notifications/) with the bot token from Secrets Manager
 # (boto3 under Powertools Parameters), the Stripe functions to Stripe.
 # The tournament functions the bot calls read its token from Secrets Manager (boto3, under
 # Powertools Parameters); createTournament asks Lichess or Chess.com (requests); the monthly
 # job resets the bot's MongoDB: pymongo, in that function only.
-TOURNAMENT_SECRET = ["boto3", "s3transfer"]
 TOURNAMENT_FUNCTIONS = {
-    "handlers.tournaments.create": [*TOURNAMENT_SECRET, "requests"],
-    "handlers.tournaments.update_leaderboard": TOURNAMENT_SECRET,
-    "handlers.tournaments.snapshot": [*TOURNAMENT_SECRET, "pymongo"],
+    "handlers.tournaments.create": [*SECRET, "requests"],
+    "handlers.tournaments.update_leaderboard": SECRET,
+    "handlers.tournaments.snapshot": [*SECRET, "pymongo"],
 }
 ALLOWED = {
-    "handlers.stream.notify": ["requests", "notifications", "boto3", "s3transfer"],
+    "handlers.stream.notify": ["requests", "notifications", *SECRET],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,
     # Asks the club's shop (requests) with its key from Secrets Manager (boto3, under Powertools).
-    "handlers.user.access": [
-        "membership.shop",
-        "membership.check",
-        "requests",
-        "boto3",
-        "s3transfer",
-    ],
+    "handlers.user.access": ["membership.shop", "membership.check", "requests", *SECRET],
 }
 
 
@@ -134,7 +131,7 @@ def test_free_paths_never_load_stripe():
     result = loaded(
         "import json, os, sys\n"
         "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x',\n"
-        "    AWS_DEFAULT_REGION='us-east-1', PAYMENTS_SECRET_NAME='dojo-scheduler/test/stripe')\n"
+        "    AWS_DEFAULT_REGION='us-east-1', STRIPE_SECRET_NAME='dojo-scheduler/test/stripe')\n"
         "sys.path.insert(0, 'tests')\n"
         "from moto import mock_aws\n"
         "with mock_aws():\n"
@@ -182,5 +179,6 @@ def test_sign_up_without_a_shop_never_loads_its_client():
         "print(json.dumps({'stored': sorted(item['Item']), 'modules': sorted(sys.modules)}))"
     )
     assert result["stored"] == ["email", "name", "username"]
-    stray = [m for m in result["modules"] if matches(m, ["membership.shop", "membership.check"])]
+    shop = ["membership.shop", "membership.check", "api.secrets"]
+    stray = [m for m in result["modules"] if matches(m, shop)]
     assert not stray, stray

@@ -22,6 +22,7 @@ import requests
 import responses
 from urllib3.util import Timeout
 
+from api.secrets import clear_caches
 from database.client import from_item, to_item
 from database.times import now
 from handlers.availability import book
@@ -81,11 +82,11 @@ def membership_on(tables, monkeypatch):
 
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"wixApiKey": KEY}))
-    monkeypatch.setenv("MEMBERSHIP_SECRET_NAME", SECRET_NAME)
+    monkeypatch.setenv("SHOP_SECRET_NAME", SECRET_NAME)
     monkeypatch.setenv("SHOP_URL", SHOP + "/")
-    shop._secrets.cache_clear()  # the key is cached per container
+    clear_caches()  # the key is cached per container
     yield tables
-    shop._secrets.cache_clear()
+    clear_caches()
 
 
 @pytest.fixture
@@ -179,7 +180,7 @@ def test_a_sign_up_during_an_outage_lets_the_player_in_free_and_pending(the_shop
 
 
 def test_a_sign_up_without_the_shops_key_lets_the_player_in_pending(the_shop, tables, monkeypatch):
-    monkeypatch.setenv("MEMBERSHIP_SECRET_NAME", "dojo-scheduler/test/no-such-secret")
+    monkeypatch.setenv("SHOP_SECRET_NAME", "dojo-scheduler/test/no-such-secret")
 
     sign_up("bob", "bob@example.com")
 
@@ -197,13 +198,17 @@ def test_a_second_confirmation_asks_nothing_new_of_the_profile(the_shop, tables)
     assert stored(tables, "bob")["subscriptionStatus"] == "SUBSCRIBED"  # created once
 
 
-def test_the_shop_call_fits_in_cognitos_trigger_budget(the_shop):
+def test_the_shop_call_fits_in_cognitos_trigger_budget(the_shop, monkeypatch):
     """Cognito waits 5 s for a trigger. The sign-up's outbound work is bounded by configuration,
     not by luck: the secret's one attempt and the shop's one attempt, each with a total time
     limit, leave time for the profile's PutItem."""
-    secret_client = shop._secrets().client.meta.config
-    assert secret_client.retries == {"mode": "standard", "total_max_attempts": 1}
-    assert secret_client.connect_timeout + secret_client.read_timeout == shop.SECRET_SECONDS
+    configs = []
+    read = shop.stage_secret
+    monkeypatch.setattr(shop, "stage_secret", lambda n, c: configs.append(c) or read(n, c))
+    assert shop.SECRET_CONFIG.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert shop.SECRET_CONFIG.connect_timeout + shop.SECRET_CONFIG.read_timeout == (
+        shop.SECRET_SECONDS
+    )
     assert shop.SHOP_SECONDS == 3.0
     for adapter in shop._session().adapters.values():
         assert adapter.max_retries.total == shop.SHOP_RETRIES == 0
@@ -214,6 +219,7 @@ def test_the_shop_call_fits_in_cognitos_trigger_budget(the_shop):
     shop.subscription_status("bob@example.com")
     sent = the_shop.mock.calls[0].request.req_kwargs["timeout"]
     assert isinstance(sent, Timeout) and sent.total == shop.SHOP_SECONDS  # connect + read
+    assert configs == [shop.SECRET_CONFIG]  # the secret read with the bounded client
 
 
 # --- GET /user/access ----------------------------------------------------------------------

@@ -582,9 +582,9 @@ def create_bot_secret() -> None:
 @pytest.fixture
 def cold_secrets():
     """A cold container: no Secrets Manager client, no secret cached yet."""
-    secrets._provider.cache_clear()
+    secrets.clear_caches()
     yield
-    secrets._provider.cache_clear()
+    secrets.clear_caches()
 
 
 @pytest.fixture
@@ -604,11 +604,11 @@ def unreadable_token(request, token_from_secret, monkeypatch):
     create_bot_secret()
     with SilentServer() as hung:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung.url)
-        secrets._provider.cache_clear()
+        secrets.clear_caches()
 
         def mend() -> None:
             monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
-            secrets._provider.cache_clear()
+            secrets.clear_caches()
 
         yield mend
 
@@ -651,7 +651,7 @@ def test_an_unreadable_bot_token_fails_the_record_and_a_retry_sends_once(
 def test_reading_the_token_fits_in_the_time_a_record_is_started_with(cold_secrets):
     """A hanging Secrets Manager must fail the read, not the function: with the function timed
     out after a claim, the claim would stay SENDING and the message would never be sent."""
-    config = secrets._provider().client.meta.config
+    config = secrets._provider(secrets.CONFIG).client.meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
     attempts = config.retries["total_max_attempts"]
     backoff = 1  # botocore's standard mode: at most 1 s before the second attempt

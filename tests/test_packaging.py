@@ -857,7 +857,7 @@ def test_no_secret_in_any_template_or_environment(any_stage: Package):
         for variable, value in variables.items():
             assert not SECRET_LOOKING.search(json.dumps(value)), (name, variable)
             if re.search(r"TOKEN|SECRET|PASSWORD|AUTH|KEY", variable):
-                # Only names of secrets, e.g. PAYMENTS_SECRET_NAME: dojo-scheduler/dev/stripe.
+                # Only names of secrets, e.g. STRIPE_SECRET_NAME: dojo-scheduler/dev/stripe.
                 assert variable.endswith("_SECRET_NAME"), (name, variable)
                 assert value == f"dojo-scheduler/{any_stage.stage}/{value.rsplit('/', 1)[1]}"
 
@@ -903,7 +903,7 @@ def secret_arn(stage: str, purpose: str = "stripe") -> dict:
 
 def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
     text = simple.template_path.read_text()
-    for word in ("PAYMENTS_SECRET_NAME", "Stripe", "stripe"):
+    for word in ("STRIPE_SECRET_NAME", "Stripe", "stripe"):
         assert word not in text, word
     # simple reads no secret at all (notify's role, which would, is not created there).
     effective = json.dumps(simple.effective())
@@ -912,12 +912,12 @@ def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
     functions = dev.of_type("AWS::Lambda::Function")
     for name in (*STRIPE_FUNCTIONS, "setAvailability", "getStripeAccount"):
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
-        assert env["PAYMENTS_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
+        assert env["STRIPE_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
         assert env["FRONTEND_HOST"] and env["PLATFORM_FEE_PERCENT"] == "0", name
         assert env["REFUND_WINDOW_HOURS"] == "24", name
     for name in set(HANDLERS) - STRIPE_FUNCTIONS - {"setAvailability"}:
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
-        assert "PAYMENTS_SECRET_NAME" not in env, name
+        assert "STRIPE_SECRET_NAME" not in env, name
     # The secret's name only: no key in the template, nor a secret resource holding one.
     template = dev.template_path.read_text()
     assert "sk_live" not in template and "sk_test" not in template and "whsec_" not in template
@@ -943,7 +943,7 @@ def test_only_the_functions_that_talk_to_stripe_carry_it(simple: Package, dev: P
 
 def test_membership_only_where_the_stage_has_it(simple: Package, dev: Package, prod: Package):
     text = simple.template_path.read_text()
-    for word in ("MEMBERSHIP_SECRET_NAME", "SHOP_URL", "/shop", "/user/access", "GetUserAccess"):
+    for word in ("SHOP_SECRET_NAME", "SHOP_URL", "/shop", "/user/access", "GetUserAccess"):
         assert word not in text, word
 
     for package in (dev, prod):
@@ -951,10 +951,10 @@ def test_membership_only_where_the_stage_has_it(simple: Package, dev: Package, p
         for name in handlers_of(package):
             env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
             if name in MEMBERSHIP_FUNCTIONS:
-                assert env["MEMBERSHIP_SECRET_NAME"] == f"dojo-scheduler/{package.stage}/shop"
+                assert env["SHOP_SECRET_NAME"] == f"dojo-scheduler/{package.stage}/shop"
                 assert env["SHOP_URL"] == "https://chessdojo.shop", name
             else:
-                assert "MEMBERSHIP_SECRET_NAME" not in env and "SHOP_URL" not in env, name
+                assert "SHOP_SECRET_NAME" not in env and "SHOP_URL" not in env, name
         # Who may read the shop's key: exactly the functions that ask the shop.
         readers = {
             name

@@ -18,9 +18,9 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from api.secrets import clear_caches
 from database.client import from_item, to_item
 from database.errors import Conflict
 from database.times import format_time
@@ -35,7 +35,7 @@ from handlers.payments import refund as refund_function
 from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
-from support import add_user, availability, body, http_event, snapshot, uuid
+from support import SERVICE, add_user, availability, body, http_event, snapshot, uuid
 from support import publish as store
 
 SECRET_NAME = "dojo-scheduler/test/stripe"
@@ -65,13 +65,13 @@ def payments_on(tables, monkeypatch):
         Name=SECRET_NAME,
         SecretString=json.dumps({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}),
     )
-    monkeypatch.setenv("PAYMENTS_SECRET_NAME", SECRET_NAME)
+    monkeypatch.setenv("STRIPE_SECRET_NAME", SECRET_NAME)
     monkeypatch.setenv("FRONTEND_HOST", "https://club.example")
     monkeypatch.setenv("stage", STAGE)
-    parameters.clear_caches()
+    clear_caches()
     stripe_client._client_for.cache_clear()
     yield tables
-    parameters.clear_caches()
+    clear_caches()
     stripe_client._client_for.cache_clear()
 
 
@@ -1346,8 +1346,8 @@ def test_the_keys_come_from_secrets_manager(held, stripe_api):
 
 
 def test_keys_that_cannot_be_read_are_503_and_hold_nothing(published, monkeypatch):
-    monkeypatch.setenv("PAYMENTS_SECRET_NAME", "dojo-scheduler/test/missing")
-    parameters.clear_caches()
+    monkeypatch.setenv("STRIPE_SECRET_NAME", "dojo-scheduler/test/missing")
+    clear_caches()
     before = snapshot(published)
 
     response = book_as("bob")
@@ -1486,25 +1486,25 @@ def test_stripe_down_while_connecting_stores_nothing(payments_on):
 def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypatch):
     from local import payments as local_payments
 
-    for name in ("PAYMENTS_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
+    for name in ("STRIPE_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
         # Set, then removed: monkeypatch records only what it changes, so what
         # enable_if_keyed sets below is undone afterwards too (a later `make run` in the tests,
         # tests/test_schemathesis.py, inherits this environment).
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
-    assert local_payments.enable_if_keyed("us-east-1") is False
+    assert local_payments.enable_if_keyed(SERVICE) is False
     assert not payments_settings.enabled()
 
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_nope")
     with pytest.raises(SystemExit):
-        local_payments.enable_if_keyed("us-east-1")
+        local_payments.enable_if_keyed(SERVICE)
 
     monkeypatch.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    assert local_payments.enable_if_keyed("us-east-1") is True
-    parameters.clear_caches()
+    assert local_payments.enable_if_keyed(SERVICE) is True
+    clear_caches()
     assert stripe_client._keys() == {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
-    parameters.clear_caches()
+    clear_caches()
 
 
 def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, stripe_api):
@@ -1515,7 +1515,7 @@ def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, 
         "connectWebhookSecret": "whsec_connect",
     }
     secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
-    parameters.clear_caches()
+    clear_caches()
     add_user(payments_on, "dave", stripeAccountId="acct_dave")
     payload = json.dumps(account_updated("acct_dave", "dave", True, True))
 
@@ -1587,7 +1587,7 @@ def test_each_signing_secret_verifies_only_its_endpoints_events(held, stripe_api
         "connectWebhookSecret": "whsec_connect",
     }
     secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
-    parameters.clear_caches()
+    clear_caches()
     add_user(_tables(), "dave", stripeAccountId="acct_dave")
     before = snapshot(_tables())
 

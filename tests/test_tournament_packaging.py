@@ -79,12 +79,12 @@ def test_functions_table_and_schedule(tournaments: Package):
         assert props["Handler"] == handler
         env = props["Environment"]["Variables"]
         assert env["TOURNAMENTS_TABLE"] == {"Ref": TABLE}, name
-        assert ("TOURNAMENTS_SECRET_NAME" in env) == (name in READS_SECRET), name
+        assert ("TOURNAMENT_SECRET_NAME" in env) == (name in READS_SECRET), name
         if name in READS_SECRET:
-            assert env["TOURNAMENTS_SECRET_NAME"] == "dojo-scheduler/dev/tournament"
+            assert env["TOURNAMENT_SECRET_NAME"] == "dojo-scheduler/dev/tournament"
     calendar = effective[logical_id("getCalendar")]["Properties"]["Environment"]["Variables"]
     assert calendar["TOURNAMENTS_TABLE"] == {"Ref": TABLE}
-    assert "TOURNAMENTS_SECRET_NAME" not in calendar
+    assert "TOURNAMENT_SECRET_NAME" not in calendar
 
     table = effective[TABLE]["Properties"]
     assert table["TableName"] == "dev-tournaments"

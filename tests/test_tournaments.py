@@ -14,8 +14,8 @@ import pymongo
 import pytest
 import requests
 import responses
-from aws_lambda_powertools.utilities import parameters
 
+from api.secrets import clear_caches
 from database import tournaments as store
 from database.errors import Unavailable
 from database.times import parse_time
@@ -131,13 +131,13 @@ def on(tables, monkeypatch, mongo_server):
         ),
     )
     monkeypatch.setenv("TOURNAMENTS_TABLE", "test-tournaments")
-    monkeypatch.setenv("TOURNAMENTS_SECRET_NAME", SECRET_NAME)
+    monkeypatch.setenv("TOURNAMENT_SECRET_NAME", SECRET_NAME)
     monkeypatch.setitem(mongo.TIMEOUTS_MS, "serverSelectionTimeoutMS", 1000)
-    parameters.clear_caches()
+    clear_caches()
     sites._session.cache_clear()
     mongo.client.cache_clear()
     yield tables
-    parameters.clear_caches()
+    clear_caches()
     mongo.client.cache_clear()
 
 
@@ -642,7 +642,7 @@ def bot_secret_names(url):
         SecretId=SECRET_NAME,
         SecretString=json.dumps({"botAccessToken": TOKEN, "mongoConnectionString": url}),
     )
-    parameters.clear_caches()
+    clear_caches()
 
 
 def run_job_until_it_fails(now):

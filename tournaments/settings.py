@@ -16,7 +16,7 @@ CHESSCOM = "https://api.chess.com"
 
 
 def secret_name() -> str:
-    return os.environ.get("TOURNAMENTS_SECRET_NAME", "")
+    return os.environ.get("TOURNAMENT_SECRET_NAME", "")
 
 
 def lichess_api() -> str:

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from api.log import logger
-from api.secrets import stage_secret
+from api.secrets import SecretUnavailable, stage_secret
 from notifications.deliver import InOrder, Notifier, Settings
 from notifications.discord import DEFAULT_BASE_URL, Discord
 
@@ -33,7 +33,10 @@ TOKEN_KEY = "discordAuth"
 
 
 def _token() -> str:
-    return stage_secret(settings.secret_name, TOKEN_KEY)
+    token = stage_secret(settings.secret_name).get(TOKEN_KEY)
+    if not token:  # as an unreadable secret: the record fails and is retried
+        raise SecretUnavailable(f"secret {settings.secret_name} holds no {TOKEN_KEY}")
+    return str(token)
 
 
 # Another base URL (a local stand-in for Discord) for trying it without the real one.
