@@ -94,16 +94,18 @@ class ShardReader:
         while records := self._read(1000):  # skipped: what was written before
             self.after = records[-1]["dynamodb"]["SequenceNumber"]
 
-    def step(self) -> None:
-        """Retries the failed records when due, or else reads and delivers the next batch."""
+    def step(self) -> bool:
+        """Retries the failed records when due, or else reads and delivers the next batch.
+        True when the batch was full: more records may be waiting."""
         if self.pending:
             if self.clock() >= self.retry_at:
                 self._deliver(self.pending)
-            return
+            return False
         records = self._read(self.batch_size)
         if records:
             self.after = records[-1]["dynamodb"]["SequenceNumber"]
             self._deliver(records)
+        return len(records) == self.batch_size
 
     def _read(self, limit: int) -> list[dict[str, Any]]:
         # A new iterator for each read, after the last record read: moto forgets iterators
@@ -192,10 +194,15 @@ class StreamPoller:
 
     def _run(self) -> None:
         failing = False
-        while not self._stopping.wait(self.interval):
+        # A shard that gave a full batch is read again at once, as Lambda's poller does: a
+        # pause after each batch would let a busy stream fall behind (and its records, which
+        # are trimmed once read, pile up) however short the pause. The first round: at once.
+        backlog = True
+        while not self._stopping.wait(0 if backlog else self.interval):
+            backlog = False
             try:
                 for reader in self.readers:
-                    reader.step()
+                    backlog = reader.step() or backlog
                 self.after_step()
                 failing = False
             except Exception:  # never ends the thread, or the stack; logged once per outage

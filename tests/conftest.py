@@ -30,6 +30,7 @@ from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 import local.stream_retention  # noqa: E402
 import local.transactions  # noqa: E402
+import local.untracked  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from local import dynamodb_limits  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
@@ -45,6 +46,7 @@ dynamodb_limits.apply()
 # of every table it names: the same moto the local stack runs.
 local.transactions.install()
 local.stream_retention.install()  # and streams kept as long as DynamoDB keeps them
+local.untracked.install()  # and no item kept once it is no longer stored
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.

@@ -3,6 +3,7 @@ and the Discord stand-in (local/discord.py). End to end: tests/test_local_stack.
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from database.client import to_item
 from local.discord import CHANNEL_ID, GUILD_ID, PATH, TOKEN, DiscordStandIn, settings
 from local.events import HttpRequest
 from local.lambdas import FunctionError
-from local.streams import ShardReader, first_failure
+from local.streams import ShardReader, StreamPoller, first_failure
 
 # --- the stream poller ---------------------------------------------------------------------
 
@@ -151,6 +152,25 @@ def test_a_function_error_retries_the_whole_batch(tables):
     shard.step()
     assert function.batches() == [["a1", "a2"], ["a1", "a2"]]
     assert not shard.pending
+
+
+def test_a_backlog_is_read_batch_after_batch_without_pausing(tables):
+    """A full batch is followed at once by the next read, as Lambda's poller does; the pause
+    comes when the shard is drained. (With a pause after every batch, a busy stream falls
+    behind, and its records, trimmed only once read, pile up in memory.)"""
+    function = Function()
+    shard = reader(tables, function, Clock())
+    put(tables, *(f"a{index:02}" for index in range(25)))
+    poller = StreamPoller([shard], "notify <- test-availabilities", interval=3600)
+    poller.start()
+    try:
+        deadline = time.monotonic() + 30  # far below the 2 hours three paused reads take
+        while len(function.events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+        poller.join(5)
+    assert [len(batch) for batch in function.batches()] == [10, 10, 5]
 
 
 @pytest.mark.parametrize(

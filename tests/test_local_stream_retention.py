@@ -2,10 +2,12 @@
 conftest.py): records read by every reader go, records older than 24 hours go, sequence
 numbers stay, and shard iterators are forgotten after 15 minutes."""
 
+import gc
 from datetime import timedelta
 
 import boto3
 from moto.core.utils import utcnow
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 
 import local.stream_retention as retention
@@ -86,3 +88,32 @@ def test_shard_iterators_are_forgotten_after_15_minutes(tables, monkeypatch):
         now[0] += 60.0
     iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
     assert 0 < len(iterators) <= 2 * 16  # what was given in the last 15 minutes
+
+
+def test_moto_keeps_no_item_it_no_longer_stores(tables):
+    """moto made a copy of an item for each write, condition and stream record, and kept every
+    one for ever (its instance tracking, stopped by local/untracked.py): a stack left running
+    all day held them all. Once an item is deleted, and its stream records read, none is left."""
+    put(tables, "kept-1")
+    key = to_item({"owner": "alice", "id": "kept-1"})
+    for count in range(20):
+        tables.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET #count = :count",
+            ConditionExpression="attribute_exists(id)",
+            ExpressionAttributeNames={"#count": "count"},
+            ExpressionAttributeValues={":count": {"N": str(count)}},
+        )
+    tables.delete_item(TableName=TABLE, Key=key)
+    stream = Stream(tables)
+    assert stream.read()  # the records, read...
+    retention.read_through(TABLE, stream.sequence_numbers()[-1])
+    assert stream.read() == []  # ...and trimmed
+    gc.collect()
+    left = [
+        item
+        for item in gc.get_objects()
+        if isinstance(item, Item) and item.hash_key == DynamoType({"S": "alice"})
+    ]
+    assert left == []
