@@ -6,9 +6,9 @@ moto 5.2's BaseModel appends each new instance of every model class to a list on
 DynamoDB that is every item written, and every copy of one that moto makes to check a
 condition, to update in place or to write a stream record, every stream record and every shard
 iterator (each GetRecords makes one): measured on `make run` (bench/day.py), 10,797 items held
-after 600 bookings and cancels for 3,279 stored, and most of the stack's growth. The local
-stack uses no dashboard, so install() stops the tracking for every model but S3's, whose
-reset closes the temporary files of its keys through that list.
+after 600 cycles of publish, book and cancel, for 3,279 stored; most of the stack's growth.
+The local stack uses no dashboard, so install() stops the tracking for every model but S3's,
+whose reset closes the temporary files of its keys through that list.
 """
 
 from typing import Any

@@ -7,6 +7,7 @@ import boto3
 import pytest
 import roles
 from botocore.exceptions import ClientError
+from test_packaging import SHOP_FUNCTIONS, STRIPE_FUNCTIONS
 
 from api.secrets import stage_secret
 from handlers.availability import book
@@ -215,19 +216,13 @@ def test_notify_reads_the_bot_token_from_its_stage_secret(tables, monkeypatch):
         stage_secret("dojo-scheduler/test/discord-x")
 
 
-# The functions that read each secret (serverless.yml custom.secrets), all features on.
+# The functions that read each secret (serverless.yml custom.secrets), all features on: for
+# Stripe and the shop, the same sets test_packaging checks in the packaged templates.
 SECRET_READERS = {
     "discord": {"notify"},
-    "stripe": {
-        "bookAvailability",
-        "cancelMeeting",
-        "connectStripeAccount",
-        "stripeWebhook",
-        "refundPayments",
-        "reconcilePayments",
-    },
+    "stripe": STRIPE_FUNCTIONS,
     "tournament": {"createTournament", "updateLeaderboard", "snapshotLeaderboards"},
-    "shop": {"createUser", "getUserAccess"},
+    "shop": SHOP_FUNCTIONS,
 }
 
 
