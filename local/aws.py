@@ -16,7 +16,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
-from local import dynamodb_limits, stream_retention, transactions, untracked
+from local import moto_patches
 from local.serverless import REGION, Service
 
 # Connections the kernel holds until they are accepted (Linux caps it at net.core.somaxconn,
@@ -119,7 +119,7 @@ class MotoServer:
     """moto's server (what moto's ThreadedMotoServer runs), one request at a time."""
 
     def __init__(self, port: int):
-        dynamodb_limits.apply()  # refuse what DynamoDB refuses (sizes of keys and items)
+        moto_patches.install()  # DynamoDB's limits, transactions, retention (one place)
         app = Serialised(DomainDispatcherApplication(create_backend_app))
         self.app = app  # its lock: moto serves no request while it is held
         self._server = _MotoServer("127.0.0.1", port, app)
@@ -136,9 +136,6 @@ class MotoServer:
 
 def start_moto(port: int) -> tuple[MotoServer, str]:
     """moto's server on 127.0.0.1:`port` (0: any free port), serving, and its URL."""
-    transactions.install()  # TransactWriteItems without table copies, tokens honoured
-    stream_retention.install()  # stream records and iterators kept as long as DynamoDB does
-    untracked.install()  # no list of every item moto ever made
     server = MotoServer(port)
     return server, server.url
 

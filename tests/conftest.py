@@ -28,25 +28,18 @@ from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
-import local.stream_retention  # noqa: E402
-import local.transactions  # noqa: E402
-import local.untracked  # noqa: E402
 from database.client import dynamodb  # noqa: E402
-from local import dynamodb_limits  # noqa: E402
+from local import moto_patches  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
 
 # Each handler runs with its own function's IAM role (tests/roles.py, local/iam.py): before
 # any test module imports a handler.
 roles.install(SERVICE)
 
-# moto refuses keys and items over DynamoDB's size limits, as DynamoDB does.
-dynamodb_limits.apply()
-
-# TransactWriteItems as DynamoDB answers it (ClientRequestToken honoured), without moto's copy
-# of every table it names: the same moto the local stack runs.
-local.transactions.install()
-local.stream_retention.install()  # and streams kept as long as DynamoDB keeps them
-local.untracked.install()  # and no item kept once it is no longer stored
+# The same patched moto the local stack runs (local/moto_patches.py): DynamoDB's size limits,
+# TransactWriteItems as DynamoDB answers it, streams' retention, no instance tracking; a moto
+# other than the one the patches were written for fails here, naming them.
+moto_patches.install()
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.

@@ -6,6 +6,7 @@ import gc
 from datetime import timedelta
 
 import boto3
+import pytest
 from moto.core.utils import utcnow
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodbstreams.models import dynamodbstreams_backends
@@ -117,3 +118,26 @@ def test_moto_keeps_no_item_it_no_longer_stores(tables):
         if isinstance(item, Item) and item.hash_key == DynamoType({"S": "alice"})
     ]
     assert left == []
+
+
+def test_a_moto_the_patches_were_not_written_for_is_refused_naming_each_patch():
+    from local import moto_patches
+
+    moto_patches.check(moto_patches.MOTO_VERSION)  # the pinned one passes
+    with pytest.raises(moto_patches.UnsupportedMoto) as refused:
+        moto_patches.check("5.3.0")
+    message = str(refused.value)
+    assert "moto 5.3.0 is installed" in message
+    for patch in moto_patches.PATCHES:
+        assert f"local/{patch.module}.py" in message
+        assert patch.test in message
+
+
+def test_the_pinned_moto_is_the_one_the_patches_were_written_for():
+    from pathlib import Path
+
+    from local import moto_patches
+
+    root = Path(moto_patches.__file__).parents[1]
+    pins = (root / "requirements-dev.txt").read_text()
+    assert f"moto[server,dynamodb,cognitoidp,secretsmanager]=={moto_patches.MOTO_VERSION}" in pins
