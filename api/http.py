@@ -127,7 +127,7 @@ class Request:
 
 def page(name: str, records: list, last_key: str | None) -> dict:
     """A page of records under `name`, with `lastEvaluatedKey` only while more remain."""
-    body = {name: [record.to_json() for record in records]}
+    body: dict[str, Any] = {name: [record.to_json() for record in records]}
     if last_key:
         body["lastEvaluatedKey"] = last_key
     return body

@@ -158,8 +158,8 @@ def get_with_player(
     availability = found.get((AVAILABILITIES_TABLE, owner, availability_id))
     player = found.get((USERS_TABLE, username))
     return (
-        availability and Availability.from_item(from_item(availability)),
-        player and OwnUser.from_item(from_item(player)),
+        Availability.from_item(from_item(availability)) if availability else None,
+        OwnUser.from_item(from_item(player)) if player else None,
     )
 
 
@@ -186,8 +186,8 @@ def delete_availability(owner: str, availability_id: str) -> None:
 def list_owned(owner: str, limit: int, start: str | None) -> tuple[list[Availability], str | None]:
     """The owner's availabilities (group sessions whatever their status), in id order."""
     start_key = start and decode_key(start, shapes=({"owner", "id"},), fixed={"owner": owner})
-    items, key = query_page(owned_query(owner), limit, start_key)
-    return [Availability.from_item(item) for item in items], key and encode_key(key)
+    items, key = query_page(owned_query(owner), limit, start_key or None)
+    return [Availability.from_item(item) for item in items], encode_key(key) if key else None
 
 
 def owned_query(owner: str, since: str | None = None) -> dict:
@@ -241,8 +241,8 @@ def search(
         },
         "ExpressionAttributeValues": to_item(values),
     }
-    items, key = query_page(request, limit, start_key)
-    return [Availability.from_item(item) for item in items], key and encode_key(key)
+    items, key = query_page(request, limit, start_key or None)
+    return [Availability.from_item(item) for item in items], encode_key(key) if key else None
 
 
 def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str]:
