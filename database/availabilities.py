@@ -8,6 +8,7 @@ database/meetings.py), in one transaction. It is BOOKED (out of search) while fu
 once its owner cancels it. docs/lifecycle.md has the whole design.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import uuid4
 
@@ -324,7 +325,7 @@ def book(
     availability: Availability,
     meeting: Meeting,
     payment: Payment | None = None,
-    also: list[tuple[dict, DataError]] = (),
+    also: Sequence[tuple[dict, DataError]] = (),
 ) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting
