@@ -29,7 +29,7 @@ client.
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -99,8 +99,9 @@ AWAITING_PAYMENT = "AWAITING_PAYMENT"
 # A player's membership of the club (contract v3, "Membership"): SUBSCRIBED when the club's shop
 # holds an active subscription for their email (and on every stage without a shop), FREE_TIER
 # otherwise. membership/ decides it; a FREE_TIER player books only what is bookableByFreeUsers.
-SUBSCRIBED = "SUBSCRIBED"
-FREE_TIER = "FREE_TIER"
+SUBSCRIBED: Final = "SUBSCRIBED"
+FREE_TIER: Final = "FREE_TIER"
+MembershipStatus = Literal["SUBSCRIBED", "FREE_TIER"]
 
 
 class Instant(datetime):
@@ -252,7 +253,7 @@ class OwnUser(User):
     disableCancellationNotifications: bool = False
     # Set by the API only (membership/): a player who signed up before membership existed, or
     # on a stage without a shop, is SUBSCRIBED.
-    subscriptionStatus: Literal["SUBSCRIBED", "FREE_TIER"] = SUBSCRIBED
+    subscriptionStatus: MembershipStatus = SUBSCRIBED
     # Set by an operator only (README, "Admins"): never a field of UserUpdate.
     isAdmin: Annotated[bool, READ_ONLY] = False
 
@@ -293,7 +294,7 @@ class Membership(Struct):
     `GET /user/access`), when the shop was last asked (epoch seconds), and the email it is asked
     about. Only the status is ever returned (OwnUser)."""
 
-    status: Literal["SUBSCRIBED", "FREE_TIER"] = SUBSCRIBED
+    status: MembershipStatus = SUBSCRIBED
     pending: bool = False
     checked_at: int | None = None
     email: str = ""
