@@ -38,7 +38,7 @@ SECRET_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1},
 )
 # Config sets its options in a loop: botocore declares no attribute for the checker to see.
-SECRET_SECONDS = SECRET_CONFIG.connect_timeout + SECRET_CONFIG.read_timeout  # pyright: ignore
+SECRET_SECONDS = SECRET_CONFIG.connect_timeout + SECRET_CONFIG.read_timeout  # pyright: ignore[reportAttributeAccessIssue]
 SECRET_KEY = "wixApiKey"
 
 
