@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGE ?= simple
 
-.PHONY: test run bench bench-scale bench-day lint format deploy package clean
+.PHONY: test typecheck run bench bench-scale bench-day lint format deploy package clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt \
@@ -30,7 +30,15 @@ node_modules/.installed: package.json package-lock.json
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check .
+	$(PYRIGHT)
 	$(PY) -m pytest
+
+# The product packages' types against the libraries' own: Stripe's request params, msgspec,
+# Powertools, botocore (docs/typecheck.md). pyright is pinned in package.json; its settings are
+# pyproject.toml's [tool.pyright].
+PYRIGHT := node_modules/.bin/pyright
+typecheck: $(VENV)/.installed node_modules/.installed
+	$(PYRIGHT)
 
 run: $(VENV)/.installed
 	$(PY) -m local

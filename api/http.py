@@ -65,14 +65,14 @@ class Request:
     def id(self, name: str = "id") -> str:
         """An id in the path: one the API issued (a canonical UUID), or nothing of this API's,
         so a 404 before any database call (a long one would be a key DynamoDB refuses)."""
-        value = self.path(name)
+        value = self.path(name) or ""  # never "": path() refuses a missing one
         if not is_id(value):
             raise NotFound(detail=f"{name} {value[:80]!r} is not an id")
         return value
 
     def username(self, name: str = "username") -> str:
         """A username in the path; one no player can have is a 404 before any database call."""
-        value = self.path(name)
+        value = self.path(name) or ""  # never "": path() refuses a missing one
         if not is_username(value):
             raise NotFound("User not found", detail=f"{name} of {len(value)} characters")
         return value
@@ -127,7 +127,7 @@ class Request:
 
 def page(name: str, records: list, last_key: str | None) -> dict:
     """A page of records under `name`, with `lastEvaluatedKey` only while more remain."""
-    body = {name: [record.to_json() for record in records]}
+    body: dict[str, Any] = {name: [record.to_json() for record in records]}
     if last_key:
         body["lastEvaluatedKey"] = last_key
     return body

@@ -38,6 +38,7 @@ CANCELED = "CANCELED"
 class Lookups(Protocol):
     def cohort(self, username: str) -> str:
         """The player's cohort now ("" when none)."""
+        ...
 
 
 def availability_counts(old: Item | None, new: Item | None, lookups: Lookups) -> Counts:
@@ -73,7 +74,8 @@ def meeting_counts(old: Item | None, new: Item | None, lookups: Lookups) -> Coun
     counts: Counts = {}
     was_on = old is not None and old.get("status") != CANCELED
     is_on = new is not None and new.get("status") != CANCELED
-    if is_on and not was_on:
+    # `new is not None` again: is_on says so, but not to a type checker.
+    if new is not None and is_on and not was_on:
         _add(counts, AVAILABILITIES, "booked")
         booked = _add(counts, MEETINGS, "created")
         published = new.get("availability") or {}

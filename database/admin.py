@@ -37,7 +37,7 @@ def _scan_page(
         resume = page.get("LastEvaluatedKey")
         if resume is None or len(items) >= limit:
             break
-    return items, resume and encode_key(resume)
+    return items, encode_key(resume) if resume else None
 
 
 @translate_errors

@@ -8,6 +8,7 @@ database/meetings.py), in one transaction. It is BOOKED (out of search) while fu
 once its owner cancels it. docs/lifecycle.md has the whole design.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import uuid4
 
@@ -158,8 +159,8 @@ def get_with_player(
     availability = found.get((AVAILABILITIES_TABLE, owner, availability_id))
     player = found.get((USERS_TABLE, username))
     return (
-        availability and Availability.from_item(from_item(availability)),
-        player and OwnUser.from_item(from_item(player)),
+        Availability.from_item(from_item(availability)) if availability else None,
+        OwnUser.from_item(from_item(player)) if player else None,
     )
 
 
@@ -186,8 +187,8 @@ def delete_availability(owner: str, availability_id: str) -> None:
 def list_owned(owner: str, limit: int, start: str | None) -> tuple[list[Availability], str | None]:
     """The owner's availabilities (group sessions whatever their status), in id order."""
     start_key = start and decode_key(start, shapes=({"owner", "id"},), fixed={"owner": owner})
-    items, key = query_page(owned_query(owner), limit, start_key)
-    return [Availability.from_item(item) for item in items], key and encode_key(key)
+    items, key = query_page(owned_query(owner), limit, start_key or None)
+    return [Availability.from_item(item) for item in items], encode_key(key) if key else None
 
 
 def owned_query(owner: str, since: str | None = None) -> dict:
@@ -241,8 +242,8 @@ def search(
         },
         "ExpressionAttributeValues": to_item(values),
     }
-    items, key = query_page(request, limit, start_key)
-    return [Availability.from_item(item) for item in items], key and encode_key(key)
+    items, key = query_page(request, limit, start_key or None)
+    return [Availability.from_item(item) for item in items], encode_key(key) if key else None
 
 
 def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str]:
@@ -324,7 +325,7 @@ def book(
     availability: Availability,
     meeting: Meeting,
     payment: Payment | None = None,
-    also: list[tuple[dict, DataError]] = (),
+    also: Sequence[tuple[dict, DataError]] = (),
 ) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting

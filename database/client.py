@@ -62,7 +62,8 @@ def dynamodb():
         return _create_client()
 
 
-dynamodb.cache_clear = _create_client.cache_clear  # a fresh client (tests: a new moto)
+# A fresh client (tests: a new moto). A function's own attribute, which a checker does not model.
+dynamodb.cache_clear = _create_client.cache_clear  # pyright: ignore[reportFunctionMemberAccess]
 
 
 # Items hold strings, booleans, integers (epoch seconds, counts), lists and maps of those.

@@ -7,6 +7,7 @@ availabilities.seat_id) with no `owner` or `participant`: it is in neither membe
 version 1's reads never see it, and is how "the sessions I joined" is a Query, not a Scan.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -111,7 +112,7 @@ def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
         }
     )
     meeting_item = found.get((MEETINGS_TABLE, meeting_id))
-    booking = _booking(meeting_item) if _meeting(meeting_item) is not None else None
+    booking = _booking(meeting_item) if meeting_item and _meeting(meeting_item) else None
     seat = _seat(found.get((MEETINGS_TABLE, seat_id(meeting_id, caller))), caller)
     session = found.get((AVAILABILITIES_TABLE, caller, meeting_id))
     if seat is not None:
@@ -122,7 +123,7 @@ def cancel_targets(meeting_id: str, caller: str) -> CancelTargets:
     return CancelTargets(
         booking=booking,
         has_seat=seat is not None,
-        session=session and Availability.from_item(from_item(session)),
+        session=Availability.from_item(from_item(session)) if session else None,
     )
 
 
@@ -145,7 +146,12 @@ def get_sessions(keys: list[tuple[str, str]]) -> list[Availability]:
 
 @translate_errors
 def cancel(
-    booking: Booking, by: str, *, reopen: bool, also: list[dict] = (), refund: dict | None = None
+    booking: Booking,
+    by: str,
+    *,
+    reopen: bool,
+    also: Sequence[dict] = (),
+    refund: dict | None = None,
 ) -> Meeting:
     """Cancels a one-to-one meeting `by` one of its members; with `reopen`, the availability it
     was booked from is open again, exactly as published, in the same transaction. Canceling

@@ -29,7 +29,7 @@ client.
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -37,15 +37,18 @@ from msgspec import Meta, Struct
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
 
-COHORTS = (
+# Each choice is written once, as the type msgspec validates with (a type checker reads only
+# literal values there), and listed from it.
+Cohort = Literal[
     "0-400", "400-600", "600-700",
     "700-800", "800-900", "900-1000", "1000-1100", "1100-1200", "1200-1300", "1300-1400",
     "1400-1500", "1500-1600", "1600-1700", "1700-1800", "1800-1900", "1900-2000", "2000-2100",
     "2100-2200", "2200-2300", "2300-2400",
     "2400+",
-)  # fmt: skip
+]  # fmt: skip
+COHORTS: tuple[Cohort, ...] = get_args(Cohort)
 ALL_COHORTS = "ALL_COHORTS"
-AVAILABILITY_TYPES = (
+AvailabilityType = Literal[
     "CLASSICAL_GAME",
     "OPENING_SPARRING",
     "MIDDLEGAME_SPARRING",
@@ -54,7 +57,8 @@ AVAILABILITY_TYPES = (
     "CLASSIC_ANALYSIS",
     "BOOK_STUDY",
     "ANALYZE_OWN_GAME",  # the original added it on 2022-11-05; its frontend sends it
-)
+]
+AVAILABILITY_TYPES: tuple[AvailabilityType, ...] = get_args(AvailabilityType)
 # Free text from a client is bounded so one request cannot bloat an item.
 MAX_TEXT = 100
 MAX_LOCATION = 200
@@ -79,7 +83,8 @@ MAX_WINDOW = timedelta(days=7)
 WINDOW_TOO_LONG = "endTime must be at most 7 days after startTime"
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
-CURRENCIES = ("usd", "eur", "gbp", "cad", "aud")
+Currency = Literal["usd", "eur", "gbp", "cad", "aud"]
+CURRENCIES: tuple[Currency, ...] = get_args(Currency)
 MIN_PRICE = 50
 MAX_PRICE = 1_000_000
 
@@ -94,8 +99,9 @@ AWAITING_PAYMENT = "AWAITING_PAYMENT"
 # A player's membership of the club (contract v3, "Membership"): SUBSCRIBED when the club's shop
 # holds an active subscription for their email (and on every stage without a shop), FREE_TIER
 # otherwise. membership/ decides it; a FREE_TIER player books only what is bookableByFreeUsers.
-SUBSCRIBED = "SUBSCRIBED"
-FREE_TIER = "FREE_TIER"
+SUBSCRIBED: Final = "SUBSCRIBED"
+FREE_TIER: Final = "FREE_TIER"
+MembershipStatus = Literal["SUBSCRIBED", "FREE_TIER"]
 
 
 class Instant(datetime):
@@ -201,8 +207,6 @@ def _decode(kind: type, data: dict) -> Any:
         raise Invalid(f"{path.rstrip('`')}: {message}" if path else message) from None
 
 
-Cohort = Literal[COHORTS]
-AvailabilityType = Literal[AVAILABILITY_TYPES]
 Id = Annotated[str, Meta(min_length=ID_LENGTH, max_length=ID_LENGTH, pattern=ID_PATTERN)]
 # An availability's types and cohorts: some of those defined, each once (so one request cannot
 # bloat an item, nor every search page that covers it). The bounds grow with the lists.
@@ -211,10 +215,9 @@ Types = Annotated[
     Meta(min_length=1, max_length=len(AVAILABILITY_TYPES), extra_json_schema={"uniqueItems": True}),
 ]
 Cohorts = Annotated[
-    list[Cohort | Literal[ALL_COHORTS]],
+    list[Cohort | Literal["ALL_COHORTS"]],
     Meta(min_length=1, max_length=len(COHORTS) + 1, extra_json_schema={"uniqueItems": True}),
 ]
-Currency = Literal[CURRENCIES]
 # Free text from a client, bounded so one request cannot bloat an item.
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
@@ -250,7 +253,7 @@ class OwnUser(User):
     disableCancellationNotifications: bool = False
     # Set by the API only (membership/): a player who signed up before membership existed, or
     # on a stage without a shop, is SUBSCRIBED.
-    subscriptionStatus: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
+    subscriptionStatus: MembershipStatus = SUBSCRIBED
     # Set by an operator only (README, "Admins"): never a field of UserUpdate.
     isAdmin: Annotated[bool, READ_ONLY] = False
 
@@ -282,7 +285,7 @@ class OwnUser(User):
 class Access(Struct):
     """`GET /user/access`: the caller is a member (a free player gets a 403 instead)."""
 
-    subscriptionStatus: Literal[SUBSCRIBED]
+    subscriptionStatus: Literal["SUBSCRIBED"]
 
 
 class Membership(Struct):
@@ -291,7 +294,7 @@ class Membership(Struct):
     `GET /user/access`), when the shop was last asked (epoch seconds), and the email it is asked
     about. Only the status is ever returned (OwnUser)."""
 
-    status: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
+    status: MembershipStatus = SUBSCRIBED
     pending: bool = False
     checked_at: int | None = None
     email: str = ""
@@ -363,7 +366,7 @@ class Price(Struct):
 
     @classmethod
     def from_item(cls, item: dict | None) -> "Price | None":
-        return item and cls(amount=item["amount"], currency=item["currency"])
+        return cls(amount=item["amount"], currency=item["currency"]) if item else None
 
     def to_json(self) -> dict[str, Any]:
         return {"amount": self.amount, "currency": self.currency}
@@ -393,8 +396,9 @@ class Availability(Struct, kw_only=True):
     cohorts: Cohorts
     location: Location = ""
     description: Description = ""
-    maxParticipants: Seats = 1  # 2 or more: a group session
-    status: Annotated[Literal[SCHEDULED, BOOKED, CANCELED], READ_ONLY] = SCHEDULED
+    # 2 or more: a group session. The default is a plain int (msgspec cannot encode a Seats).
+    maxParticipants: Seats = 1  # pyright: ignore[reportAssignmentType]
+    status: Annotated[Literal["SCHEDULED", "BOOKED", "CANCELED"], READ_ONLY] = SCHEDULED
     participants: Annotated[list[Participant], READ_ONLY] = []  # in joining order
     # Where membership is on: whether FREE_TIER players may book or join it (members always may).
     bookableByFreeUsers: bool = False
@@ -433,8 +437,9 @@ class Availability(Struct, kw_only=True):
             ownerDiscord=item["ownerDiscord"],
             ownerCohort=item["ownerCohort"],
             id=item["id"],
-            startTime=parse_stored(item["startTime"]),
-            endTime=parse_stored(item["endTime"]),
+            # Stored times are plain datetimes, which compare as Instants do (see Instant).
+            startTime=parse_stored(item["startTime"]),  # pyright: ignore[reportArgumentType]
+            endTime=parse_stored(item["endTime"]),  # pyright: ignore[reportArgumentType]
             types=item["types"],
             cohorts=item["cohorts"],
             location=item.get("location", ""),
@@ -508,7 +513,7 @@ class Meeting(Struct):
     location: str = ""
     description: str = ""
     # AWAITING_PAYMENT: a priced slot held while the player pays on Stripe Checkout.
-    status: Literal[SCHEDULED, CANCELED, AWAITING_PAYMENT] = SCHEDULED
+    status: Literal["SCHEDULED", "CANCELED", "AWAITING_PAYMENT"] = SCHEDULED
     price: Price | None = None  # what the participant pays (copied from the availability)
     # The Stripe Checkout page that pays for a held meeting: while AWAITING_PAYMENT only.
     checkoutUrl: str | None = None
@@ -522,7 +527,7 @@ class Meeting(Struct):
             owner=item["owner"],
             participant=item["participant"],
             id=item["id"],
-            startTime=parse_stored(item["startTime"]),
+            startTime=parse_stored(item["startTime"]),  # pyright: ignore[reportArgumentType]
             type=item["type"],
             location=item.get("location", ""),
             description=item.get("description", ""),

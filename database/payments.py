@@ -27,6 +27,7 @@ Two kinds of items, keyed by `id`:
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from botocore.exceptions import ClientError
 
@@ -125,6 +126,7 @@ def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> li
     """The hold's own writes, for the booking's transaction (database.availabilities.book):
     the session's ledger record, and the player's unpaid holds (at most `limit`), each with
     the error its failed condition means."""
+    assert meeting.price is not None  # a hold is for a priced meeting
     record = {
         "id": session,
         "meetingId": meeting.id,
@@ -220,7 +222,7 @@ def _holds_release(record: Record) -> dict:
     }
 
 
-def _holding(booking: Booking | None, session: str) -> bool:
+def _holding(booking: Booking | None, session: str) -> TypeGuard[Booking]:
     return (
         booking is not None
         and booking.meeting.status == AWAITING_PAYMENT

@@ -9,6 +9,7 @@ fails changes nothing either, and is retried with the record.
 """
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 
 from botocore.exceptions import ClientError
@@ -36,7 +37,7 @@ def claim_key(event_id: str) -> str:
 
 
 @translate_errors
-def count_once(event_id: str, counts: dict[str, dict[str, int]]) -> bool:
+def count_once(event_id: str, counts: Mapping[str, Mapping[str, int]]) -> bool:
     """Adds `counts` ({counter item: {attribute: increment}}) unless the stream record
     `event_id` was counted already; False when it was (nothing changes)."""
     writes = [

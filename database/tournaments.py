@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from botocore.exceptions import ClientError
@@ -30,9 +30,14 @@ from database.times import format_time, parse_stored
 TOURNAMENT, LISTING, INDEX = "TOURNAMENT", "TOURNAMENT", "StartTimeIndex"
 CURRENT = "CURRENT"
 MONTHLY, YEARLY = "MONTHLY", "YEARLY"
-SITES = ("lichess", "chesscom")
-TYPES = ("ARENA", "SWISS", "GRAND_PRIX", "MIDDLEGAME_SPARRING", "ENDGAME_SPARRING")
-TIME_CONTROLS = ("BLITZ", "RAPID", "CLASSICAL")
+# Each choice is written once, as the type msgspec validates with (a type checker reads only
+# literal values there), and listed from it.
+Site = Literal["lichess", "chesscom"]
+TournamentType = Literal["ARENA", "SWISS", "GRAND_PRIX", "MIDDLEGAME_SPARRING", "ENDGAME_SPARRING"]
+TimeControl = Literal["BLITZ", "RAPID", "CLASSICAL"]
+SITES: tuple[Site, ...] = get_args(Site)
+TYPES: tuple[TournamentType, ...] = get_args(TournamentType)
+TIME_CONTROLS: tuple[TimeControl, ...] = get_args(TimeControl)
 RESET = "MONGO_RESET"
 KEEP_AFTER_END = timedelta(days=7)  # a tournament leaves the calendar a week after it ends
 # A leaderboard change that lost a race reads again and retries, this many times in all.
@@ -324,9 +329,10 @@ def _snapshot_one(board: Board, period: str, current: dict) -> bool:
             reasons = error.response["CancellationReasons"]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 return False  # taken by a run before this one
-            current = _get(board, CURRENT, consistent=True)
-            if current is None:
+            fresh = _get(board, CURRENT, consistent=True)
+            if fresh is None:
                 return False
+            current = fresh
     raise ClientError(
         {"Error": {"Code": "TransactionConflict", "Message": "lost every retry"}},
         "TransactWriteItems",
@@ -383,9 +389,9 @@ class _Player(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class StandingsUpdate(msgspec.Struct):
-    site: Literal[SITES]
-    type: Literal[TYPES]
-    timeControl: Literal[TIME_CONTROLS]  # noqa: N815 (the contract's name)
+    site: Site
+    type: TournamentType
+    timeControl: TimeControl  # noqa: N815 (the contract's name)
     players: Annotated[list[_Player], msgspec.Meta(max_length=2000)]
 
     @classmethod

@@ -24,7 +24,7 @@ from urllib3.util import Timeout
 
 from api.log import logger
 from api.secrets import SecretUnavailable, stage_secret
-from database.models import FREE_TIER, SUBSCRIBED
+from database.models import FREE_TIER, SUBSCRIBED, MembershipStatus
 from membership import settings
 
 # The whole shop call: urllib3's `total` bounds connecting and reading together (a plain
@@ -37,7 +37,8 @@ SECRET_CONFIG = Config(
     read_timeout=1,
     retries={"mode": "standard", "total_max_attempts": 1},
 )
-SECRET_SECONDS = SECRET_CONFIG.connect_timeout + SECRET_CONFIG.read_timeout
+# Config sets its options in a loop: botocore declares no attribute for the checker to see.
+SECRET_SECONDS = SECRET_CONFIG.connect_timeout + SECRET_CONFIG.read_timeout  # pyright: ignore[reportAttributeAccessIssue]
 SECRET_KEY = "wixApiKey"
 
 
@@ -63,7 +64,7 @@ def _key() -> str | None:
     return key
 
 
-def subscription_status(email: str) -> str | None:
+def subscription_status(email: str) -> MembershipStatus | None:
     """SUBSCRIBED when the shop lists an active subscription for `email`, FREE_TIER when it
     has none or no such customer, None when it could not say (see the module's docstring)."""
     if not email:
@@ -74,7 +75,12 @@ def subscription_status(email: str) -> str | None:
     url = f"{settings.shop_url()}/_functions/user/{quote(email, safe='@')}"
     try:
         response = _session().get(
-            url, headers={"Auth": key}, timeout=Timeout(total=SHOP_SECONDS), allow_redirects=False
+            url,
+            headers={"Auth": key},
+            # requests passes a urllib3 Timeout through (its adapter's isinstance check); its
+            # type stubs declare numbers only.
+            timeout=Timeout(total=SHOP_SECONDS),  # pyright: ignore[reportArgumentType]
+            allow_redirects=False,
         )
     except requests.RequestException as error:
         logger.warning("The shop did not answer", detail=str(error))

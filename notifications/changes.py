@@ -95,7 +95,9 @@ def availability_changes(
         )
     elif was_open and not is_open:  # full or cancelled
         actions.append(_unannounce(new))
-    elif was_open and announcement(old, frontend, name) != announcement(new, frontend, name):
+    elif (
+        was_open and old and announcement(old, frontend, name) != announcement(new, frontend, name)
+    ):
         actions.append(
             EditAnnouncement(
                 key="edit",
@@ -170,7 +172,7 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
             )
         ]
     if _status(new) == CANCELED and old is not None and _status(old) == SCHEDULED:
-        canceled_by = new.get("canceledBy")
+        canceled_by = new.get("canceledBy", "")
         members = (new["owner"], new["participant"])
         if canceled_by not in members:
             return []  # nobody to spare: a cancel always names who cancelled

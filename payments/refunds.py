@@ -19,6 +19,7 @@ from payments import settings, stripe_client
 
 def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
     meeting, payment = booking.meeting, booking.payment
+    assert payment is not None  # the caller's test: a priced meeting
     if meeting.status == CANCELED:
         return meeting  # it shows the refund as it stands
     record = payments.get_record(payment.checkout_session)
@@ -54,6 +55,7 @@ def carry_out(session: str) -> str:
     if record is None:
         return "not pending"
     key = f"refund-{session}-{record.refund_attempts}"
+    assert record.payment_intent is not None  # a refund is decided for a paid session only
     try:
         refund_id = stripe_client.refund(record.payment_intent, key)
     except StoreFault as error:  # Stripe said no (4xx): retrying would not change its mind

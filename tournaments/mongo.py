@@ -10,6 +10,7 @@ the job's retry redoes the reset only (handlers/tournaments/snapshot.py).
 """
 
 import functools
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -41,7 +42,7 @@ RESET = {
     "sp_score": 0,
     "eg_score": 0,
 }
-TIMEOUTS_MS = {
+TIMEOUTS_MS: dict[str, Any] = {
     "serverSelectionTimeoutMS": 5000,
     "connectTimeoutMS": 3000,
     "socketTimeoutMS": 20000,  # an UpdateMany over every player

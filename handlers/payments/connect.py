@@ -12,6 +12,7 @@ def connect(request: Request) -> dict:
     account = users.get_payout_account(caller)
     if account.account_id is None:
         account = users.claim_payout_account(caller, stripe_client.create_account(caller))
+    assert account.account_id is not None  # stored, or claimed just above
     return {**account.to_json(), "onboardingUrl": stripe_client.onboarding_link(account.account_id)}
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
 )
@@ -31,6 +32,8 @@ processor = BatchProcessor(
 def refund_decided(record: DynamoDBRecord) -> str | None:
     """The Checkout Session whose refund this change decided, if it did."""
     change = record.dynamodb
+    if change is None:  # a stream record always has one, though Powertools' type allows none
+        return None
     new, old = (change.new_image or {}), (change.old_image or {})
     if new.get("status") == REFUND_PENDING and old.get("status") != REFUND_PENDING:
         return new["id"]
@@ -44,7 +47,7 @@ def handle(record: DynamoDBRecord) -> None:
         logger.info("Refund", session=session, outcome=outcome)
 
 
-def handler(event: dict, context: Any) -> dict:
+def handler(event: dict, context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from api.log import logger
 from api.secrets import SecretUnavailable, stage_secret
@@ -50,7 +51,7 @@ processor = BatchProcessor(
 )
 
 
-def handler(event: dict, context: Any) -> dict:
+def handler(event: dict, context: Any) -> PartialItemFailureResponse:
     if not notifier.settings.secret_name:
         logger.info("Discord notifications are off (no DISCORD_SECRET_NAME)")
         return {"batchItemFailures": []}

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from api.log import logger
@@ -53,7 +54,7 @@ def _table_name(stream_arn: str) -> str:
     return stream_arn.partition(":table/")[2].partition("/")[0]
 
 
-def handler(event: dict, context: Any) -> dict:
+def handler(event: dict, context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=count, processor=processor, context=context
     )
