@@ -30,9 +30,12 @@ def hold(availability: Availability, meeting: Meeting) -> dict:
         raise Conflict(CANNOT_TAKE_PAYMENTS)
     meeting.status = AWAITING_PAYMENT
     meeting.price = availability.price
-    session_id, meeting.checkoutUrl = stripe_client.create_checkout(meeting, account.account_id)
+    fee = stripe_client.application_fee(meeting.price.amount)
+    session_id, meeting.checkoutUrl = stripe_client.create_checkout(
+        meeting, account.account_id, fee
+    )
     due = min(now() + HOLD_DUE, meeting.startTime - RECONCILE_EVERY)
-    ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds())
+    ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds(), fee)
     try:
         availabilities.book(availability, meeting, Payment(checkout_session=session_id), ledger)
     except DataError:

@@ -86,7 +86,11 @@ class Stripe:
 
     Refunds as Stripe makes them: an idempotency key's first answer, failures included, is
     replayed for that key; a payment already refunded in full refuses another refund
-    (`charge_already_refunded`); `fail_refunds(n)` makes Stripe fail the next n new keys."""
+    (`charge_already_refunded`), a charge without an application fee refuses
+    `refund_application_fee`; `fail_refunds(n)` makes Stripe fail the next n new keys;
+    `refund_status` is the status a new refund gets (`settle_refund` moves it later, as Stripe
+    does); `down(path, answer)` answers every request to a path prefix with a failure (an
+    HTTP status with Stripe's error body for it, or "connection") until `up(path)`."""
 
     def __init__(self, mock: responses.RequestsMock):
         self.mock = mock
@@ -94,6 +98,9 @@ class Stripe:
         self.refunds: dict[str, dict] = {}  # the refunds made, by idempotency key
         self.answers: dict[str, tuple] = {}  # every key's first answer, replayed
         self.failing = 0
+        self.refund_status = "succeeded"
+        self.fees: dict[str, int] = {}  # each session's application fee
+        self.failures: dict[str, int | str] = {}
         self.accounts: dict[str, dict] = {}
         mock.add_callback(responses.POST, f"{API}/checkout/sessions", self._create_session)
         mock.add_callback(
@@ -105,6 +112,8 @@ class Stripe:
             responses.GET, re_url(r"/checkout/sessions/(cs_test_\w+)$"), self._get_session
         )
         mock.add_callback(responses.POST, f"{API}/refunds", self._refund)
+        mock.add_callback(responses.GET, re_url(r"/refunds/(re_\w+)$"), self._get_refund)
+        mock.add_callback(responses.GET, re_url(r"/refunds\?"), self._list_refunds)
         mock.add_callback(responses.POST, f"{API}/accounts", self._create_account)
         mock.add_callback(responses.POST, f"{API}/account_links", self._account_link)
 
@@ -126,12 +135,67 @@ class Stripe:
     def fail_refunds(self, count):
         self.failing = count
 
+    def down(self, path, answer):
+        self.failures[path] = answer
+
+    def up(self, path):
+        del self.failures[path]
+
+    def refund(self, refund_id):
+        [refund] = [r for r in self.refunds.values() if r["id"] == refund_id]
+        return refund
+
+    def settle_refund(self, refund_id, status, failure_reason=None):
+        """Stripe finishes a pending refund (or fails one): the Refund, as its events carry it."""
+        refund = self.refund(refund_id)
+        refund.update(status=status, failure_reason=failure_reason)
+        return dict(refund)
+
+    def _failure(self, request):
+        """The failure set for this request's path, as Stripe (or the network) gives it."""
+        path = "/" + request.url.split("/v1/", 1)[1].split("?")[0]
+        answer = next((a for p, a in self.failures.items() if path.startswith(p)), None)
+        if answer is None:
+            return None
+        if answer == "connection":
+            raise requests.exceptions.ConnectionError("Stripe is unreachable")
+        kind = {
+            401: "invalid_request_error",
+            403: "invalid_request_error",
+            404: "invalid_request_error",
+        }
+        error = {"type": kind.get(answer, "api_error"), "message": f"HTTP {answer}"}
+        if answer == 404:
+            error["code"] = "resource_missing"
+        return answer, {}, json.dumps({"error": error})
+
     def _get_session(self, request):
+        if failed := self._failure(request):
+            return failed
         session_id = request.url.rsplit("/", 1)[-1]
         return 200, {}, json.dumps(self.sessions[session_id])
 
+    def _get_refund(self, request):
+        if failed := self._failure(request):
+            return failed
+        return 200, {}, json.dumps(self.refund(request.url.rsplit("/", 1)[-1]))
+
+    def _list_refunds(self, request):
+        intent = parse_qs(request.url.split("?", 1)[1])["payment_intent"][0]
+        found = [r for r in self.refunds.values() if r["payment_intent"] == intent]
+        page = {"object": "list", "data": found[::-1], "has_more": False, "url": "/v1/refunds"}
+        return 200, {}, json.dumps(page)
+
     def _create_session(self, request):
         form = parse_qs(request.body)
+        if "payment_method_types[0]" in form:  # removed from Checkout in 2026-09-30.endive
+            error = {
+                "type": "invalid_request_error",
+                "code": "parameter_unknown",
+                "param": "payment_method_types",
+                "message": "Received unknown parameter: payment_method_types",
+            }
+            return 400, {}, json.dumps({"error": error})
         number = len(self.sessions) + 1
         session_id = f"cs_test_{number:04d}"
         session = {
@@ -155,10 +219,14 @@ class Stripe:
             "cancel_url": form["cancel_url"][0],
             "url": f"https://checkout.stripe.com/c/pay/{session_id}",
         }
+        fee = form.get("payment_intent_data[application_fee_amount]")
+        self.fees[session_id] = int(fee[0]) if fee else 0
         self.sessions[session_id] = session
         return 200, {"Request-Id": f"req_{number}"}, json.dumps(session)
 
     def _expire_session(self, request):
+        if failed := self._failure(request):
+            return failed
         session_id = request.url.rsplit("/", 2)[-2]
         session = self.sessions[session_id]
         if session["status"] != "open":
@@ -172,15 +240,24 @@ class Stripe:
         return 200, {}, json.dumps(session)
 
     def _refund(self, request):
+        if failed := self._failure(request):
+            return failed
         key = request.headers["Idempotency-Key"]
         if key in self.answers:
             status, answer = self.answers[key]
             return status, {"Idempotent-Replayed": "true"}, json.dumps(answer)
-        intent = parse_qs(request.body)["payment_intent"][0]
+        form = parse_qs(request.body)
+        intent = form["payment_intent"][0]
+        live = ("pending", "requires_action", "succeeded")
         if self.failing:
             self.failing -= 1
             status, answer = 500, {"error": {"type": "api_error", "message": "Try again."}}
-        elif any(r["payment_intent"] == intent for r in self.refunds.values()):
+        elif form.get("refund_application_fee") == ["true"] and not any(self.fees.values()):
+            message = "This charge has no application fee to refund."
+            status, answer = 400, {"error": {"type": "invalid_request_error", "message": message}}
+        elif any(
+            r["payment_intent"] == intent and r["status"] in live for r in self.refunds.values()
+        ):
             status, answer = (
                 400,
                 {
@@ -200,12 +277,17 @@ class Stripe:
                     "amount": 5000,
                     "currency": "usd",
                     "payment_intent": intent,
-                    "status": "succeeded",
-                    "metadata": {},
+                    "status": self.refund_status,
+                    "failure_reason": None,
+                    "metadata": {
+                        key[len("metadata[") : -1]: value[0]
+                        for key, value in form.items()
+                        if key.startswith("metadata[")
+                    },
                 },
             )
             self.refunds[key] = answer
-        self.answers[key] = (status, answer)
+        self.answers[key] = (status, json.loads(json.dumps(answer)))  # as it was then
         return status, {}, json.dumps(answer)
 
     def _create_account(self, request):
@@ -516,8 +598,11 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     assert form["client_reference_id"] == [P1]
     assert form["metadata[dojoSchedulerMeeting]"] == [P1]  # what the webhook acts on
     assert form["metadata[dojoSchedulerStage]"] == [STAGE]  # another stage's are ignored
-    assert form["payment_method_types[0]"] == ["card"]  # nothing that completes unpaid
-    assert "payment_method_types[1]" not in form
+    # Cards only (nothing that completes unpaid), in the parameter Stripe has now: it removed
+    # `payment_method_types` from Checkout Session create in 2026-09-30.endive.
+    assert form["allowed_payment_method_types[0]"] == ["card"]
+    assert "allowed_payment_method_types[1]" not in form
+    assert not [name for name in form if name.startswith("payment_method_types")]
     assert form["success_url"] == [
         f"https://club.example/meeting/{P1}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     ]
@@ -817,7 +902,7 @@ def test_a_payment_completing_after_the_cancel_is_refunded_once(held, stripe_api
     refunds = stripe_api.calls("/refunds")
     assert [r["payment_intent"] for r in refunds] == [["pi_test_0001"]]  # one call, one refund
     assert refunds[0]["reverse_transfer"] == ["true"]
-    assert refunds[0]["refund_application_fee"] == ["true"]
+    assert "refund_application_fee" not in refunds[0]  # the session took no fee
     assert meeting(tables)["status"] == "CANCELED"
     assert meeting(tables)["refund"] == {"status": "succeeded", "amount": 5000}
     assert search_as("carol") == [P1]
@@ -965,8 +1050,8 @@ def test_a_refund_failing_twice_then_succeeding_is_made_once(confirmed, stripe_a
     keys = [call.request.headers["Idempotency-Key"] for call in stripe_api.mock.calls]
     # One key per attempt: a key's failure is replayed by Stripe for 24 h, so a retry with
     # the same key could never succeed (stripe-python's own network retry reuses it).
-    attempts = sorted(set(k for k in keys if k.startswith("refund-")))
-    assert attempts == [f"refund-cs_test_0001-{n}" for n in (1, 2, 3)]
+    attempts = sorted(set(k for k in keys if k.startswith("test-refund-")))
+    assert attempts == [f"test-refund-cs_test_0001-{n}" for n in (1, 2, 3)]
     assert len(stripe_api.refunds) == 1
     assert meeting(confirmed)["refund"] == {"status": "succeeded", "amount": 5000}
 
@@ -1054,7 +1139,7 @@ def test_a_redelivery_racing_the_reconciliation_refunds_once(confirmed, stripe_a
         call.request for call in stripe_api.mock.calls if call.request.url.endswith("/refunds")
     ]
     keys = [request.headers["Idempotency-Key"] for request in refunds]
-    assert keys == ["refund-cs_test_0001-2", "refund-cs_test_0001-1"]  # redelivery, then ours
+    assert keys == ["test-refund-cs_test_0001-2", "test-refund-cs_test_0001-1"]  # redelivery, ours
     assert _money(stripe_api) == ["pi_test_0001"]
     record = ledger()
     assert (record["status"], record["refundId"]) == ("REFUNDED", "re_test_0001")
@@ -1065,7 +1150,8 @@ def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, 
     """An attempt that succeeded at Stripe but whose answer was lost: the next attempt (a new
     key) is refused with charge_already_refunded, which settles the record."""
     assert body(cancel_as("alice"))["refund"]["status"] == "pending"
-    stripe_api.refunds["lost"] = {"payment_intent": "pi_test_0001", "id": "re_test_lost"}
+    lost = {"id": "re_test_lost", "payment_intent": "pi_test_0001", "status": "succeeded"}
+    stripe_api.refunds["lost"] = lost
 
     assert refund_stream.run() == []
 
