@@ -12,7 +12,6 @@ from datetime import datetime
 
 from api.log import logger
 from database import meetings, payments
-from database.errors import DataError
 from database.meetings import Booking
 from database.models import AWAITING_PAYMENT, CANCELED, Meeting
 from database.times import now
@@ -48,18 +47,13 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
     return meetings.cancel(booking, by, reopen=reopen, also=also, refund=refund)
 
 
-# Retryable failures (Stripe down, 401/403, the secret unreadable) of one refund lasting
-# this many attempts (the stream's 6, then the reconciliation's) are an operator's case.
-ALARM_AFTER_ATTEMPTS = 8
-
-
 def carry_out(session: str, at: datetime | None = None) -> str:
     """Makes the pending refund of `session` (once: any other state changes nothing): its new
     status, as Stripe reports the refund (REFUNDED, or REFUND_SUBMITTED while Stripe says it
     is pending). Stripe refusing it for good (Refused) settles it REFUND_FAILED; any other
     failure (Stripe down, 401, 403, the secret unreadable) raises, the record still
     REFUND_PENDING with its attempt counted, to be retried by the stream, then by the
-    reconciliation; lasting, it is alarmed (an error log)."""
+    reconciliation, which alarms it when it lasts (handlers/payments/reconcile.py)."""
     at = at or now()
     record = payments.claim_refund_attempt(session)
     if record is None:
@@ -77,21 +71,11 @@ def carry_out(session: str, at: datetime | None = None) -> str:
         if payments.fail_refund(record, failure):
             _alarm_failed(session, failure)
         return payments.REFUND_FAILED
-    except DataError as error:
-        if record.refund_attempts >= ALARM_AFTER_ATTEMPTS:
-            logger.error(
-                REFUND_KEEPS_FAILING,
-                session=session,
-                attempts=record.refund_attempts,
-                detail=error.detail,
-            )
-        raise
     # The state Stripe reports, whoever recorded it (an event may have been first).
     return record_refund(record, made, at) or payments.REFUND_STATES.get(made.status, made.status)
 
 
 REFUND_FAILED_ALARM = "A refund failed: an operator's case"
-REFUND_KEEPS_FAILING = "A refund keeps failing: an operator's case"
 
 
 def record_refund(
