@@ -1708,3 +1708,367 @@ def test_accounts_are_created_with_the_stages_country(payments_on, stripe_api, m
 
     [created] = stripe_api.calls("/accounts")
     assert created["country"] == ["GB"]
+
+
+# --- against the real Stripe (issue 28): its parameters, its refund statuses, its errors ------
+
+
+def refund_event(kind, refund, event_id=None):
+    """A refund's event as Stripe sends it to the platform endpoint: the Refund object."""
+    return event(kind, refund, event_id=event_id or f"evt_{kind}_{refund['status']}")
+
+
+@pytest.fixture
+def alarms(caplog):
+    """The error log lines (what the payments alarm counts), as (message, session)."""
+
+    def logged():
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        return [(r.getMessage(), getattr(r, "session", None)) for r in errors]
+
+    return logged
+
+
+def _refunded_by_the_coach(refund_stream):
+    assert body(cancel_as("alice"))["refund"] == {"status": "pending", "amount": 5000}
+    assert refund_stream.run() == []
+
+
+def _shown(meeting_id=P1):
+    response = get_meeting.handler(
+        http_event("GET /meeting/{id}", caller="bob", path={"id": meeting_id})
+    )
+    return body(response)["meeting"]["refund"]
+
+
+@pytest.mark.parametrize("percent, fee", [("0", 0), ("10", 500)])
+def test_a_refund_returns_the_application_fee_only_when_the_session_took_one(
+    published, stripe_api, refund_stream, monkeypatch, percent, fee
+):
+    """Stripe refuses `refund_application_fee` on a charge without an application fee (the
+    default 0 % fee): the ledger keeps the session's fee from the hold on."""
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", percent)
+    assert book_as("bob")["statusCode"] == 200
+    assert ledger()["applicationFee"] == fee
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    _refunded_by_the_coach(refund_stream)
+
+    [form] = stripe_api.calls("/refunds")
+    assert form["reverse_transfer"] == ["true"]  # a destination charge: always a transfer
+    assert form.get("refund_application_fee") == (["true"] if fee else None)
+    assert form["metadata[dojoSchedulerSession]"] == ["cs_test_0001"]  # its events find us
+    assert form["metadata[dojoSchedulerStage]"] == [STAGE]
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+
+
+def test_a_pending_refund_is_pending_until_stripe_says_it_succeeded(
+    confirmed, stripe_api, refund_stream
+):
+    stripe_api.refund_status = "pending"  # the platform's balance is short, say
+
+    _refunded_by_the_coach(refund_stream)
+
+    record = ledger()
+    assert (record["status"], record["refundId"]) == ("REFUND_SUBMITTED", "re_test_0001")
+    assert "expirationTime" not in record  # it may still move
+    assert _shown() == {"status": "pending", "amount": 5000}
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+
+    succeeded = refund_event(
+        "refund.updated", stripe_api.settle_refund("re_test_0001", "succeeded")
+    )
+    assert deliver(succeeded)["statusCode"] == 200
+
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    settled = snapshot(confirmed)
+    # redelivered, and an older `pending` update arriving late: nothing changes
+    stale = refund_event(
+        "refund.updated", {**stripe_api.refund("re_test_0001"), "status": "pending"}
+    )
+    for again in (succeeded, stale, succeeded):
+        assert deliver(again)["statusCode"] == 200
+    assert snapshot(confirmed) == settled
+    assert len(stripe_api.calls("/refunds")) == 1
+
+
+def test_a_pending_refund_is_followed_by_the_reconciliation(confirmed, stripe_api, refund_stream):
+    """Its events lost: the reconciliation retrieves the refund until Stripe settles it."""
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    now = datetime.now(UTC)
+
+    assert reconcile_at(now + timedelta(minutes=5))["refunds"] == {}  # the events come first
+    assert reconcile_at(now + timedelta(minutes=16))["refunds"] == {
+        "cs_test_0001": "REFUND_SUBMITTED"
+    }
+    assert reconcile_at(now + timedelta(minutes=18))["refunds"] == {}  # asked again later
+    stripe_api.settle_refund("re_test_0001", "succeeded")  # no event arrives
+    done = reconcile_at(now + timedelta(minutes=32))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    lookups = [c for c in stripe_api.mock.calls if c.request.method == "GET"]
+    assert [c.request.url for c in lookups] == [f"{API}/refunds/re_test_0001"] * 2
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    assert reconcile_at(now + timedelta(minutes=60)) == {"holds": {}, "refunds": {}}
+    assert len(stripe_api.calls("/refunds")) == 1  # made once
+
+
+@pytest.mark.parametrize("first", ["pending", "succeeded"])
+@pytest.mark.parametrize("kind", ["refund.failed", "charge.refund.updated"])
+def test_a_refund_that_fails_at_stripe_is_failed_shown_and_alarmed(
+    confirmed, stripe_api, refund_stream, alarms, first, kind
+):
+    """Pending, then failed; or even reported succeeded, then failed (Stripe may)."""
+    stripe_api.refund_status = first
+    _refunded_by_the_coach(refund_stream)
+    assert alarms() == []
+
+    failed = stripe_api.settle_refund("re_test_0001", "failed", "insufficient_funds")
+    assert deliver(refund_event(kind, failed))["statusCode"] == 200
+
+    record = ledger()
+    assert (record["status"], record["refundFailure"]) == ("REFUND_FAILED", "insufficient_funds")
+    assert _shown() == {"status": "failed", "amount": 5000}
+    assert alarms() == [(refunds_module().REFUND_FAILED_ALARM, "cs_test_0001")]
+    # the success event of before, arriving after it, and the failure again: nothing changes
+    settled = snapshot(confirmed)
+    late = refund_event("refund.updated", {**failed, "status": "succeeded"}, event_id="evt_late")
+    for again in (late, refund_event(kind, failed)):
+        assert deliver(again)["statusCode"] == 200
+    assert snapshot(confirmed) == settled
+    assert len(alarms()) == 1
+    assert reconcile_at(datetime.now(UTC) + timedelta(hours=1)) == {"holds": {}, "refunds": {}}
+
+
+def refunds_module():
+    from payments import refunds
+
+    return refunds
+
+
+def test_a_refund_stripe_answers_failed_is_failed_at_once(
+    confirmed, stripe_api, refund_stream, alarms
+):
+    stripe_api.refund_status = "failed"
+
+    _refunded_by_the_coach(refund_stream)
+
+    assert ledger()["status"] == "REFUND_FAILED"
+    assert _shown() == {"status": "failed", "amount": 5000}
+    assert [session for _, session in alarms()] == ["cs_test_0001"]
+
+
+def test_a_refund_event_overtaking_the_creates_answer_is_kept(confirmed, stripe_api, refund_stream):
+    """Stripe answers the create `pending`, settles the refund at once, and its event is
+    recorded before the answer is: the older answer changes nothing."""
+    stripe_api.refund_status = "pending"
+    answer_refund = stripe_api._refund
+
+    def event_first(request):
+        answer = answer_refund(request)
+        refund = stripe_api.settle_refund("re_test_0001", "succeeded")
+        assert deliver(refund_event("refund.updated", refund))["statusCode"] == 200
+        return answer  # `pending`, as it was when Stripe answered
+
+    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
+    stripe_api.mock.add_callback(responses.POST, f"{API}/refunds", event_first)
+
+    _refunded_by_the_coach(refund_stream)
+
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    assert "open" not in ledger()  # nothing left to follow
+
+
+@pytest.mark.parametrize(
+    "metadata", [{}, {"dojoSchedulerSession": "cs_test_0001", "dojoSchedulerStage": "dev"}]
+)
+def test_refund_events_of_refunds_this_stage_did_not_make_are_ignored(
+    confirmed, stripe_api, refund_stream, metadata
+):
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    before = snapshot(confirmed)
+    other = {**stripe_api.refund("re_test_0001"), "id": "re_other", "metadata": metadata}
+
+    for kind in ("refund.failed", "refund.updated"):
+        failed = {**other, "status": "failed" if kind == "refund.failed" else "succeeded"}
+        assert deliver(refund_event(kind, failed))["statusCode"] == 200
+
+    assert snapshot(confirmed) == before
+
+
+def test_an_event_for_another_refund_of_the_session_changes_nothing(
+    confirmed, stripe_api, refund_stream
+):
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    before = snapshot(confirmed)
+    other = {**stripe_api.refund("re_test_0001"), "id": "re_other", "status": "failed"}
+
+    assert deliver(refund_event("refund.failed", other))["statusCode"] == 200
+
+    assert snapshot(confirmed) == before
+
+
+def _break_the_secret(how, monkeypatch):
+    if how == "no secretKey":
+        secrets = _aws_client("secretsmanager")
+        secrets.put_secret_value(
+            SecretId=SECRET_NAME, SecretString=json.dumps({"webhookSecret": WEBHOOK_SECRET})
+        )
+    else:  # Secrets Manager cannot give it (here: no such secret)
+        monkeypatch.setenv("STRIPE_SECRET_NAME", "dojo-scheduler/test/missing")
+    clear_caches()
+
+
+def _mend_the_secret(monkeypatch):
+    secrets = _aws_client("secretsmanager")
+    keys = {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    monkeypatch.setenv("STRIPE_SECRET_NAME", SECRET_NAME)
+    clear_caches()
+
+
+PASSING_FAULTS = [401, 403, 429, 500, "connection", "no secretKey", "secret unreadable"]
+
+
+@pytest.mark.parametrize("fault", PASSING_FAULTS, ids=str)
+def test_faults_that_pass_are_retried_until_the_refund_is_made(
+    confirmed, stripe_api, refund_stream, monkeypatch, alarms, fault
+):
+    """A 401 while a rolled key is still cached, a 403 from a restricted key, a secret
+    without secretKey: none is Stripe refusing the refund; each is retried, and alarmed
+    once it lasts."""
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    if isinstance(fault, str) and "secret" in fault:
+        _break_the_secret(fault, monkeypatch)
+    else:
+        stripe_api.down("/refunds", fault)
+
+    assert len(refund_stream.run(retries=2)) >= 1  # the dead-letter queue (and its alarm)
+
+    record = ledger()
+    assert record["status"] == "REFUND_PENDING"
+    assert record["refundAttempts"] == 3
+    assert _shown() == {"status": "pending", "amount": 5000}
+    now = datetime.now(UTC)
+    assert reconcile_at(now + timedelta(minutes=16))["refunds"] == {"cs_test_0001": "deferred"}
+    assert alarms() == []  # not yet
+    assert reconcile_at(now + timedelta(minutes=46))["refunds"] == {"cs_test_0001": "deferred"}
+    assert [session for _, session in alarms()] == ["cs_test_0001"]  # lasting: alarmed
+
+    _mend_the_secret(monkeypatch)
+    stripe_api.failures.clear()
+    done = reconcile_at(now + timedelta(minutes=48))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    assert ledger()["refundAttempts"] == 6
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+
+
+# --- released holds: reconciled until Stripe says the session expired ------------------------
+
+
+def test_a_payment_for_a_released_hold_is_refunded_once_without_any_webhook(
+    held, stripe_api, refund_stream
+):
+    """The cancel's expire fails; the player pays in a tab still open; no event ever comes."""
+    stripe_api.down("/checkout/sessions/cs_test_0001/expire", 500)
+    assert body(cancel_as("bob"))["refund"] == {"status": "none", "amount": 0}
+    stripe_api.up("/checkout/sessions/cs_test_0001/expire")
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "open"
+    assert ledger()["status"] == "RELEASED"
+    stripe_api.pay("cs_test_0001")
+    now = datetime.now(UTC)
+
+    assert reconcile_at(now + timedelta(minutes=34))["holds"] == {"cs_test_0001": "REFUND_PENDING"}
+    assert refund_stream.run() == []
+
+    assert ledger()["status"] == "REFUNDED"
+    assert ledger()["refundReason"] == "paid after the hold was released"
+    for minutes in (36, 50, 120):
+        assert reconcile_at(now + timedelta(minutes=minutes)) == {"holds": {}, "refunds": {}}
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert meeting(_tables())["refund"] == {"status": "succeeded", "amount": 5000}
+
+
+@pytest.mark.parametrize("expire", ["works", "fails"])
+def test_a_released_hold_is_reconciled_until_stripe_says_it_expired(held, stripe_api, expire):
+    if expire == "fails":
+        stripe_api.down("/checkout/sessions/cs_test_0001/expire", "connection")
+    assert cancel_as("bob")["statusCode"] == 200
+    stripe_api.failures.clear()
+    now = datetime.now(UTC)
+    assert reconcile_at(now + timedelta(minutes=20))["holds"] == {}  # Stripe's own expiry first
+
+    stripe_api.down("/checkout/sessions/cs_test_0001", 503)
+    assert reconcile_at(now + timedelta(minutes=34))["holds"] == {"cs_test_0001": "deferred"}
+    stripe_api.failures.clear()
+    assert reconcile_at(now + timedelta(minutes=36))["holds"] == {"cs_test_0001": "expired"}
+
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"  # by now, at the latest
+    assert ledger()["status"] == "RELEASED"
+    assert "open" not in ledger()
+    assert reconcile_at(now + timedelta(minutes=40)) == {"holds": {}, "refunds": {}}
+    assert stripe_api.calls("/refunds") == []
+
+
+@pytest.mark.parametrize("state", ["held", "released"])
+def test_a_hold_whose_session_stripe_no_longer_knows_is_released(held, stripe_api, state):
+    """The stage's key switched to another Stripe account: its sessions are 404s."""
+    if state == "released":
+        stripe_api.down("/checkout/sessions/cs_test_0001/expire", 500)
+        assert cancel_as("bob")["statusCode"] == 200
+    stripe_api.down("/checkout/sessions/cs_test_0001", 404)
+    now = datetime.now(UTC)
+
+    done = reconcile_at(now + timedelta(minutes=34))
+
+    assert done["holds"] == {"cs_test_0001": "RELEASED" if state == "held" else "expired"}
+    assert ledger()["status"] == "RELEASED"
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert open_availability(_tables()) is not None
+    assert reconcile_at(now + timedelta(minutes=36)) == {"holds": {}, "refunds": {}}
+
+
+# --- smaller: consistent reads, the client's timeout, keys named by stage ---------------------
+
+
+def test_the_webhook_reads_the_meeting_and_its_record_strongly_consistent(held, stripe_api):
+    """An eventually consistent read could take a hold written a moment ago for no hold."""
+    reads = []
+    _tables().meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params)
+    )
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    assert {r["TableName"] for r in reads} == {"test-meetings", "test-payments"}
+    assert all(r.get("ConsistentRead") is True for r in reads), reads
+
+
+def test_stripe_calls_give_up_well_within_the_functions_timeout(held, stripe_api):
+    """Each try may take TIMEOUT (connect, read); with the one retry and its back-off (at most
+    1 s for the first), a call ends well before the function's 20 s."""
+    [call] = [c for c in stripe_api.mock.calls if c.request.url.endswith("/checkout/sessions")]
+    timeout = call.request.req_kwargs["timeout"]
+    assert timeout == stripe_client.TIMEOUT
+    attempts = stripe_client.NETWORK_RETRIES + 1
+    assert attempts * sum(timeout) + stripe_client.NETWORK_RETRIES * 1.0 <= 15
+
+
+def test_idempotency_keys_name_the_stage(payments_on, stripe_api):
+    """Stripe keeps keys per Stripe account, which stages may share."""
+    add_user(payments_on, "dave")
+
+    assert connect_as("dave")["statusCode"] == 200
+
+    [call] = [c for c in stripe_api.mock.calls if c.request.url == f"{API}/accounts"]
+    assert call.request.headers["Idempotency-Key"] == f"{STAGE}-connect-dave"
