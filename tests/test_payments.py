@@ -1893,7 +1893,8 @@ def test_refund_events_of_refunds_this_stage_did_not_make_are_ignored(
     stripe_api.refund_status = "pending"
     _refunded_by_the_coach(refund_stream)
     before = snapshot(confirmed)
-    other = {**stripe_api.refund("re_test_0001"), "id": "re_other", "metadata": metadata}
+    # its own refund's id, even: the metadata alone says whose it is
+    other = {**stripe_api.refund("re_test_0001"), "metadata": metadata}
 
     for kind in ("refund.failed", "refund.updated"):
         failed = {**other, "status": "failed" if kind == "refund.failed" else "succeeded"}
