@@ -33,7 +33,8 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
         # meanwhile, the condition fails and the cancel says try again (a paid cancel then).
         also = payments.cancel_hold_writes(record)
         canceled = meetings.cancel(booking, by, reopen=reopen, also=also, refund=nothing)
-        # A payment completing anyway finds the record RELEASED and is refunded.
+        # A payment completing anyway finds the record RELEASED and is refunded: by its event,
+        # or by the reconciliation, which asks Stripe until it says the session expired.
         stripe_client.expire_checkout(payment.checkout_session)
         return canceled
     due = by == meeting.owner or at <= meeting.startTime - settings.refund_window()

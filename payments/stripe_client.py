@@ -197,7 +197,8 @@ def create_checkout(meeting: Meeting, account_id: str, fee: int) -> tuple[str, s
 
 def expire_checkout(session_id: str) -> None:
     """Best effort: nobody can pay with this session any more. A failure is only logged: a
-    payment that completes anyway finds no hold and is refunded (payments.events)."""
+    payment that completes anyway finds no hold and is refunded (payments.events), and the
+    reconciliation asks Stripe about a released hold until it says the session expired."""
     try:
         _client().v1.checkout.sessions.expire(session_id)
     except (stripe.StripeError, Unavailable, StoreFault) as error:
@@ -247,9 +248,14 @@ def refund(
 
 
 def _earlier_refund(payment_intent: str) -> Refund:
-    """The refund that refunded the payment already (the newest one not failed)."""
-    found = _client().v1.refunds.list({"payment_intent": payment_intent, "limit": 10})
-    for refund in found.data:
+    """The refund that refunded the payment already (the newest one not failed), so that
+    its status, not a guess, is recorded. Stripe down: raised, the attempt is retried."""
+    try:
+        found = _client().v1.refunds.list({"payment_intent": payment_intent, "limit": 10}).data
+    except stripe.InvalidRequestError as error:  # a stand-in without the listing, say
+        logger.warning("Could not list a payment's refunds", detail=str(error))
+        found = []
+    for refund in found:
         if refund.status not in ("failed", "canceled"):
             return Refund.of(refund.to_dict())
     # Refunded, says Stripe, by nothing it lists: refunded all the same (no id to follow).
