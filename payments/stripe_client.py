@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import stripe
@@ -30,6 +30,14 @@ from api.secrets import SecretUnavailable, stage_secret
 from database.errors import Invalid, StoreFault, Unavailable
 from database.models import Meeting
 from payments import settings
+
+if TYPE_CHECKING:  # the request types are hints only: stripe/params is not in the zips
+    from stripe._base_address import BaseAddresses
+    from stripe.params import RefundCreateParams
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionCreateParamsPaymentIntentData,
+    )
 
 # Stripe's minimum for a Checkout Session's expiry is 30 minutes after its creation; a minute
 # more keeps a clock running slightly behind Stripe's from being refused.
@@ -110,7 +118,7 @@ def _keys() -> dict[str, str]:
 def _client_for(api_key: str) -> stripe.StripeClient:
     # STRIPE_API_BASE: the local stand-in (local/stripe.py) for `make run` without a real key.
     base = os.environ.get("STRIPE_API_BASE")
-    addresses = {"api": base, "connect": base} if base else None
+    addresses: BaseAddresses | None = {"api": base, "connect": base} if base else None
     return stripe.StripeClient(
         api_key,
         max_network_retries=NETWORK_RETRIES,
@@ -158,40 +166,39 @@ def create_checkout(meeting: Meeting, account_id: str, fee: int) -> tuple[str, s
     slot after the game was due."""
     price = meeting.price
     page = f"{settings.frontend_host()}/meeting/{quote(meeting.id, safe='')}"
-    payment_intent: dict[str, Any] = {
+    payment_intent: SessionCreateParamsPaymentIntentData = {
         "transfer_data": {"destination": account_id},
         "metadata": {MEETING_KEY: meeting.id, STAGE_KEY: settings.stage()},
     }
     if fee:
         payment_intent["application_fee_amount"] = fee
-    session = _client().v1.checkout.sessions.create(
-        {
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": price.currency,
-                        "unit_amount": price.amount,
-                        "product_data": {"name": f"Coaching session with {meeting.owner}"},
-                    },
-                }
-            ],
-            "allowed_payment_method_types": ["card"],
-            "payment_intent_data": payment_intent,
-            "client_reference_id": meeting.id,
-            "metadata": {
-                MEETING_KEY: meeting.id,
-                STAGE_KEY: settings.stage(),
-                "owner": meeting.owner,
-                "participant": meeting.participant,
-            },
-            "expires_at": int(time.time()) + HOLD_SECONDS,
-            # Stripe fills in the session: the page may confirm it (the same idempotent step).
-            "success_url": f"{page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
-            "cancel_url": f"{page}?checkout=canceled",
-        }
-    )
+    params: SessionCreateParams = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": price.currency,
+                    "unit_amount": price.amount,
+                    "product_data": {"name": f"Coaching session with {meeting.owner}"},
+                },
+            }
+        ],
+        "allowed_payment_method_types": ["card"],
+        "payment_intent_data": payment_intent,
+        "client_reference_id": meeting.id,
+        "metadata": {
+            MEETING_KEY: meeting.id,
+            STAGE_KEY: settings.stage(),
+            "owner": meeting.owner,
+            "participant": meeting.participant,
+        },
+        "expires_at": int(time.time()) + HOLD_SECONDS,
+        # Stripe fills in the session: the page may confirm it (the same idempotent step).
+        "success_url": f"{page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{page}?checkout=canceled",
+    }
+    session = _client().v1.checkout.sessions.create(params)
     return session.id, session.url
 
 
@@ -231,7 +238,7 @@ def refund(
     Stripe keeps an idempotency key's first answer, failures included, for 24 h: the caller
     gives each attempt its own key (database.payments.claim_refund_attempt), so a retry asks
     again instead of replaying the failure; the network retries within one attempt reuse it."""
-    params: dict[str, Any] = {
+    params: RefundCreateParams = {
         "payment_intent": payment_intent,
         "reverse_transfer": True,
         "metadata": {SESSION_KEY: session, STAGE_KEY: settings.stage()},
