@@ -1148,7 +1148,7 @@ def test_a_redelivery_racing_the_reconciliation_refunds_once(confirmed, stripe_a
 
 def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, refund_stream):
     """An attempt that succeeded at Stripe but whose answer was lost: the next attempt (a new
-    key) is refused with charge_already_refunded, which settles the record."""
+    key) is refused with charge_already_refunded; the earlier refund, listed, settles it."""
     assert body(cancel_as("alice"))["refund"]["status"] == "pending"
     lost = {"id": "re_test_lost", "payment_intent": "pi_test_0001", "status": "succeeded"}
     stripe_api.refunds["lost"] = lost
@@ -1156,6 +1156,7 @@ def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, 
     assert refund_stream.run() == []
 
     assert ledger()["status"] == "REFUNDED"
+    assert ledger()["refundId"] == "re_test_lost"  # the earlier refund, listed, with its status
     assert meeting(confirmed)["refund"]["status"] == "succeeded"
 
 
@@ -1763,10 +1764,11 @@ def test_a_refund_returns_the_application_fee_only_when_the_session_took_one(
     assert _shown() == {"status": "succeeded", "amount": 5000}
 
 
+@pytest.mark.parametrize("status", ["pending", "requires_action"])
 def test_a_pending_refund_is_pending_until_stripe_says_it_succeeded(
-    confirmed, stripe_api, refund_stream
+    confirmed, stripe_api, refund_stream, status
 ):
-    stripe_api.refund_status = "pending"  # the platform's balance is short, say
+    stripe_api.refund_status = status  # the platform's balance is short, say
 
     _refunded_by_the_coach(refund_stream)
 
