@@ -226,5 +226,9 @@ def _still(booking: Booking) -> tuple[str, dict]:
 
 @translate_errors
 def get_booking(meeting_id: str) -> Booking | None:
-    item = dynamodb().get_item(TableName=MEETINGS_TABLE, Key=to_item({"id": meeting_id}))
+    """The meeting as it is now (a strongly consistent read): the payments' steps decide on
+    it, and a hold written a moment ago must not read as no hold."""
+    item = dynamodb().get_item(
+        TableName=MEETINGS_TABLE, Key=to_item({"id": meeting_id}), ConsistentRead=True
+    )
     return _booking(item["Item"]) if _meeting(item.get("Item")) is not None else None

@@ -7,8 +7,12 @@ Two kinds of items, keyed by `id`:
   transaction that holds the slot, with its `status`:
 
       HELD ──paid──▶ CONFIRMED ──cancel, refund owed──▶ REFUND_PENDING ──▶ REFUNDED
-        │                      └─cancel, none owed───▶ KEPT              └──▶ REFUND_FAILED
-        └─expired, canceled, reconciled─▶ RELEASED ──paid anyway──▶ REFUND_PENDING
+        │                      └─cancel, none owed───▶ KEPT              ├─▶ REFUND_SUBMITTED
+        └─expired, canceled, reconciled─▶ RELEASED ──paid anyway──▶ …    └─▶ REFUND_FAILED
+
+  A refund moves as Stripe reports it (the create's answer, a retrieve, its events), only
+  forward: pending (REFUND_SUBMITTED) → succeeded (REFUNDED) → failed (REFUND_FAILED; Stripe
+  may fail a refund it reported succeeded), never back, so an old event changes nothing.
 
   Every transition is conditional on the status it leaves, so an event delivered again, late
   or out of order finds the record settled and changes nothing; a payment is refunded only
@@ -18,7 +22,9 @@ Two kinds of items, keyed by `id`:
   events (RETENTION after the meeting's start). A session with no record was not created
   here (another stage or deployment): its events are ignored.
   `open` (HOLD or REFUND) and `dueAt` put a record in the sparse `OpenIndex` while the
-  reconciliation may have to act on it: a hold past its expiry, a refund not yet made.
+  reconciliation may have to act on it: a hold past its expiry, a hold a cancel RELEASED
+  until Stripe confirms its session expired (its expire is best effort), a refund not yet
+  made or still pending at Stripe.
 - `holds#<username>`: the set of Checkout Sessions holding a slot for that player unpaid
   (`sessions`), at most the stage's limit: added in the hold's transaction, removed in the
   transaction that confirms or releases it.
@@ -51,7 +57,8 @@ HELD = "HELD"
 CONFIRMED = "CONFIRMED"
 RELEASED = "RELEASED"
 KEPT = "KEPT"  # paid, then canceled when no refund was owed
-REFUND_PENDING = "REFUND_PENDING"
+REFUND_PENDING = "REFUND_PENDING"  # owed, not yet accepted by Stripe
+REFUND_SUBMITTED = "REFUND_SUBMITTED"  # made; Stripe says pending (or requires_action)
 REFUNDED = "REFUNDED"
 REFUND_FAILED = "REFUND_FAILED"
 SETTLED = (CONFIRMED, KEPT, REFUNDED)  # states that may take a TTL (CONFIRMED: the start's)
@@ -66,6 +73,19 @@ RETENTION = timedelta(days=90)
 # The stream function makes a refund at once; one still pending this long is retried by the
 # reconciliation (the stream's own retries having given up).
 REFUND_RETRY_AFTER = timedelta(minutes=15)
+# A refund Stripe reports pending is looked up again this often (its events come first).
+REFUND_CHECK_EVERY = timedelta(minutes=15)
+
+# Stripe's refund statuses, as ledger states; an unknown one waits as pending.
+REFUND_STATES = {
+    "succeeded": REFUNDED,
+    "pending": REFUND_SUBMITTED,
+    "requires_action": REFUND_SUBMITTED,
+    "failed": REFUND_FAILED,
+    "canceled": REFUND_FAILED,
+}
+# A refund's ledger states, in the only order it moves.
+REFUND_ORDER = (REFUND_PENDING, REFUND_SUBMITTED, REFUNDED, REFUND_FAILED)
 
 TOO_MANY_HOLDS = (
     "You have unpaid bookings waiting: finish or cancel a pending payment before booking "
@@ -102,6 +122,8 @@ class Record:
     refund_reason: str | None = None
     refund_id: str | None = None
     refund_attempts: int = 0
+    application_fee: int = 0  # the club's fee the session took (a refund returns it)
+    open: str | None = None  # OPEN_HOLD or OPEN_REFUND while the reconciliation acts on it
 
     @classmethod
     def from_item(cls, item: dict) -> "Record":
@@ -119,13 +141,17 @@ class Record:
             refund_reason=item.get("refundReason"),
             refund_id=item.get("refundId"),
             refund_attempts=item.get("refundAttempts", 0),
+            application_fee=item.get("applicationFee", 0),
+            open=item.get("open"),
         )
 
 
-def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> list[tuple]:
+def hold_writes(
+    meeting: Meeting, session: str, due: datetime, limit: int, application_fee: int
+) -> list[tuple]:
     """The hold's own writes, for the booking's transaction (database.availabilities.book):
-    the session's ledger record, and the player's unpaid holds (at most `limit`), each with
-    the error its failed condition means."""
+    the session's ledger record (with the club's fee, which a refund must know), and the
+    player's unpaid holds (at most `limit`), each with the error its failed condition means."""
     assert meeting.price is not None  # a hold is for a priced meeting
     record = {
         "id": session,
@@ -134,6 +160,7 @@ def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> li
         "participant": meeting.participant,
         "amount": meeting.price.amount,
         "currency": meeting.price.currency,
+        "applicationFee": application_fee,
         "startTime": format_time(meeting.startTime),
         "status": HELD,
         "open": OPEN_HOLD,
@@ -174,13 +201,17 @@ def get_record(session: str) -> Record | None:
     return Record.from_item(from_item(item)) if item else None
 
 
-def _transition(record: Record, to: str, sets: dict | None = None) -> dict:
+def _transition(
+    record: Record, to: str, sets: dict | None = None, *, reconcile: bool = False
+) -> dict:
     """The ledger record moving from its current status to `to` (conditional on it), setting
-    `sets` (attribute name -> value). Out of OpenIndex once nothing is left to reconcile; a
-    TTL once it can no longer move, long after the meeting's start."""
+    `sets` (attribute name -> value). Out of OpenIndex once nothing is left to reconcile
+    (unless `reconcile`); a TTL once it can no longer move, long after the meeting's start.
+    A record that names a refund moves only for that refund."""
     sets = dict(sets or {})
     sets["status"] = to
-    removes = [] if to in (HELD, REFUND_PENDING) else ["open", "dueAt"]
+    keep_open = reconcile or to in (HELD, REFUND_PENDING, REFUND_SUBMITTED)
+    removes = [] if keep_open else ["open", "dueAt"]
     if to in SETTLED or to == RELEASED:
         start = _parse(record.start)
         kept_until = max(start, datetime.now(start.tzinfo)) + RETENTION
@@ -194,12 +225,17 @@ def _transition(record: Record, to: str, sets: dict | None = None) -> dict:
         expression += " REMOVE " + ", ".join(by_name[name] for name in removes)
     values = {f":v{i}": value for i, value in enumerate(sets.values())}
     values[":from"] = record.status
+    condition = f"{by_name['status']} = :from"
+    if record.refund_id:
+        names["#refundId"] = "refundId"
+        values[":refundId"] = record.refund_id
+        condition += " AND #refundId = :refundId"
     return {
         "Update": {
             "TableName": PAYMENTS_TABLE,
             "Key": to_item({"id": record.session}),
             "UpdateExpression": expression,
-            "ConditionExpression": f"{by_name['status']} = :from",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item(values),
         }
@@ -307,16 +343,25 @@ def _confirm_meeting(record: Record, payment_intent: str) -> dict:
     }
 
 
+# A hold a cancel released, which Stripe now says nobody can pay: no longer reconciled.
+EXPIRED = "expired"
+
+
 @translate_errors
 def settle_unpaid(session: str, at: datetime) -> str:
     """A Checkout Session that will not be paid (expired, failed, or given up by the
     reconciliation): its hold is released exactly as a participant's cancel (the meeting
     CANCELED, the slot open again while its window lasts), in one transaction with the
-    record's HELD → RELEASED. Any other state: nothing changes."""
+    record's HELD → RELEASED. A hold a cancel released leaves the reconciliation (EXPIRED).
+    Any other state: nothing changes."""
     for _ in range(3):
         record = get_record(session)
         if record is None:
             return NOT_OURS
+        if record.status == RELEASED and record.open == OPEN_HOLD:
+            if _commit([_transition(record, RELEASED)]):
+                return EXPIRED
+            continue
         if record.status != HELD:
             return UNCHANGED
         writes = [_transition(record, RELEASED), _holds_release(record)]
@@ -348,9 +393,12 @@ def _commit(writes: list[dict]) -> bool:
 
 
 def cancel_hold_writes(record: Record) -> list[dict]:
-    """A player's or coach's cancel of a held slot, in the cancel's transaction."""
+    """A player's or coach's cancel of a held slot, in the cancel's transaction. The record
+    stays in OpenIndex (at the hold's due time, after Stripe's own expiry): the cancel's
+    expire of the session is best effort, so the reconciliation asks Stripe until it says
+    the session expired, and refunds a payment it finds."""
     _expect(record, HELD)
-    return [_transition(record, RELEASED), _holds_release(record)]
+    return [_transition(record, RELEASED, reconcile=True), _holds_release(record)]
 
 
 def cancel_paid_writes(record: Record, refund_due: bool, at: datetime) -> list[dict]:
@@ -383,37 +431,91 @@ def claim_refund_attempt(session: str) -> Record | None:
 
 
 @translate_errors
-def finish_refund(record: Record, refund_id: str | None, failure: str | None = None) -> bool:
-    """REFUND_PENDING → REFUNDED (or REFUND_FAILED with Stripe's reason), shown on the meeting
-    the session paid for while it is still that meeting. False if it was settled already."""
-    to = REFUND_FAILED if failure else REFUNDED
-    sets = {"refundId": refund_id} if refund_id else {}
-    if failure:
-        sets["refundFailure"] = failure
-    try:
-        dynamodb().transact_write_items(TransactItems=[_transition(record, to, sets)])
-    except ClientError as error:
-        if error_code(error) != "TransactionCanceledException":
-            raise
-        return False
-    shown = REFUND_SHOWN_FAILED if failure else REFUND_SUCCEEDED
-    try:
-        dynamodb().update_item(
-            TableName=MEETINGS_TABLE,
-            Key=to_item({"id": record.meeting_id}),
-            UpdateExpression="SET refund = :refund",
-            ConditionExpression="checkoutSessionId = :session",
-            ExpressionAttributeValues=to_item(
+def record_refund(
+    record: Record,
+    refund_id: str | None,
+    stripe_status: str,
+    at: datetime,
+    failure: str | None = None,
+) -> str | None:
+    """The refund as Stripe reports it (the create's answer, a retrieve, an event): the record
+    moves forward to its state (REFUND_STATES), showing it on the meeting the session paid
+    for while it is still that meeting, in one transaction. Pending again: looked up later.
+    Returns the new status, or None when the record moved first or is further along (an old
+    or repeated report changes nothing)."""
+    to = REFUND_STATES.get(stripe_status, REFUND_SUBMITTED)
+    if record.status not in REFUND_ORDER:
+        return None
+    if refund_id and record.refund_id and refund_id != record.refund_id:
+        return None  # not the refund this record made
+    if REFUND_ORDER.index(to) < REFUND_ORDER.index(record.status):
+        return None
+    sets: dict = {"refundStatus": stripe_status}
+    if refund_id and not record.refund_id:
+        sets["refundId"] = refund_id
+    if to == REFUND_SUBMITTED:
+        sets.update(open=OPEN_REFUND, dueAt=format_time(at + REFUND_CHECK_EVERY))
+    elif to == REFUND_FAILED:
+        sets["refundFailure"] = failure or stripe_status
+    if to == record.status and to != REFUND_SUBMITTED:
+        return None  # succeeded or failed again: nothing new
+    writes = [_transition(record, to, sets)]
+    if to != record.status:
+        writes.append(_show_refund(record, to))
+    if _commit_first(writes):
+        return to
+    return None
+
+
+@translate_errors
+def fail_refund(record: Record, failure: str) -> bool:
+    """Stripe refused the refund itself (the create): REFUND_FAILED, shown on the meeting.
+    False if the record moved first."""
+    writes = [
+        _transition(record, REFUND_FAILED, {"refundFailure": failure}),
+        _show_refund(record, REFUND_FAILED),
+    ]
+    return _commit_first(writes)
+
+
+_SHOWN = {
+    REFUND_SUBMITTED: REFUND_SHOWN_PENDING,
+    REFUNDED: REFUND_SUCCEEDED,
+    REFUND_FAILED: REFUND_SHOWN_FAILED,
+}
+
+
+def _show_refund(record: Record, state: str) -> dict:
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": record.meeting_id}),
+            "UpdateExpression": "SET refund = :refund",
+            "ConditionExpression": "checkoutSessionId = :session",
+            "ExpressionAttributeValues": to_item(
                 {
-                    ":refund": {"status": shown, "amount": record.refund_amount or 0},
+                    ":refund": {"status": _SHOWN[state], "amount": record.refund_amount or 0},
                     ":session": record.session,
                 }
             ),
-        )
-    except ClientError as error:  # rebooked by someone else, or removed by TTL: ledger only
-        if error_code(error) != "ConditionalCheckFailedException":
+        }
+    }
+
+
+def _commit_first(writes: list[dict]) -> bool:
+    """The record's transition with the meeting's display: without the meeting's when the
+    meeting is not that session's any more (rebooked by someone else, removed by TTL). False
+    when the record's own condition failed (it moved first)."""
+    try:
+        dynamodb().transact_write_items(TransactItems=writes)
+        return True
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
             raise
-    return True
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        if not reasons or reasons[0] == "ConditionalCheckFailed" or len(writes) == 1:
+            return False
+    return _commit(writes[:1])
 
 
 @translate_errors

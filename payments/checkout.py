@@ -29,10 +29,14 @@ def hold(availability: Availability, meeting: Meeting) -> dict:
     if account.account_id is None or not account.charges_enabled:
         raise Conflict(CANNOT_TAKE_PAYMENTS)
     meeting.status = AWAITING_PAYMENT
-    meeting.price = availability.price
-    session_id, meeting.checkoutUrl = stripe_client.create_checkout(meeting, account.account_id)
+    meeting.price = price = availability.price
+    assert price is not None  # the caller books here only a priced availability
+    fee = stripe_client.application_fee(price.amount)
+    session_id, meeting.checkoutUrl = stripe_client.create_checkout(
+        meeting, account.account_id, fee
+    )
     due = min(now() + HOLD_DUE, meeting.startTime - RECONCILE_EVERY)
-    ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds())
+    ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds(), fee)
     try:
         availabilities.book(availability, meeting, Payment(checkout_session=session_id), ledger)
     except DataError:

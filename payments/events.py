@@ -9,11 +9,13 @@ from datetime import datetime
 from api.log import logger
 from database import payments, users
 from database.models import StripeAccount
-from payments import settings
-from payments.stripe_client import MEETING_KEY, STAGE_KEY
+from payments import refunds, settings
+from payments.stripe_client import MEETING_KEY, SESSION_KEY, STAGE_KEY, Refund
 
 PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 NOT_PAID = ("checkout.session.expired", "checkout.session.async_payment_failed")
+# Each carries a Refund object, whose metadata names this stage's Checkout Session.
+REFUND_EVENTS = ("refund.updated", "refund.failed", "charge.refund.updated")
 
 
 def handle(event: dict, at: datetime) -> None:
@@ -29,8 +31,36 @@ def handle(event: dict, at: datetime) -> None:
         else:
             outcome = settle(data, at)
         logger.info("Checkout event", session=data.get("id"), type=kind, outcome=outcome)
+    elif kind in REFUND_EVENTS:
+        outcome = refund_reported(data, at)
+        logger.info("Refund event", refund=data.get("id"), type=kind, outcome=outcome)
     elif kind == "account.updated":
         _account_updated(data, event["created"])
+
+
+def refund_reported(refund: dict, at: datetime) -> str:
+    """A refund's status as an event reports it: the record moves forward to it (an old or
+    repeated event changes nothing); a refund this stage did not make is ignored."""
+    metadata = refund.get("metadata")
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get(SESSION_KEY), str)
+        and metadata.get(STAGE_KEY) == settings.stage()
+        and isinstance(refund.get("id"), str)
+    ):
+        return "not ours"
+    record = payments.get_record(metadata[SESSION_KEY])
+    for _ in range(3):
+        if record is None:
+            return payments.NOT_OURS
+        moved = refunds.record_refund(record, Refund.of(refund), at)
+        if moved is not None:
+            return moved
+        again = payments.get_record(record.session)  # nothing to do, or moved meanwhile?
+        if again is None or again.status == record.status:
+            return payments.UNCHANGED
+        record = again
+    return payments.UNCHANGED
 
 
 def ours(session: dict) -> bool:

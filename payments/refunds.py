@@ -8,9 +8,10 @@ reconciliation while it is still pending. A held slot (AWAITING_PAYMENT) was not
 cancelling it releases its record and expires its Checkout Session.
 """
 
+from datetime import datetime
+
 from api.log import logger
 from database import meetings, payments
-from database.errors import StoreFault
 from database.meetings import Booking
 from database.models import AWAITING_PAYMENT, CANCELED, Meeting
 from database.times import now
@@ -33,7 +34,8 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
         # meanwhile, the condition fails and the cancel says try again (a paid cancel then).
         also = payments.cancel_hold_writes(record)
         canceled = meetings.cancel(booking, by, reopen=reopen, also=also, refund=nothing)
-        # A payment completing anyway finds the record RELEASED and is refunded.
+        # A payment completing anyway finds the record RELEASED and is refunded: by its event,
+        # or by the reconciliation, which asks Stripe until it says the session expired.
         stripe_client.expire_checkout(payment.checkout_session)
         return canceled
     due = by == meeting.owner or at <= meeting.startTime - settings.refund_window()
@@ -47,22 +49,57 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
     return meetings.cancel(booking, by, reopen=reopen, also=also, refund=refund)
 
 
-def carry_out(session: str) -> str:
+def carry_out(session: str, at: datetime | None = None) -> str:
     """Makes the pending refund of `session` (once: any other state changes nothing): its new
-    status. Stripe down or failing raises (Unavailable), to be retried; Stripe refusing it for
-    good settles it REFUND_FAILED (the alarm: an error log, and the record stays visible)."""
+    status, as Stripe reports the refund (REFUNDED, or REFUND_SUBMITTED while Stripe says it
+    is pending). Stripe refusing it for good (Refused) settles it REFUND_FAILED; any other
+    failure (Stripe down, 401, 403, the secret unreadable) raises, the record still
+    REFUND_PENDING with its attempt counted, to be retried by the stream, then by the
+    reconciliation, which alarms it when it lasts (handlers/payments/reconcile.py)."""
+    at = at or now()
     record = payments.claim_refund_attempt(session)
     if record is None:
         return "not pending"
-    key = f"refund-{session}-{record.refund_attempts}"
+    key = f"{settings.stage()}-refund-{session}-{record.refund_attempts}"
     assert record.payment_intent is not None  # a refund is decided for a paid session only
     try:
-        refund_id = stripe_client.refund(record.payment_intent, key)
-    except StoreFault as error:  # Stripe said no (4xx): retrying would not change its mind
-        logger.error("Stripe refused a refund", session=session, detail=error.detail)
-        payments.finish_refund(record, None, failure=error.detail or "refused")
+        made = stripe_client.refund(
+            record.payment_intent,
+            key,
+            session=session,
+            application_fee=record.application_fee,
+        )
+    except stripe_client.Refused as error:  # 400/404: retrying would not change its mind
+        failure = error.detail or "refused"
+        if payments.fail_refund(record, failure):
+            _alarm_failed(session, failure)
         return payments.REFUND_FAILED
-    if refund_id == stripe_client.ALREADY_REFUNDED:
-        refund_id = None
-    payments.finish_refund(record, refund_id)
-    return payments.REFUNDED
+    # The state Stripe reports, whoever recorded it (an event may have been first).
+    return record_refund(record, made, at) or payments.REFUND_STATES.get(made.status, made.status)
+
+
+REFUND_FAILED_ALARM = "A refund failed: an operator's case"
+
+
+def record_refund(
+    record: payments.Record, refund: stripe_client.Refund, at: datetime
+) -> str | None:
+    """The refund's state as Stripe reports it, on the record and the meeting; a failure is
+    alarmed (an error log) by whichever report moved the record to it."""
+    moved = payments.record_refund(record, refund.id, refund.status, at, refund.failure_reason)
+    if moved == payments.REFUND_FAILED:
+        _alarm_failed(record.session, refund.failure_reason or refund.status, refund=refund.id)
+    return moved
+
+
+def _alarm_failed(session: str, failure: str, refund: str | None = None) -> None:
+    logger.error(REFUND_FAILED_ALARM, session=session, refund=refund, failure=failure)
+
+
+def follow(session: str, at: datetime) -> str:
+    """The reconciliation's step for a refund Stripe reported pending: asked again."""
+    record = payments.get_record(session)
+    if record is None or record.status != payments.REFUND_SUBMITTED or not record.refund_id:
+        return "not submitted"
+    refund = stripe_client.retrieve_refund(record.refund_id)
+    return record_refund(record, refund, at) or "unchanged"

@@ -7,8 +7,11 @@ Importing this module loads `stripe` (and `requests`, boto3 for the secret): onl
 that talk to Stripe do, and bookAvailability and cancelMeeting only on their paid paths.
 
 Stripe's failures are reported in the data layer's terms (database.errors), which the API maps:
-Stripe unreachable or failing is Unavailable (503, worth retrying, nothing held); a webhook
-whose signature does not verify is Invalid (400).
+Stripe unreachable, busy or failing is Unavailable (503, worth retrying, nothing held); Stripe
+refusing the request itself (400/404: a parameter, a state) is Refused, the only answer a
+retry would not change; anything else (401 while a rolled key is still cached, 403 from a
+restricted key, a secret without `secretKey`) is a StoreFault: a 500 on the request path,
+retried by the reconciliation off it. A webhook whose signature does not verify is Invalid (400).
 """
 
 import functools
@@ -16,6 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from urllib.parse import quote
 
@@ -27,16 +31,23 @@ from database.errors import Invalid, StoreFault, Unavailable
 from database.models import Meeting
 from payments import settings
 
-if TYPE_CHECKING:  # Stripe's request types, for the checker only (docs/typecheck.md)
+if TYPE_CHECKING:  # the request types are hints only: stripe/params is not in the zips
     from stripe._base_address import BaseAddresses
-    from stripe.params.checkout import SessionCreateParamsPaymentIntentData
+    from stripe.params import RefundCreateParams
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionCreateParamsPaymentIntentData,
+    )
 
 # Stripe's minimum for a Checkout Session's expiry is 30 minutes after its creation; a minute
 # more keeps a clock running slightly behind Stripe's from being refused.
 HOLD_SECONDS = 31 * 60
 # One retry of a failed call (stripe-python sends the same idempotency key): a slow Stripe
-# must still answer well within the function's timeout.
+# must still answer well within the function's timeout (20 s). Each try may take 2 s to
+# connect and 4 s to answer (the library's default is 80 s); with the retry's back-off
+# (0.5 s) one call gives up after 12.5 s at worst. Stripe answers in well under a second.
 NETWORK_RETRIES = 1
+TIMEOUT = (2.0, 4.0)  # seconds: (connect, read), requests' form
 
 # The metadata naming the meeting a Checkout Session pays for, and the stage that created it:
 # the webhook acts only on this stage's sessions (which it finds in its ledger), never on the
@@ -54,14 +65,43 @@ PLATFORM_EVENTS = frozenset(
         "checkout.session.async_payment_succeeded",
         "checkout.session.expired",
         "checkout.session.async_payment_failed",
+        # A refund's fate (payments.events): Stripe's answer to the create may be `pending`.
+        "refund.updated",
+        "refund.failed",
+        "charge.refund.updated",
     }
 )
 CONNECT_EVENTS = frozenset({"account.updated"})
+# The metadata naming the Checkout Session a refund is for (with STAGE_KEY): its events find
+# the ledger record by it.
+SESSION_KEY = "dojoSchedulerSession"
 
 settings.platform_fee_percent()  # a bad PLATFORM_FEE_PERCENT fails the cold start, loudly
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Refused(StoreFault):
+    """Stripe refused the request itself (invalid_request_error: 400, 404): asking again
+    would get the same answer. `code` is Stripe's (`resource_missing`, ...)."""
+
+    def __init__(self, message: str = "", *, detail: str | None = None, code: str | None = None):
+        super().__init__(message, detail=detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A Refund as Stripe reports it (the create's answer, a retrieve, an event)."""
+
+    id: str | None
+    status: str  # pending, requires_action, succeeded, failed, canceled
+    failure_reason: str | None = None
+
+    @classmethod
+    def of(cls, refund: dict) -> "Refund":
+        return cls(refund.get("id"), str(refund.get("status")), refund.get("failure_reason"))
 
 
 def _keys() -> dict[str, str]:
@@ -80,7 +120,10 @@ def _client_for(api_key: str) -> stripe.StripeClient:
     base = os.environ.get("STRIPE_API_BASE")
     addresses: BaseAddresses | None = {"api": base, "connect": base} if base else None
     return stripe.StripeClient(
-        api_key, max_network_retries=NETWORK_RETRIES, base_addresses=addresses
+        api_key,
+        max_network_retries=NETWORK_RETRIES,
+        base_addresses=addresses,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT),
     )
 
 
@@ -89,7 +132,9 @@ def _client() -> stripe.StripeClient:
 
 
 def _translated(call: Callable[P, R]) -> Callable[P, R]:
-    """Stripe's errors as the data layer's: down or busy is a 503, anything else a 500."""
+    """Stripe's errors as the data layer's: down or busy is a 503 (Unavailable), a refusal of
+    the request itself Refused, anything else (auth, permission) a StoreFault; all but Refused
+    are worth retrying."""
 
     @functools.wraps(call)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -99,7 +144,10 @@ def _translated(call: Callable[P, R]) -> Callable[P, R]:
             raise Unavailable(detail=f"Stripe {call.__name__}: {error}") from error
         except stripe.APIError as error:  # Stripe's own 5xx
             raise Unavailable(detail=f"Stripe {call.__name__}: {error}") from error
-        except stripe.StripeError as error:
+        except stripe.InvalidRequestError as error:  # 400, 404: not an auth or Stripe fault
+            detail = f"Stripe {call.__name__}: {error!r}"
+            raise Refused(detail=detail, code=error.code) from error
+        except stripe.StripeError as error:  # 401, 403, an idempotency clash, ...
             raise StoreFault(detail=f"Stripe {call.__name__}: {error!r}") from error
 
     return wrapper
@@ -110,11 +158,12 @@ def application_fee(amount: int) -> int:
 
 
 @_translated
-def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
+def create_checkout(meeting: Meeting, account_id: str, fee: int) -> tuple[str, str]:
     """A Checkout Session for the meeting's price, paid to the coach's connected account (a
-    destination charge, less the club's fee), expiring after Stripe's minimum: (id, url).
-    Cards only: a delayed method (SEPA, Bacs) completes unpaid and could confirm a slot after
-    the game was due."""
+    destination charge, less the club's `fee`), expiring after Stripe's minimum: (id, url).
+    Cards only (`allowed_payment_method_types`, which replaced `payment_method_types` in
+    2026-09-30.endive): a delayed method (SEPA, Bacs) completes unpaid and could confirm a
+    slot after the game was due."""
     price = meeting.price
     assert price is not None  # a checkout is for a priced meeting
     page = f"{settings.frontend_host()}/meeting/{quote(meeting.id, safe='')}"
@@ -122,45 +171,43 @@ def create_checkout(meeting: Meeting, account_id: str) -> tuple[str, str]:
         "transfer_data": {"destination": account_id},
         "metadata": {MEETING_KEY: meeting.id, STAGE_KEY: settings.stage()},
     }
-    if fee := application_fee(price.amount):
+    if fee:
         payment_intent["application_fee_amount"] = fee
-    # The one error left on this branch: Stripe no longer takes payment_method_types (issue 28;
-    # the stripefix branch replaces it, and this ignore, then unnecessary, fails the check).
-    session = _client().v1.checkout.sessions.create(
-        {  # pyright: ignore[reportArgumentType]
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": price.currency,
-                        "unit_amount": price.amount,
-                        "product_data": {"name": f"Coaching session with {meeting.owner}"},
-                    },
-                }
-            ],
-            "payment_method_types": ["card"],
-            "payment_intent_data": payment_intent,
-            "client_reference_id": meeting.id,
-            "metadata": {
-                MEETING_KEY: meeting.id,
-                STAGE_KEY: settings.stage(),
-                "owner": meeting.owner,
-                "participant": meeting.participant,
-            },
-            "expires_at": int(time.time()) + HOLD_SECONDS,
-            # Stripe fills in the session: the page may confirm it (the same idempotent step).
-            "success_url": f"{page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
-            "cancel_url": f"{page}?checkout=canceled",
-        }
-    )
+    params: SessionCreateParams = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": price.currency,
+                    "unit_amount": price.amount,
+                    "product_data": {"name": f"Coaching session with {meeting.owner}"},
+                },
+            }
+        ],
+        "allowed_payment_method_types": ["card"],
+        "payment_intent_data": payment_intent,
+        "client_reference_id": meeting.id,
+        "metadata": {
+            MEETING_KEY: meeting.id,
+            STAGE_KEY: settings.stage(),
+            "owner": meeting.owner,
+            "participant": meeting.participant,
+        },
+        "expires_at": int(time.time()) + HOLD_SECONDS,
+        # Stripe fills in the session: the page may confirm it (the same idempotent step).
+        "success_url": f"{page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{page}?checkout=canceled",
+    }
+    session = _client().v1.checkout.sessions.create(params)
     assert session.url is not None  # a new session's page (Stripe clears it once completed)
     return session.id, session.url
 
 
 def expire_checkout(session_id: str) -> None:
     """Best effort: nobody can pay with this session any more. A failure is only logged: a
-    payment that completes anyway finds no hold and is refunded (payments.events)."""
+    payment that completes anyway finds no hold and is refunded (payments.events), and the
+    reconciliation asks Stripe about a released hold until it says the session expired."""
     try:
         _client().v1.checkout.sessions.expire(session_id)
     except (stripe.StripeError, Unavailable, StoreFault) as error:
@@ -179,32 +226,55 @@ def expire_now(session_id: str) -> dict:
     return _client().v1.checkout.sessions.expire(session_id).to_dict()
 
 
-ALREADY_REFUNDED = "already refunded"
-
-
 @_translated
-def refund(payment_intent: str, idempotency_key: str) -> str:
-    """Refunds the whole payment, the transfer to the coach reversed and the club's fee
-    returned: the Refund's id, or ALREADY_REFUNDED when Stripe says the charge was refunded
-    (an earlier attempt that succeeded unseen: a whole refund cannot be made twice).
+def refund(
+    payment_intent: str, idempotency_key: str, *, session: str, application_fee: int
+) -> Refund:
+    """Refunds the whole payment, the transfer to the coach reversed (a destination charge
+    always has one) and the club's fee returned if the session took one (Stripe refuses
+    `refund_application_fee` on a charge without a fee): the Refund, whose status may still
+    be `pending`. Its metadata names the session, for its events. When Stripe says the charge
+    was refunded already (an earlier attempt that succeeded unseen: a whole refund cannot be
+    made twice), that earlier refund.
 
     Stripe keeps an idempotency key's first answer, failures included, for 24 h: the caller
     gives each attempt its own key (database.payments.claim_refund_attempt), so a retry asks
     again instead of replaying the failure; the network retries within one attempt reuse it."""
+    params: RefundCreateParams = {
+        "payment_intent": payment_intent,
+        "reverse_transfer": True,
+        "metadata": {SESSION_KEY: session, STAGE_KEY: settings.stage()},
+    }
+    if application_fee:
+        params["refund_application_fee"] = True
     try:
-        made = _client().v1.refunds.create(
-            {
-                "payment_intent": payment_intent,
-                "reverse_transfer": True,
-                "refund_application_fee": True,
-            },
-            {"idempotency_key": idempotency_key},
-        )
+        made = _client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
     except stripe.InvalidRequestError as error:
-        if error.code == "charge_already_refunded":
-            return ALREADY_REFUNDED
-        raise
-    return made.id
+        if error.code != "charge_already_refunded":
+            raise
+        return _earlier_refund(payment_intent)
+    return Refund.of(made.to_dict())
+
+
+def _earlier_refund(payment_intent: str) -> Refund:
+    """The refund that refunded the payment already (the newest one not failed), so that
+    its status, not a guess, is recorded. Stripe down: raised, the attempt is retried."""
+    try:
+        found = _client().v1.refunds.list({"payment_intent": payment_intent, "limit": 10}).data
+    except stripe.InvalidRequestError as error:  # a stand-in without the listing, say
+        logger.warning("Could not list a payment's refunds", detail=str(error))
+        found = []
+    for refund in found:
+        if refund.status not in ("failed", "canceled"):
+            return Refund.of(refund.to_dict())
+    # Refunded, says Stripe, by nothing it lists: refunded all the same (no id to follow).
+    return Refund(None, "succeeded")
+
+
+@_translated
+def retrieve_refund(refund_id: str) -> Refund:
+    """The Refund as Stripe has it now (the reconciliation following a pending one)."""
+    return Refund.of(_client().v1.refunds.retrieve(refund_id).to_dict())
 
 
 @_translated
@@ -221,7 +291,9 @@ def create_account(username: str) -> str:
                 "transfers": {"requested": True},
             },
         },
-        {"idempotency_key": f"connect-{username}"},
+        # Stripe keeps a key 24 h per Stripe account, which two stages may share: the stage
+        # in it keeps dev's alice from getting prod's alice's account.
+        {"idempotency_key": f"{settings.stage()}-connect-{username}"},
     )
     return account.id
 

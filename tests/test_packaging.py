@@ -1246,6 +1246,23 @@ def test_every_function_has_error_and_throttle_alarms(full: Package):
             assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
+def test_payments_functions_alarm_on_their_error_logs(full: Package):
+    """A refund Stripe failed, a payment the reconciliation could not settle for 30 minutes:
+    each an ERROR line in a payments function's log (tests/test_payments.py), each alarmed."""
+    alarms = full.of_type("AWS::CloudWatch::Alarm")
+    filters = full.of_type("AWS::Logs::MetricFilter")
+    for function in ("stripeWebhook", "refundPayments", "reconcilePayments"):
+        name = function[0].upper() + function[1:]
+        props = filters[f"{name}ErrorLogsMetricFilter"]["Properties"]
+        assert props["LogGroupName"] == {"Ref": f"{name}LogGroup"}
+        assert props["FilterPattern"] == '{ $.level = "ERROR" }'
+        [counted] = props["MetricTransformations"]
+        alarm = alarms[f"{name}ErrorLogsAlarm"]["Properties"]
+        assert alarm["Namespace"] == counted["MetricNamespace"]
+        assert alarm["MetricName"] == counted["MetricName"]
+        assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+
+
 def test_alarms_on_conditional_resources_share_their_condition(full: Package):
     # The notify function and its dead-letter queue exist only with a Discord bot token (dev
     # is packaged with one): so do their alarms, else CloudFormation refuses the template.

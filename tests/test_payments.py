@@ -86,7 +86,11 @@ class Stripe:
 
     Refunds as Stripe makes them: an idempotency key's first answer, failures included, is
     replayed for that key; a payment already refunded in full refuses another refund
-    (`charge_already_refunded`); `fail_refunds(n)` makes Stripe fail the next n new keys."""
+    (`charge_already_refunded`), a charge without an application fee refuses
+    `refund_application_fee`; `fail_refunds(n)` makes Stripe fail the next n new keys;
+    `refund_status` is the status a new refund gets (`settle_refund` moves it later, as Stripe
+    does); `down(path, answer)` answers every request to a path prefix with a failure (an
+    HTTP status with Stripe's error body for it, or "connection") until `up(path)`."""
 
     def __init__(self, mock: responses.RequestsMock):
         self.mock = mock
@@ -94,6 +98,9 @@ class Stripe:
         self.refunds: dict[str, dict] = {}  # the refunds made, by idempotency key
         self.answers: dict[str, tuple] = {}  # every key's first answer, replayed
         self.failing = 0
+        self.refund_status = "succeeded"
+        self.fees: dict[str, int] = {}  # each session's application fee
+        self.failures: dict[str, int | str] = {}
         self.accounts: dict[str, dict] = {}
         mock.add_callback(responses.POST, f"{API}/checkout/sessions", self._create_session)
         mock.add_callback(
@@ -105,6 +112,8 @@ class Stripe:
             responses.GET, re_url(r"/checkout/sessions/(cs_test_\w+)$"), self._get_session
         )
         mock.add_callback(responses.POST, f"{API}/refunds", self._refund)
+        mock.add_callback(responses.GET, re_url(r"/refunds/(re_\w+)$"), self._get_refund)
+        mock.add_callback(responses.GET, re_url(r"/refunds\?"), self._list_refunds)
         mock.add_callback(responses.POST, f"{API}/accounts", self._create_account)
         mock.add_callback(responses.POST, f"{API}/account_links", self._account_link)
 
@@ -126,12 +135,67 @@ class Stripe:
     def fail_refunds(self, count):
         self.failing = count
 
+    def down(self, path, answer):
+        self.failures[path] = answer
+
+    def up(self, path):
+        del self.failures[path]
+
+    def refund(self, refund_id):
+        [refund] = [r for r in self.refunds.values() if r["id"] == refund_id]
+        return refund
+
+    def settle_refund(self, refund_id, status, failure_reason=None):
+        """Stripe finishes a pending refund (or fails one): the Refund, as its events carry it."""
+        refund = self.refund(refund_id)
+        refund.update(status=status, failure_reason=failure_reason)
+        return dict(refund)
+
+    def _failure(self, request):
+        """The failure set for this request's path, as Stripe (or the network) gives it."""
+        path = "/" + request.url.split("/v1/", 1)[1].split("?")[0]
+        answer = next((a for p, a in self.failures.items() if path.startswith(p)), None)
+        if answer is None:
+            return None
+        if answer == "connection":
+            raise requests.exceptions.ConnectionError("Stripe is unreachable")
+        kind = {
+            401: "invalid_request_error",
+            403: "invalid_request_error",
+            404: "invalid_request_error",
+        }
+        error = {"type": kind.get(answer, "api_error"), "message": f"HTTP {answer}"}
+        if answer == 404:
+            error["code"] = "resource_missing"
+        return answer, {}, json.dumps({"error": error})
+
     def _get_session(self, request):
+        if failed := self._failure(request):
+            return failed
         session_id = request.url.rsplit("/", 1)[-1]
         return 200, {}, json.dumps(self.sessions[session_id])
 
+    def _get_refund(self, request):
+        if failed := self._failure(request):
+            return failed
+        return 200, {}, json.dumps(self.refund(request.url.rsplit("/", 1)[-1]))
+
+    def _list_refunds(self, request):
+        intent = parse_qs(request.url.split("?", 1)[1])["payment_intent"][0]
+        found = [r for r in self.refunds.values() if r["payment_intent"] == intent]
+        page = {"object": "list", "data": found[::-1], "has_more": False, "url": "/v1/refunds"}
+        return 200, {}, json.dumps(page)
+
     def _create_session(self, request):
         form = parse_qs(request.body)
+        if "payment_method_types[0]" in form:  # removed from Checkout in 2026-09-30.endive
+            error = {
+                "type": "invalid_request_error",
+                "code": "parameter_unknown",
+                "param": "payment_method_types",
+                "message": "Received unknown parameter: payment_method_types",
+            }
+            return 400, {}, json.dumps({"error": error})
         number = len(self.sessions) + 1
         session_id = f"cs_test_{number:04d}"
         session = {
@@ -155,10 +219,14 @@ class Stripe:
             "cancel_url": form["cancel_url"][0],
             "url": f"https://checkout.stripe.com/c/pay/{session_id}",
         }
+        fee = form.get("payment_intent_data[application_fee_amount]")
+        self.fees[session_id] = int(fee[0]) if fee else 0
         self.sessions[session_id] = session
         return 200, {"Request-Id": f"req_{number}"}, json.dumps(session)
 
     def _expire_session(self, request):
+        if failed := self._failure(request):
+            return failed
         session_id = request.url.rsplit("/", 2)[-2]
         session = self.sessions[session_id]
         if session["status"] != "open":
@@ -172,15 +240,24 @@ class Stripe:
         return 200, {}, json.dumps(session)
 
     def _refund(self, request):
+        if failed := self._failure(request):
+            return failed
         key = request.headers["Idempotency-Key"]
         if key in self.answers:
             status, answer = self.answers[key]
             return status, {"Idempotent-Replayed": "true"}, json.dumps(answer)
-        intent = parse_qs(request.body)["payment_intent"][0]
+        form = parse_qs(request.body)
+        intent = form["payment_intent"][0]
+        live = ("pending", "requires_action", "succeeded")
         if self.failing:
             self.failing -= 1
             status, answer = 500, {"error": {"type": "api_error", "message": "Try again."}}
-        elif any(r["payment_intent"] == intent for r in self.refunds.values()):
+        elif form.get("refund_application_fee") == ["true"] and not any(self.fees.values()):
+            message = "This charge has no application fee to refund."
+            status, answer = 400, {"error": {"type": "invalid_request_error", "message": message}}
+        elif any(
+            r["payment_intent"] == intent and r["status"] in live for r in self.refunds.values()
+        ):
             status, answer = (
                 400,
                 {
@@ -200,12 +277,17 @@ class Stripe:
                     "amount": 5000,
                     "currency": "usd",
                     "payment_intent": intent,
-                    "status": "succeeded",
-                    "metadata": {},
+                    "status": self.refund_status,
+                    "failure_reason": None,
+                    "metadata": {
+                        key[len("metadata[") : -1]: value[0]
+                        for key, value in form.items()
+                        if key.startswith("metadata[")
+                    },
                 },
             )
             self.refunds[key] = answer
-        self.answers[key] = (status, answer)
+        self.answers[key] = (status, json.loads(json.dumps(answer)))  # as it was then
         return status, {}, json.dumps(answer)
 
     def _create_account(self, request):
@@ -516,8 +598,11 @@ def test_booking_a_priced_availability_holds_it_and_answers_a_checkout_url(held,
     assert form["client_reference_id"] == [P1]
     assert form["metadata[dojoSchedulerMeeting]"] == [P1]  # what the webhook acts on
     assert form["metadata[dojoSchedulerStage]"] == [STAGE]  # another stage's are ignored
-    assert form["payment_method_types[0]"] == ["card"]  # nothing that completes unpaid
-    assert "payment_method_types[1]" not in form
+    # Cards only (nothing that completes unpaid), in the parameter Stripe has now: it removed
+    # `payment_method_types` from Checkout Session create in 2026-09-30.endive.
+    assert form["allowed_payment_method_types[0]"] == ["card"]
+    assert "allowed_payment_method_types[1]" not in form
+    assert not [name for name in form if name.startswith("payment_method_types")]
     assert form["success_url"] == [
         f"https://club.example/meeting/{P1}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     ]
@@ -817,7 +902,7 @@ def test_a_payment_completing_after_the_cancel_is_refunded_once(held, stripe_api
     refunds = stripe_api.calls("/refunds")
     assert [r["payment_intent"] for r in refunds] == [["pi_test_0001"]]  # one call, one refund
     assert refunds[0]["reverse_transfer"] == ["true"]
-    assert refunds[0]["refund_application_fee"] == ["true"]
+    assert "refund_application_fee" not in refunds[0]  # the session took no fee
     assert meeting(tables)["status"] == "CANCELED"
     assert meeting(tables)["refund"] == {"status": "succeeded", "amount": 5000}
     assert search_as("carol") == [P1]
@@ -965,8 +1050,8 @@ def test_a_refund_failing_twice_then_succeeding_is_made_once(confirmed, stripe_a
     keys = [call.request.headers["Idempotency-Key"] for call in stripe_api.mock.calls]
     # One key per attempt: a key's failure is replayed by Stripe for 24 h, so a retry with
     # the same key could never succeed (stripe-python's own network retry reuses it).
-    attempts = sorted(set(k for k in keys if k.startswith("refund-")))
-    assert attempts == [f"refund-cs_test_0001-{n}" for n in (1, 2, 3)]
+    attempts = sorted(set(k for k in keys if k.startswith("test-refund-")))
+    assert attempts == [f"test-refund-cs_test_0001-{n}" for n in (1, 2, 3)]
     assert len(stripe_api.refunds) == 1
     assert meeting(confirmed)["refund"] == {"status": "succeeded", "amount": 5000}
 
@@ -1054,7 +1139,7 @@ def test_a_redelivery_racing_the_reconciliation_refunds_once(confirmed, stripe_a
         call.request for call in stripe_api.mock.calls if call.request.url.endswith("/refunds")
     ]
     keys = [request.headers["Idempotency-Key"] for request in refunds]
-    assert keys == ["refund-cs_test_0001-2", "refund-cs_test_0001-1"]  # redelivery, then ours
+    assert keys == ["test-refund-cs_test_0001-2", "test-refund-cs_test_0001-1"]  # redelivery, ours
     assert _money(stripe_api) == ["pi_test_0001"]
     record = ledger()
     assert (record["status"], record["refundId"]) == ("REFUNDED", "re_test_0001")
@@ -1063,13 +1148,15 @@ def test_a_redelivery_racing_the_reconciliation_refunds_once(confirmed, stripe_a
 
 def test_a_refund_stripe_already_made_settles_the_record(confirmed, stripe_api, refund_stream):
     """An attempt that succeeded at Stripe but whose answer was lost: the next attempt (a new
-    key) is refused with charge_already_refunded, which settles the record."""
+    key) is refused with charge_already_refunded; the earlier refund, listed, settles it."""
     assert body(cancel_as("alice"))["refund"]["status"] == "pending"
-    stripe_api.refunds["lost"] = {"payment_intent": "pi_test_0001", "id": "re_test_lost"}
+    lost = {"id": "re_test_lost", "payment_intent": "pi_test_0001", "status": "succeeded"}
+    stripe_api.refunds["lost"] = lost
 
     assert refund_stream.run() == []
 
     assert ledger()["status"] == "REFUNDED"
+    assert ledger()["refundId"] == "re_test_lost"  # the earlier refund, listed, with its status
     assert meeting(confirmed)["refund"]["status"] == "succeeded"
 
 
@@ -1622,3 +1709,369 @@ def test_accounts_are_created_with_the_stages_country(payments_on, stripe_api, m
 
     [created] = stripe_api.calls("/accounts")
     assert created["country"] == ["GB"]
+
+
+# --- against the real Stripe (issue 28): its parameters, its refund statuses, its errors ------
+
+
+def refund_event(kind, refund, event_id=None):
+    """A refund's event as Stripe sends it to the platform endpoint: the Refund object."""
+    return event(kind, refund, event_id=event_id or f"evt_{kind}_{refund['status']}")
+
+
+@pytest.fixture
+def alarms(caplog):
+    """The error log lines (what the payments alarm counts), as (message, session)."""
+
+    def logged():
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        return [(r.getMessage(), getattr(r, "session", None)) for r in errors]
+
+    return logged
+
+
+def _refunded_by_the_coach(refund_stream):
+    assert body(cancel_as("alice"))["refund"] == {"status": "pending", "amount": 5000}
+    assert refund_stream.run() == []
+
+
+def _shown(meeting_id=P1):
+    response = get_meeting.handler(
+        http_event("GET /meeting/{id}", caller="bob", path={"id": meeting_id})
+    )
+    return body(response)["meeting"]["refund"]
+
+
+@pytest.mark.parametrize("percent, fee", [("0", 0), ("10", 500)])
+def test_a_refund_returns_the_application_fee_only_when_the_session_took_one(
+    published, stripe_api, refund_stream, monkeypatch, percent, fee
+):
+    """Stripe refuses `refund_application_fee` on a charge without an application fee (the
+    default 0 % fee): the ledger keeps the session's fee from the hold on."""
+    monkeypatch.setenv("PLATFORM_FEE_PERCENT", percent)
+    assert book_as("bob")["statusCode"] == 200
+    assert ledger()["applicationFee"] == fee
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    _refunded_by_the_coach(refund_stream)
+
+    [form] = stripe_api.calls("/refunds")
+    assert form["reverse_transfer"] == ["true"]  # a destination charge: always a transfer
+    assert form.get("refund_application_fee") == (["true"] if fee else None)
+    assert form["metadata[dojoSchedulerSession]"] == ["cs_test_0001"]  # its events find us
+    assert form["metadata[dojoSchedulerStage]"] == [STAGE]
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+
+
+@pytest.mark.parametrize("status", ["pending", "requires_action"])
+def test_a_pending_refund_is_pending_until_stripe_says_it_succeeded(
+    confirmed, stripe_api, refund_stream, status
+):
+    stripe_api.refund_status = status  # the platform's balance is short, say
+
+    _refunded_by_the_coach(refund_stream)
+
+    record = ledger()
+    assert (record["status"], record["refundId"]) == ("REFUND_SUBMITTED", "re_test_0001")
+    assert "expirationTime" not in record  # it may still move
+    assert _shown() == {"status": "pending", "amount": 5000}
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+
+    succeeded = refund_event(
+        "refund.updated", stripe_api.settle_refund("re_test_0001", "succeeded")
+    )
+    assert deliver(succeeded)["statusCode"] == 200
+
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    settled = snapshot(confirmed)
+    # redelivered, and an older `pending` update arriving late: nothing changes
+    stale = refund_event(
+        "refund.updated", {**stripe_api.refund("re_test_0001"), "status": "pending"}
+    )
+    for again in (succeeded, stale, succeeded):
+        assert deliver(again)["statusCode"] == 200
+    assert snapshot(confirmed) == settled
+    assert len(stripe_api.calls("/refunds")) == 1
+
+
+def test_a_pending_refund_is_followed_by_the_reconciliation(confirmed, stripe_api, refund_stream):
+    """Its events lost: the reconciliation retrieves the refund until Stripe settles it."""
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    now = datetime.now(UTC)
+
+    assert reconcile_at(now + timedelta(minutes=5))["refunds"] == {}  # the events come first
+    assert reconcile_at(now + timedelta(minutes=16))["refunds"] == {
+        "cs_test_0001": "REFUND_SUBMITTED"
+    }
+    assert reconcile_at(now + timedelta(minutes=18))["refunds"] == {}  # asked again later
+    stripe_api.settle_refund("re_test_0001", "succeeded")  # no event arrives
+    done = reconcile_at(now + timedelta(minutes=32))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    lookups = [c for c in stripe_api.mock.calls if c.request.method == "GET"]
+    assert [c.request.url for c in lookups] == [f"{API}/refunds/re_test_0001"] * 2
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    assert reconcile_at(now + timedelta(minutes=60)) == {"holds": {}, "refunds": {}}
+    assert len(stripe_api.calls("/refunds")) == 1  # made once
+
+
+@pytest.mark.parametrize("first", ["pending", "succeeded"])
+@pytest.mark.parametrize("kind", ["refund.failed", "charge.refund.updated"])
+def test_a_refund_that_fails_at_stripe_is_failed_shown_and_alarmed(
+    confirmed, stripe_api, refund_stream, alarms, first, kind
+):
+    """Pending, then failed; or even reported succeeded, then failed (Stripe may)."""
+    stripe_api.refund_status = first
+    _refunded_by_the_coach(refund_stream)
+    assert alarms() == []
+
+    failed = stripe_api.settle_refund("re_test_0001", "failed", "insufficient_funds")
+    assert deliver(refund_event(kind, failed))["statusCode"] == 200
+
+    record = ledger()
+    assert (record["status"], record["refundFailure"]) == ("REFUND_FAILED", "insufficient_funds")
+    assert _shown() == {"status": "failed", "amount": 5000}
+    assert alarms() == [(refunds_module().REFUND_FAILED_ALARM, "cs_test_0001")]
+    # the success event of before, arriving after it, and the failure again: nothing changes
+    settled = snapshot(confirmed)
+    late = refund_event("refund.updated", {**failed, "status": "succeeded"}, event_id="evt_late")
+    for again in (late, refund_event(kind, failed)):
+        assert deliver(again)["statusCode"] == 200
+    assert snapshot(confirmed) == settled
+    assert len(alarms()) == 1
+    assert reconcile_at(datetime.now(UTC) + timedelta(hours=1)) == {"holds": {}, "refunds": {}}
+
+
+def refunds_module():
+    from payments import refunds
+
+    return refunds
+
+
+def test_a_refund_stripe_answers_failed_is_failed_at_once(
+    confirmed, stripe_api, refund_stream, alarms
+):
+    stripe_api.refund_status = "failed"
+
+    _refunded_by_the_coach(refund_stream)
+
+    assert ledger()["status"] == "REFUND_FAILED"
+    assert _shown() == {"status": "failed", "amount": 5000}
+    assert [session for _, session in alarms()] == ["cs_test_0001"]
+
+
+def test_a_refund_event_overtaking_the_creates_answer_is_kept(confirmed, stripe_api, refund_stream):
+    """Stripe answers the create `pending`, settles the refund at once, and its event is
+    recorded before the answer is: the older answer changes nothing."""
+    stripe_api.refund_status = "pending"
+    answer_refund = stripe_api._refund
+
+    def event_first(request):
+        answer = answer_refund(request)
+        refund = stripe_api.settle_refund("re_test_0001", "succeeded")
+        assert deliver(refund_event("refund.updated", refund))["statusCode"] == 200
+        return answer  # `pending`, as it was when Stripe answered
+
+    stripe_api.mock.remove(responses.POST, f"{API}/refunds")
+    stripe_api.mock.add_callback(responses.POST, f"{API}/refunds", event_first)
+
+    _refunded_by_the_coach(refund_stream)
+
+    assert ledger()["status"] == "REFUNDED"
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+    assert "open" not in ledger()  # nothing left to follow
+
+
+@pytest.mark.parametrize(
+    "metadata", [{}, {"dojoSchedulerSession": "cs_test_0001", "dojoSchedulerStage": "dev"}]
+)
+def test_refund_events_of_refunds_this_stage_did_not_make_are_ignored(
+    confirmed, stripe_api, refund_stream, metadata
+):
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    before = snapshot(confirmed)
+    # its own refund's id, even: the metadata alone says whose it is
+    other = {**stripe_api.refund("re_test_0001"), "metadata": metadata}
+
+    for kind in ("refund.failed", "refund.updated"):
+        failed = {**other, "status": "failed" if kind == "refund.failed" else "succeeded"}
+        assert deliver(refund_event(kind, failed))["statusCode"] == 200
+
+    assert snapshot(confirmed) == before
+
+
+def test_an_event_for_another_refund_of_the_session_changes_nothing(
+    confirmed, stripe_api, refund_stream
+):
+    stripe_api.refund_status = "pending"
+    _refunded_by_the_coach(refund_stream)
+    before = snapshot(confirmed)
+    other = {**stripe_api.refund("re_test_0001"), "id": "re_other", "status": "failed"}
+
+    assert deliver(refund_event("refund.failed", other))["statusCode"] == 200
+
+    assert snapshot(confirmed) == before
+
+
+def _break_the_secret(how, monkeypatch):
+    if how == "no secretKey":
+        secrets = _aws_client("secretsmanager")
+        secrets.put_secret_value(
+            SecretId=SECRET_NAME, SecretString=json.dumps({"webhookSecret": WEBHOOK_SECRET})
+        )
+    else:  # Secrets Manager cannot give it (here: no such secret)
+        monkeypatch.setenv("STRIPE_SECRET_NAME", "dojo-scheduler/test/missing")
+    clear_caches()
+
+
+def _mend_the_secret(monkeypatch):
+    secrets = _aws_client("secretsmanager")
+    keys = {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}
+    secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(keys))
+    monkeypatch.setenv("STRIPE_SECRET_NAME", SECRET_NAME)
+    clear_caches()
+
+
+PASSING_FAULTS = [401, 403, 429, 500, "connection", "no secretKey", "secret unreadable"]
+
+
+@pytest.mark.parametrize("fault", PASSING_FAULTS, ids=str)
+def test_faults_that_pass_are_retried_until_the_refund_is_made(
+    confirmed, stripe_api, refund_stream, monkeypatch, alarms, fault
+):
+    """A 401 while a rolled key is still cached, a 403 from a restricted key, a secret
+    without secretKey: none is Stripe refusing the refund; each is retried, and alarmed
+    once it lasts."""
+    assert body(cancel_as("alice"))["refund"]["status"] == "pending"
+    if isinstance(fault, str) and "secret" in fault:
+        _break_the_secret(fault, monkeypatch)
+    else:
+        stripe_api.down("/refunds", fault)
+
+    assert len(refund_stream.run(retries=2)) >= 1  # the dead-letter queue (and its alarm)
+
+    record = ledger()
+    assert record["status"] == "REFUND_PENDING"
+    assert record["refundAttempts"] == 3
+    assert _shown() == {"status": "pending", "amount": 5000}
+    now = datetime.now(UTC)
+    assert reconcile_at(now + timedelta(minutes=16))["refunds"] == {"cs_test_0001": "deferred"}
+    assert alarms() == []  # not yet
+    assert reconcile_at(now + timedelta(minutes=46))["refunds"] == {"cs_test_0001": "deferred"}
+    assert [session for _, session in alarms()] == ["cs_test_0001"]  # lasting: alarmed
+
+    _mend_the_secret(monkeypatch)
+    stripe_api.failures.clear()
+    done = reconcile_at(now + timedelta(minutes=48))
+
+    assert done["refunds"] == {"cs_test_0001": "REFUNDED"}
+    assert ledger()["refundAttempts"] == 6
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert _shown() == {"status": "succeeded", "amount": 5000}
+
+
+# --- released holds: reconciled until Stripe says the session expired ------------------------
+
+
+def test_a_payment_for_a_released_hold_is_refunded_once_without_any_webhook(
+    held, stripe_api, refund_stream
+):
+    """The cancel's expire fails; the player pays in a tab still open; no event ever comes."""
+    stripe_api.down("/checkout/sessions/cs_test_0001/expire", 500)
+    assert body(cancel_as("bob"))["refund"] == {"status": "none", "amount": 0}
+    stripe_api.up("/checkout/sessions/cs_test_0001/expire")
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "open"
+    assert ledger()["status"] == "RELEASED"
+    stripe_api.pay("cs_test_0001")
+    now = datetime.now(UTC)
+
+    assert reconcile_at(now + timedelta(minutes=34))["holds"] == {"cs_test_0001": "REFUND_PENDING"}
+    assert refund_stream.run() == []
+
+    assert ledger()["status"] == "REFUNDED"
+    assert ledger()["refundReason"] == "paid after the hold was released"
+    for minutes in (36, 50, 120):
+        assert reconcile_at(now + timedelta(minutes=minutes)) == {"holds": {}, "refunds": {}}
+    assert _money(stripe_api) == ["pi_test_0001"]
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert meeting(_tables())["refund"] == {"status": "succeeded", "amount": 5000}
+
+
+@pytest.mark.parametrize("expire", ["works", "fails"])
+def test_a_released_hold_is_reconciled_until_stripe_says_it_expired(held, stripe_api, expire):
+    if expire == "fails":
+        stripe_api.down("/checkout/sessions/cs_test_0001/expire", "connection")
+    assert cancel_as("bob")["statusCode"] == 200
+    stripe_api.failures.clear()
+    now = datetime.now(UTC)
+    assert reconcile_at(now + timedelta(minutes=20))["holds"] == {}  # Stripe's own expiry first
+
+    stripe_api.down("/checkout/sessions/cs_test_0001", 503)
+    assert reconcile_at(now + timedelta(minutes=34))["holds"] == {"cs_test_0001": "deferred"}
+    stripe_api.failures.clear()
+    assert reconcile_at(now + timedelta(minutes=36))["holds"] == {"cs_test_0001": "expired"}
+
+    assert stripe_api.sessions["cs_test_0001"]["status"] == "expired"  # by now, at the latest
+    assert ledger()["status"] == "RELEASED"
+    assert "open" not in ledger()
+    assert reconcile_at(now + timedelta(minutes=40)) == {"holds": {}, "refunds": {}}
+    assert stripe_api.calls("/refunds") == []
+
+
+@pytest.mark.parametrize("state", ["held", "released"])
+def test_a_hold_whose_session_stripe_no_longer_knows_is_released(held, stripe_api, state):
+    """The stage's key switched to another Stripe account: its sessions are 404s."""
+    if state == "released":
+        stripe_api.down("/checkout/sessions/cs_test_0001/expire", 500)
+        assert cancel_as("bob")["statusCode"] == 200
+    stripe_api.down("/checkout/sessions/cs_test_0001", 404)
+    now = datetime.now(UTC)
+
+    done = reconcile_at(now + timedelta(minutes=34))
+
+    assert done["holds"] == {"cs_test_0001": "RELEASED" if state == "held" else "expired"}
+    assert ledger()["status"] == "RELEASED"
+    assert meeting(_tables())["status"] == "CANCELED"
+    assert open_availability(_tables()) is not None
+    assert reconcile_at(now + timedelta(minutes=36)) == {"holds": {}, "refunds": {}}
+
+
+# --- smaller: consistent reads, the client's timeout, keys named by stage ---------------------
+
+
+def test_the_webhook_reads_the_meeting_and_its_record_strongly_consistent(held, stripe_api):
+    """An eventually consistent read could take a hold written a moment ago for no hold."""
+    reads = []
+    _tables().meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params)
+    )
+
+    assert deliver(paid("cs_test_0001"))["statusCode"] == 200
+
+    assert {r["TableName"] for r in reads} == {"test-meetings", "test-payments"}
+    assert all(r.get("ConsistentRead") is True for r in reads), reads
+
+
+def test_stripe_calls_give_up_well_within_the_functions_timeout(held, stripe_api):
+    """Each try may take TIMEOUT (connect, read); with the one retry and its back-off (at most
+    1 s for the first), a call ends well before the function's 20 s."""
+    [call] = [c for c in stripe_api.mock.calls if c.request.url.endswith("/checkout/sessions")]
+    timeout = call.request.req_kwargs["timeout"]
+    assert timeout == stripe_client.TIMEOUT
+    attempts = stripe_client.NETWORK_RETRIES + 1
+    assert attempts * sum(timeout) + stripe_client.NETWORK_RETRIES * 1.0 <= 15
+
+
+def test_idempotency_keys_name_the_stage(payments_on, stripe_api):
+    """Stripe keeps keys per Stripe account, which stages may share."""
+    add_user(payments_on, "dave")
+
+    assert connect_as("dave")["statusCode"] == 200
+
+    [call] = [c for c in stripe_api.mock.calls if c.request.url == f"{API}/accounts"]
+    assert call.request.headers["Idempotency-Key"] == f"{STAGE}-connect-dave"

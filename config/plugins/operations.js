@@ -240,6 +240,35 @@ class Operations {
       }
     }
 
+    // Functions whose ERROR log lines each need an operator (custom.operations.errorLogs, e.g.
+    // a refund Stripe failed): a metric filter on the function's log group counts them. A
+    // function this stage does not deploy (a feature that is off) has none.
+    const deployed = this.serverless.service.getAllFunctions();
+    for (const name of (this.settings.errorLogs || []).filter((f) => deployed.includes(f))) {
+      const id = this.provider.naming.getNormalizedFunctionName(name);
+      const { Condition } = resources[this.provider.naming.getLambdaLogicalId(name)];
+      const metric = { Namespace: prefix, MetricName: `${name} error logs` };
+      added[`${id}ErrorLogsMetricFilter`] = {
+        Type: 'AWS::Logs::MetricFilter',
+        ...(Condition ? { Condition } : {}),
+        Properties: {
+          LogGroupName: { Ref: this.provider.naming.getLogGroupLogicalId(name) },
+          FilterPattern: '{ $.level = "ERROR" }',
+          MetricTransformations: [
+            { MetricNamespace: prefix, MetricName: metric.MetricName, MetricValue: '1' },
+          ],
+        },
+      };
+      added[`${id}ErrorLogsAlarm`] = alarm(
+        `${name} error logs`,
+        `${name} logged at least one ERROR line in ${PERIOD / 60} minutes: something only an ` +
+          `operator can settle (docs/payments.md, "Alarms"). Its log group ` +
+          `/aws/lambda/${this.serverless.service.getFunction(name).name} has the line.`,
+        { ...metric, Dimensions: [], Statistic: 'Sum', Period: PERIOD, Threshold: 1 },
+        Condition
+      );
+    }
+
     for (const queue of this.settings.deadLetterQueues || []) {
       if (!resources[queue] || resources[queue].Type !== 'AWS::SQS::Queue') {
         throw new this.serverless.classes.Error(
