@@ -29,6 +29,7 @@ from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 import local.stream_retention  # noqa: E402
+import local.stripe_contract  # noqa: E402
 import local.transactions  # noqa: E402
 import local.untracked  # noqa: E402
 from database.client import dynamodb  # noqa: E402
@@ -47,6 +48,8 @@ dynamodb_limits.apply()
 local.transactions.install()
 local.stream_retention.install()  # and streams kept as long as DynamoDB keeps them
 local.untracked.install()  # and no item kept once it is no longer stored
+# Every request to api.stripe.com a `responses` mock answers meets Stripe's contract first.
+local.stripe_contract.install()
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.

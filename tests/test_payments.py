@@ -32,6 +32,7 @@ from handlers.meeting import get as get_meeting
 from handlers.payments import account as get_account
 from handlers.payments import connect, reconcile, webhook
 from handlers.payments import refund as refund_function
+from local import stripe_contract
 from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
@@ -121,6 +122,7 @@ class Stripe:
         self.sessions[session_id].update(
             status="complete", payment_status="paid", payment_intent=intent
         )
+        stripe_contract.ledger(self.mock).intents[intent] = session_id  # for Stripe's refusals
         return self.sessions[session_id]
 
     def fail_refunds(self, count):
