@@ -3,13 +3,23 @@ frontend and Stripe would: a coach onboards, a player books a priced slot, pays 
 control route, cancels; then every event is delivered again, in every order, and the money
 is what the policy says. Lost events are caught by the reconciliation (`/_local/schedule`)."""
 
+import http.server
 import itertools
+import json
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe as stripe_lib  # `stripe(stack)` is the stand-in's state
 from local_stack import Stack, running_stack
+
+from local import stripe as local_stripe
 
 PRICE = {"amount": 5000, "currency": "usd"}
 
@@ -153,3 +163,271 @@ def test_a_paid_cancel_inside_the_window_is_kept_through_redeliveries(stack: Sta
     [session] = [s for s in stripe(stack)["checkoutSessions"] if s["id"] == session_id]
     time.sleep(1)
     assert refunds_of(stack, session["payment_intent"]) == []
+
+
+# --- the stand-in's control routes, on a server of its own (python -m local.stripe) -----------
+
+
+class Webhook(http.server.BaseHTTPRequestHandler):
+    """The receiving end: every event whose signature verifies with the stand-in's secret."""
+
+    events: list[dict] = []
+
+    def do_POST(self):
+        payload = self.rfile.read(int(self.headers["Content-Length"]))
+        signature = self.headers["Stripe-Signature"]
+        stripe_lib.WebhookSignature.verify_header(payload, signature, local_stripe.WEBHOOK_SECRET)
+        self.events.append(json.loads(payload))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def serving(server):
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class StandIn:
+    url: str
+    stand_in: local_stripe.StripeStandIn
+    events: list[dict]  # delivered to the webhook, signed
+
+    def client(self, **options) -> stripe_lib.StripeClient:
+        """The library as payments/stripe_client.py makes it, one retry of a 429 or 5xx."""
+        addresses = {"api": self.url, "connect": self.url}
+        settings = {"max_network_retries": 1, **options}
+        return stripe_lib.StripeClient(
+            local_stripe.SECRET_KEY, base_addresses=addresses, **settings
+        )
+
+    def control(self, path: str, body=None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else b""
+        url = f"{self.url}{local_stripe.PATH}{path}"
+        request = urllib.request.Request(url, data=data, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.load(refused)
+
+    def paid_checkout(self, fee: int | None = None) -> tuple[str, str]:
+        """A coach's account enabled, a session for it paid: (session id, payment intent)."""
+        client = self.client()
+        account = client.v1.accounts.create({"type": "express", "country": "US"})
+        assert self.control(f"/accounts/{account.id}/enable")[0] == 200
+        session = client.v1.checkout.sessions.create(checkout_params(account.id, fee))
+        assert self.control(f"/checkout/{session.id}/complete")[0] == 200
+        return session.id, client.v1.checkout.sessions.retrieve(session.id).payment_intent
+
+
+def checkout_params(account: str, fee: int | None = None, **overrides) -> dict:
+    intent: dict = {"transfer_data": {"destination": account}}
+    if fee:
+        intent["application_fee_amount"] = fee
+    return {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": 5000,
+                    "product_data": {"name": "Coaching"},
+                },
+            }
+        ],
+        "allowed_payment_method_types": ["card"],
+        "payment_intent_data": intent,
+        "expires_at": int(time.time()) + 31 * 60,
+        "success_url": "https://club.example/ok",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandIn]:
+    Webhook.events = []
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    webhook_url = f"http://127.0.0.1:{receiver.server_address[1]}/stripe/webhook"
+    server, made = local_stripe.serve(0, webhook_url)
+    with serving(receiver), serving(server):
+        yield StandIn(f"http://127.0.0.1:{server.server_address[1]}", made, Webhook.events)
+
+
+def test_a_refund_carries_stripes_status_and_the_next_one_is_set_by_control(stand_in):
+    client = stand_in.client()
+    _, intent = stand_in.paid_checkout()
+    made = client.v1.refunds.create({"payment_intent": intent, "reverse_transfer": True})
+    assert made.status == "succeeded"  # Stripe's usual answer for a card
+
+    for status in ("pending", "failed"):
+        assert stand_in.control("/refunds/next", {"status": status}) == (200, {"next": status})
+        _, intent = stand_in.paid_checkout()
+        made = client.v1.refunds.create({"payment_intent": intent})
+        assert made.status == status
+        assert client.v1.refunds.retrieve(made.id).status == status
+    assert made.failure_reason == "expired_or_canceled_card"
+    _, intent = stand_in.paid_checkout()
+    assert client.v1.refunds.create({"payment_intent": intent}).status == "succeeded"  # once
+    assert stand_in.control("/refunds/next", {"status": "maybe"})[0] == 400
+
+
+@pytest.mark.parametrize(
+    ("action", "events", "final"),
+    [
+        ("succeed", ["refund.updated", "charge.refund.updated"], "succeeded"),
+        ("fail", ["refund.failed", "charge.refund.updated"], "failed"),
+    ],
+)
+def test_a_pending_refund_settles_with_stripes_signed_events(stand_in, action, events, final):
+    client = stand_in.client()
+    _, intent = stand_in.paid_checkout()
+    stand_in.control("/refunds/next", {"status": "pending"})
+    refund = client.v1.refunds.create({"payment_intent": intent})
+    stand_in.events.clear()
+
+    status, answer = stand_in.control(f"/refunds/{refund.id}/{action}")
+    assert status == 200
+    assert [e["status"] for e in answer["events"]] == [200, 200]
+    assert [e["type"] for e in stand_in.events] == events  # each verified on receipt
+    assert all(e["data"]["object"]["id"] == refund.id for e in stand_in.events)
+    assert all(e["data"]["object"]["status"] == final for e in stand_in.events)
+    assert all(e["api_version"] == stripe_lib.api_version for e in stand_in.events)
+    assert client.v1.refunds.retrieve(refund.id).status == final
+    assert stand_in.control(f"/refunds/{refund.id}/succeed")[0] == 400  # settled
+
+
+def test_a_failed_refund_leaves_the_charge_refundable_and_a_made_one_does_not(stand_in):
+    client = stand_in.client()
+    _, intent = stand_in.paid_checkout()
+    refund = client.v1.refunds.create({"payment_intent": intent})
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:
+        client.v1.refunds.create({"payment_intent": intent})
+    assert refused.value.code == "charge_already_refunded"
+
+    assert stand_in.control(f"/refunds/{refund.id}/fail")[0] == 200  # after it succeeded
+    assert client.v1.refunds.create({"payment_intent": intent}).status == "succeeded"
+    assert stand_in.control("/refunds/re_none/fail")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind"),
+    [
+        (401, stripe_lib.AuthenticationError, "authentication_error"),
+        (403, stripe_lib.PermissionError, "permission_error"),
+        (429, stripe_lib.RateLimitError, "rate_limit_error"),
+        (500, stripe_lib.APIError, "api_error"),
+    ],
+)
+def test_fail_next_answers_the_next_matching_request_with_stripes_error(
+    stand_in, status, error, kind
+):
+    client = stand_in.client(max_network_retries=0)
+    _, intent = stand_in.paid_checkout()
+    order = {"status": status, "path": "/v1/refunds"}
+    assert stand_in.control("/fail-next", order)[0] == 200
+    assert client.v1.accounts.create({"type": "express"}).id  # another path: not failed
+    with pytest.raises(error) as failed:
+        client.v1.refunds.create({"payment_intent": intent}, {"idempotency_key": "k1"})
+    assert failed.value.http_status == status
+    assert failed.value.error.type == kind
+    # nothing was done nor kept for the key: the same request, again, is made
+    made = client.v1.refunds.create({"payment_intent": intent}, {"idempotency_key": "k1"})
+    assert made.status == "succeeded"
+
+
+def test_fail_next_outlasts_the_librarys_retry_when_asked(stand_in):
+    client = stand_in.client()  # one retry, as payments/stripe_client.py
+    _, intent = stand_in.paid_checkout()
+    stand_in.control("/fail-next", {"status": 500, "path": "/v1/refunds"})
+    assert client.v1.refunds.create({"payment_intent": intent}).status == "succeeded"
+    _, intent = stand_in.paid_checkout()
+    stand_in.control("/fail-next", {"status": 500, "path": "/v1/refunds", "times": 2})
+    with pytest.raises(stripe_lib.APIError):
+        client.v1.refunds.create({"payment_intent": intent})
+    for order in (
+        {"status": 404},
+        {"status": 500, "path": "/refunds"},
+        [],
+        {"status": 500, "times": 0},
+    ):
+        assert stand_in.control("/fail-next", order)[0] == 400
+
+
+def test_an_expired_session_refuses_payment_but_one_whose_expire_failed_takes_it(stand_in):
+    client = stand_in.client(max_network_retries=0)
+    account = client.v1.accounts.create({"type": "express"})
+    stand_in.control(f"/accounts/{account.id}/enable")
+    expired = client.v1.checkout.sessions.create(checkout_params(account.id))
+    assert client.v1.checkout.sessions.expire(expired.id).status == "expired"
+    status, answer = stand_in.control(f"/checkout/{expired.id}/complete")
+    assert status == 400, answer
+
+    released = client.v1.checkout.sessions.create(checkout_params(account.id))
+    stand_in.control("/fail-next", {"status": 500, "path": f"/v1/checkout/sessions/{released.id}"})
+    with pytest.raises(stripe_lib.APIError):
+        client.v1.checkout.sessions.expire(released.id)
+    assert stand_in.control(f"/checkout/{released.id}/complete")[0] == 200  # paid after all
+    assert client.v1.checkout.sessions.retrieve(released.id).payment_status == "paid"
+
+
+def test_a_checkout_or_refund_the_stand_in_does_not_know_is_resource_missing(stand_in):
+    client = stand_in.client()
+    for lookup in (client.v1.checkout.sessions.retrieve, client.v1.refunds.retrieve):
+        with pytest.raises(stripe_lib.InvalidRequestError) as missing:
+            lookup("cs_test_none")
+        assert missing.value.http_status == 404
+        assert missing.value.code == "resource_missing"
+
+
+def test_the_stand_in_refuses_what_stripe_refuses(stand_in):
+    client = stand_in.client()
+    account = client.v1.accounts.create({"type": "express"})
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:  # charges not enabled yet
+        client.v1.checkout.sessions.create(checkout_params(account.id))
+    assert refused.value.param == "payment_intent_data[transfer_data][destination]"
+    stand_in.control(f"/accounts/{account.id}/enable")
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:
+        client.v1.checkout.sessions.create(checkout_params("acct_elsewhere"))
+    assert refused.value.code == "resource_missing"
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:
+        client.v1.checkout.sessions.create(
+            checkout_params(account.id, payment_method_types=["card"])
+        )
+    assert refused.value.code == "parameter_unknown"
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:
+        client.v1.checkout.sessions.create(
+            checkout_params(account.id, expires_at=int(time.time()) + 10 * 60)
+        )
+    assert refused.value.param == "expires_at"
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:
+        stand_in.client(stripe_version="2024-06-20.acacia").v1.accounts.create({})
+    assert refused.value.param == "Stripe-Version"
+
+    _, intent = stand_in.paid_checkout(fee=None)
+    with pytest.raises(stripe_lib.InvalidRequestError) as refused:  # the 0 % fee's refund
+        client.v1.refunds.create({"payment_intent": intent, "refund_application_fee": True})
+    assert refused.value.param == "refund_application_fee"
+    _, intent = stand_in.paid_checkout(fee=500)
+    made = client.v1.refunds.create(
+        {"payment_intent": intent, "refund_application_fee": True, "reverse_transfer": True},
+        {"idempotency_key": "refund-1"},
+    )
+    with pytest.raises(stripe_lib.IdempotencyError):
+        client.v1.refunds.create({"payment_intent": "pi_other"}, {"idempotency_key": "refund-1"})
+    again = client.v1.refunds.create(
+        {"payment_intent": intent, "refund_application_fee": True, "reverse_transfer": True},
+        {"idempotency_key": "refund-1"},
+    )
+    assert again.id == made.id  # the first answer, replayed
