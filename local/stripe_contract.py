@@ -221,19 +221,18 @@ def _check_value(annotation: Any, value: Any, param: str, namespace: dict) -> No
             param,
             "parameter_invalid_empty",
         )
-    refusal = None
+    refusals = []
     for option in options:
         try:
             _check_one(option, value, param, namespace)
             return
         except Refusal as refused:
-            refusal = refusal or refused
-    if literals and not any(typing.get_origin(o) is not Literal for o in options):
-        shown = ", ".join(str(v) for v in literals if v != "")
-        raise invalid(
-            f"Invalid {param.rsplit('[', 1)[-1].rstrip(']')}: must be one of {shown}", param
-        )
-    raise refusal
+            if typing.get_origin(option) is not Literal:
+                refusals.append(refused)
+    if refusals:  # what the value is not (a hash, an integer), rather than the unset `''`
+        raise refusals[0]
+    shown = ", ".join(str(v) for v in literals if v != "")
+    raise invalid(f"Invalid {param.rsplit('[', 1)[-1].rstrip(']')}: must be one of {shown}", param)
 
 
 def _check_one(option: Any, value: Any, param: str, namespace: dict) -> None:
@@ -354,7 +353,7 @@ class Ledger:
         """What an accepted request made: a session and its parameters, a refund."""
         with self.lock:
             if route.name == "SessionService.create":
-                self.sessions[answer["id"]] = dict(params)
+                self.sessions[answer.get("id", "")] = dict(params)
             elif route.name == "RefundService.create" and answer.get("status") not in (
                 "failed",
                 "canceled",
@@ -444,8 +443,12 @@ def install() -> None:
             )
             return adapter.build_response(request, reply.get_response(request))
         response = answer(mock, adapter, request, **kwargs)
-        if response.ok:
-            book.learn(route, params, response.json())
+        try:
+            made = response.json() if response.ok else None
+        except ValueError:  # a double's answer that is no object: nothing to learn
+            made = None
+        if isinstance(made, dict):
+            book.learn(route, params, made)
         return response
 
     responses.RequestsMock._on_request = on_request
