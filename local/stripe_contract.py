@@ -18,7 +18,8 @@ TypedDicts stripe-python generates from Stripe's OpenAPI spec for its pinned API
   reused with other parameters (`idempotency_error`), a Checkout `expires_at` outside 30 min –
   24 h, a destination account without charges enabled.
 - `install()`: every request to api.stripe.com that a `responses` mock answers in the tests
-  goes through `check` (and the ledger's idempotency rule) first.
+  goes through `check` and the mock's Ledger first; `observe(event)` tells the ledgers what
+  a test's Stripe event reports (which session an intent paid).
 """
 
 import ast
@@ -32,6 +33,7 @@ import threading
 import time
 import types
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -314,7 +316,7 @@ def decode(query: str) -> dict[str, Any]:
 # --- what Stripe knows: its documented refusals of the calls we make --------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # one ledger per Stripe: compared (and hashed) by identity
 class Ledger:
     """The facts Stripe's refusals depend on, kept by whoever plays Stripe.
 
@@ -455,8 +457,33 @@ def install() -> None:
     responses.RequestsMock._stripe_contract = True
 
 
+# The ledgers of the mocks alive: a test's Stripe events are facts for its mock's Stripe.
+_LEDGERS: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
+
+
 def ledger(mock) -> Ledger:
     """The Ledger of one `responses` mock (made on first use)."""
     if not hasattr(mock, "stripe_ledger"):
         mock.stripe_ledger = Ledger()
+        _LEDGERS.add(mock.stripe_ledger)
     return mock.stripe_ledger
+
+
+def observe(event: Any) -> None:
+    """What a test's Stripe event reports happened at Stripe (a Checkout Session paid with a
+    PaymentIntent), known to the mocks' ledgers, as Stripe knows what it reports. Anything
+    else (another event, a payload that is no event: a test of the webhook) teaches nothing."""
+    if isinstance(event, str | bytes):
+        try:
+            event = json.loads(event)
+        except (ValueError, RecursionError):  # a test of the webhook's refusals
+            return
+    data = event.get("data") if isinstance(event, dict) else None
+    session = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(session, dict) or session.get("object") != "checkout.session":
+        return
+    intent = session.get("payment_intent")
+    if isinstance(intent, str) and isinstance(session.get("id"), str):
+        for known in list(_LEDGERS):
+            with known.lock:
+                known.intents.setdefault(intent, session["id"])

@@ -323,6 +323,7 @@ def event(kind, data, created=None, event_id=None):
 def deliver(payload, signature="sign"):
     """POST /stripe/webhook as API Gateway gives it (no JWT, the body as sent)."""
     text = payload if isinstance(payload, str) else json.dumps(payload)
+    stripe_contract.observe(text)  # what Stripe reports happened, Stripe's stand-in knows
     request = http_event("POST /stripe/webhook", caller=None, body=text)
     if signature == "sign":
         signature = sign(text)

@@ -291,3 +291,14 @@ def test_every_request_our_code_sends_meets_the_contract(our_stripe):
     # a payment without an application fee (the default 0 %) is refunded without one
     stripe_contract.ledger(our_stripe).intents["pi_1"] = "cs_test_1"
     assert stripe_client.refund("pi_1", f"refund-{time.time()}") == "re_1"
+
+
+def test_a_tests_stripe_event_tells_the_mocks_which_session_an_intent_paid():
+    with responses.RequestsMock() as mock:
+        ledger = stripe_contract.ledger(mock)
+        session = {"id": "cs_1", "object": "checkout.session", "payment_intent": "pi_9"}
+        for not_an_event in ("[[[" * 5000, "not json", "[]", {"data": {"object": {"id": 1}}}):
+            stripe_contract.observe(not_an_event)
+        assert ledger.intents == {}
+        stripe_contract.observe(json.dumps({"type": "x", "data": {"object": session}}))
+        assert ledger.intents == {"pi_9": "cs_1"}
