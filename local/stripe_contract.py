@@ -37,6 +37,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Literal, NotRequired, Required, Union
 from urllib.parse import parse_qsl, urlsplit
 
@@ -47,7 +48,9 @@ from typing_extensions import is_typeddict
 
 API_VERSION = stripe.api_version
 
-# The service methods payments/stripe_client.py calls, and the stand-in answers.
+# The service methods the stand-in answers; with every call the code in CODE makes (read from
+# its source, `...v1.refunds.create(...)`), the calls the contract knows.
+CODE = Path(__file__).resolve().parent.parent / "payments"
 CALLS = (
     stripe.checkout.SessionService.create,
     stripe.checkout.SessionService.retrieve,
@@ -94,7 +97,30 @@ class Route:
 
 @functools.cache
 def routes() -> tuple[Route, ...]:
-    return tuple(_route(call) for call in CALLS)
+    calls = dict.fromkeys([*CALLS, *calls_in(CODE)])  # in order, once each
+    return tuple(_route(call) for call in calls)
+
+
+def calls_in(directory: Path) -> list[Callable]:
+    """The stripe-python service methods the code in `directory` calls, `client.v1.x.y(...)`:
+    a call added to the code is in the contract without being listed here."""
+    client = stripe.StripeClient("sk_test_contract")
+    found = []
+    for source in sorted(directory.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            while isinstance(node, ast.Attribute):
+                names.insert(0, node.attr)
+                node = node.value
+            if "v1" in names:
+                target = functools.reduce(
+                    lambda found, name: getattr(found, name, None),
+                    names[names.index("v1") :],
+                    client,
+                )
+                if inspect.ismethod(target):  # not an attribute of another `v1`
+                    found.append(target.__func__)
+    return found
 
 
 def _route(call: Callable) -> Route:

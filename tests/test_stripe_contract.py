@@ -302,3 +302,16 @@ def test_a_tests_stripe_event_tells_the_mocks_which_session_an_intent_paid():
         assert ledger.intents == {}
         stripe_contract.observe(json.dumps({"type": "x", "data": {"object": session}}))
         assert ledger.intents == {"pi_9": "cs_1"}
+
+
+def test_a_call_added_to_the_code_is_in_the_contract_without_being_listed(tmp_path):
+    (tmp_path / "more.py").write_text(
+        "def intent(client, other):\n"
+        "    other.v1.anything.at_all()\n"  # not stripe's: ignored
+        "    return client.v1.payment_intents.retrieve('pi_1').to_dict()\n"
+    )
+    [call] = stripe_contract.calls_in(tmp_path)
+    assert call is stripe.PaymentIntentService.retrieve
+    ours = {call.__qualname__ for call in stripe_contract.calls_in(stripe_contract.CODE)}
+    assert ours <= {route.name for route in stripe_contract.routes()}
+    assert "SessionService.create" in ours
