@@ -24,12 +24,15 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
 )
 from botocore.config import Config
 
+from database.client import parameter_validation
+
 MAX_AGE = 300  # seconds a container keeps a secret before reading it again
 # A caller with a tighter budget (createUser, inside Cognito's 5 s) passes its own.
 CONFIG = Config(
     connect_timeout=1,
     read_timeout=1,  # GetSecretValue answers in tens of milliseconds
     retries={"mode": "standard", "total_max_attempts": 2},
+    parameter_validation=parameter_validation(),  # off in deployed functions only
 )
 # Each attempt's connect + read, and standard mode's backoff (at most 1 s) between the two.
 # (Config sets its options in a loop: botocore declares no attribute for the checker to see.)

@@ -19,14 +19,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from database.errors import DataError, StoreFault, Unavailable
 
+
+def parameter_validation() -> bool:
+    """Whether botocore checks each request against the service's model before sending it:
+    wherever the code runs under test or `make run`, so a malformed call fails there
+    (ParamValidationError) instead of reaching a table; not in a deployed function (Lambda
+    sets AWS_EXECUTION_ENV=AWS_Lambda_python3.12), whose requests are the tested ones and
+    where the re-validation of every call only costs time."""
+    return not os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+
+
 CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=2,
     read_timeout=3,
     tcp_keepalive=True,
-    # Requests are built by this code, never from raw client input, and moto and the tests
-    # exercise every shape: botocore's re-validation of each call only costs time.
-    parameter_validation=False,
+    parameter_validation=parameter_validation(),
 )
 
 _stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)

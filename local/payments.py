@@ -13,9 +13,14 @@ Either way the stage's Stripe secret is created in the embedded moto, exactly as
       stripe listen --forward-to http://localhost:4000/stripe/webhook
 
   which prints the signing secret to give as STRIPE_WEBHOOK_SECRET (whsec_...).
+- With STRIPE_SECRET_KEY and STRIPE_API_BASE (http://host:port): the functions talk to that
+  Stripe-compatible server instead of Stripe (stripe-mock, a recording proxy, a strict
+  simulator such as this stand-in run on its own), which sends its events, signed with
+  STRIPE_WEBHOOK_SECRET, to http://localhost:4000/stripe/webhook (docs/stripe-stand-in.md).
 """
 
 import os
+from urllib.parse import urlsplit
 
 from local import aws
 from local.serverless import Service
@@ -40,6 +45,11 @@ def enable_if_keyed(service: Service) -> bool:
         return False
     if not key.startswith(TEST_KEY_PREFIXES):
         raise SystemExit("STRIPE_SECRET_KEY must be a test-mode key (sk_test_...) locally")
+    # Another Stripe-compatible server: the functions inherit this process's environment, and
+    # payments/stripe_client.py sends every call to STRIPE_API_BASE.
+    base = os.environ.get("STRIPE_API_BASE")
+    if base is not None and (urlsplit(base).scheme not in ("http", "https") or "//" not in base):
+        raise SystemExit(f"STRIPE_API_BASE must be a server's URL (http://host:port): {base!r}")
     _enable(
         service, {"secretKey": key, "webhookSecret": os.environ.get("STRIPE_WEBHOOK_SECRET", "")}
     )

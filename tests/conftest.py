@@ -28,6 +28,7 @@ from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
+import local.stripe_contract  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from local import moto_patches  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
@@ -40,6 +41,8 @@ roles.install(SERVICE)
 # TransactWriteItems as DynamoDB answers it, streams' retention, no instance tracking; a moto
 # other than the one the patches were written for fails here, naming them.
 moto_patches.install()
+# Every request to api.stripe.com a `responses` mock answers meets Stripe's contract first.
+local.stripe_contract.install()
 
 # CI explores the same examples on every run, so a red build is reproducible; a developer's
 # runs keep exploring new ones.

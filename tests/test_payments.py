@@ -32,6 +32,7 @@ from handlers.meeting import get as get_meeting
 from handlers.payments import account as get_account
 from handlers.payments import connect, reconcile, webhook
 from handlers.payments import refund as refund_function
+from local import stripe_contract
 from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
@@ -130,6 +131,7 @@ class Stripe:
         self.sessions[session_id].update(
             status="complete", payment_status="paid", payment_intent=intent
         )
+        stripe_contract.ledger(self.mock).intents[intent] = session_id  # for Stripe's refusals
         return self.sessions[session_id]
 
     def fail_refunds(self, count):
@@ -403,6 +405,7 @@ def event(kind, data, created=None, event_id=None):
 def deliver(payload, signature="sign"):
     """POST /stripe/webhook as API Gateway gives it (no JWT, the body as sent)."""
     text = payload if isinstance(payload, str) else json.dumps(payload)
+    stripe_contract.observe(text)  # what Stripe reports happened, Stripe's stand-in knows
     request = http_event("POST /stripe/webhook", caller=None, body=text)
     if signature == "sign":
         signature = sign(text)
