@@ -244,6 +244,8 @@ class StripeStandIn:
                 return 400, {"error": {"type": "invalid_request_error", "message": str(refusal)}}
         if method == "POST" and parts == ["refunds"]:
             return self._refund(data)
+        if method == "GET" and parts == ["refunds"]:
+            return 200, self._list_refunds(data)
         if method == "GET" and parts[:1] == ["refunds"] and len(parts) == 2:
             refund = self.refunds.get(parts[1])
             if refund is None:
@@ -315,6 +317,19 @@ class StripeStandIn:
                 refund["failure_reason"] = "expired_or_canceled_card"
             self.refunds[refund_id] = refund
         return 200, refund
+
+    def _list_refunds(self, data: dict) -> dict:
+        """Stripe's list object, newest first, of the refunds of `payment_intent` if given."""
+        intent, limit = data.get("payment_intent"), int(data.get("limit") or 10)
+        with self._lock:
+            found = [r for r in self.refunds.values() if intent in (None, r["payment_intent"])]
+        found.reverse()
+        return {
+            "object": "list",
+            "url": "/v1/refunds",
+            "has_more": len(found) > limit,
+            "data": found[:limit],
+        }
 
     def _create_account(self, data: dict) -> dict:
         account_id = self._id("acct")

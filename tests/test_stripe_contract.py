@@ -76,6 +76,7 @@ def test_each_call_we_make_has_the_route_and_params_type_the_library_declares():
         ("POST", "/v1/checkout/sessions/[^/]+/expire$", stripe.params.checkout.SessionExpireParams),
         ("POST", "/v1/refunds$", stripe.params.RefundCreateParams),
         ("GET", "/v1/refunds/[^/]+$", stripe.params.RefundRetrieveParams),
+        ("GET", "/v1/refunds$", stripe.params.RefundListParams),
         ("POST", "/v1/accounts$", stripe.params.AccountCreateParams),
         ("POST", "/v1/account_links$", stripe.params.AccountLinkCreateParams),
     }
@@ -274,7 +275,8 @@ def our_stripe(tables, monkeypatch):
 
 
 def test_every_request_our_code_sends_meets_the_contract(our_stripe):
-    """Fails until payments/stripe_client.py stops sending `payment_method_types`."""
+    """Every call payments/stripe_client.py makes, as it makes them (it failed while the code
+    sent `payment_method_types`, and refunded a fee a 0 % charge does not have)."""
     meeting = Meeting(
         owner="alice",
         participant="bob",
@@ -283,14 +285,17 @@ def test_every_request_our_code_sends_meets_the_contract(our_stripe):
         type="CLASSICAL_GAME",
         price=Price(amount=5000, currency="usd"),
     )
-    assert stripe_client.create_checkout(meeting, "acct_coach")[0] == "cs_test_1"
+    assert stripe_client.create_checkout(meeting, "acct_coach", 0)[0] == "cs_test_1"
     assert stripe_client.retrieve_checkout("cs_test_1")["id"] == "cs_test_1"
     assert stripe_client.expire_now("cs_test_1")["id"] == "cs_test_1"
     assert stripe_client.create_account("alice") == "acct_1"
     assert stripe_client.onboarding_link("acct_1").startswith("https://connect.stripe.com/")
     # a payment without an application fee (the default 0 %) is refunded without one
     stripe_contract.ledger(our_stripe).intents["pi_1"] = "cs_test_1"
-    assert stripe_client.refund("pi_1", f"refund-{time.time()}") == "re_1"
+    made = stripe_client.refund(
+        "pi_1", f"refund-{time.time()}", session="cs_test_1", application_fee=0
+    )
+    assert made.id == "re_1"
 
 
 def test_a_tests_stripe_event_tells_the_mocks_which_session_an_intent_paid():
