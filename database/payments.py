@@ -24,12 +24,12 @@ Two kinds of items, keyed by `id`:
   transaction that confirms or releases it.
 """
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from database import settings
 from database.client import (
     MEETINGS_TABLE,
     dynamodb,
@@ -43,8 +43,11 @@ from database.meetings import Booking, cancel_writes, get_booking
 from database.models import AWAITING_PAYMENT, SCHEDULED, Meeting
 from database.times import format_time
 
-_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
-PAYMENTS_TABLE = os.environ.get("PAYMENTS_TABLE") or f"{_stage}-payments"
+
+def payments_table() -> str:
+    # At first use: a free booking (its function imports this module) needs no payments table.
+    return settings.table("PAYMENTS_TABLE")
+
 
 HELD = "HELD"
 CONFIRMED = "CONFIRMED"
@@ -139,14 +142,14 @@ def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> li
     }
     put = {
         "Put": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Item": to_item(record),
             "ConditionExpression": "attribute_not_exists(id)",
         }
     }
     holds = {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": holds_key(meeting.participant)}),
             "UpdateExpression": "ADD sessions :session",
             "ConditionExpression": "attribute_not_exists(sessions) OR size(sessions) < :limit",
@@ -166,7 +169,7 @@ def hold_writes(meeting: Meeting, session: str, due: datetime, limit: int) -> li
 def get_record(session: str) -> Record | None:
     item = (
         dynamodb()
-        .get_item(TableName=PAYMENTS_TABLE, Key=to_item({"id": session}), ConsistentRead=True)
+        .get_item(TableName=payments_table(), Key=to_item({"id": session}), ConsistentRead=True)
         .get("Item")
     )
     return Record.from_item(from_item(item)) if item else None
@@ -194,7 +197,7 @@ def _transition(record: Record, to: str, sets: dict | None = None) -> dict:
     values[":from"] = record.status
     return {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": record.session}),
             "UpdateExpression": expression,
             "ConditionExpression": f"{by_name['status']} = :from",
@@ -212,7 +215,7 @@ def _holds_release(record: Record) -> dict:
     """The session leaves the player's unpaid holds (a no-op if it already left)."""
     return {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": holds_key(record.participant)}),
             "UpdateExpression": "DELETE sessions :session",
             "ExpressionAttributeValues": {":session": {"SS": [record.session]}},
@@ -365,7 +368,7 @@ def claim_refund_attempt(session: str) -> Record | None:
     when the refund is not pending any more."""
     try:
         item = dynamodb().update_item(
-            TableName=PAYMENTS_TABLE,
+            TableName=payments_table(),
             Key=to_item({"id": session}),
             UpdateExpression="ADD refundAttempts :one",
             ConditionExpression="#status = :pending",
@@ -419,7 +422,7 @@ def due(kind: str, at: datetime) -> list[Record]:
     """The records the reconciliation acts on: holds past their expiry (OPEN_HOLD) or
     refunds still pending (OPEN_REFUND), due at `at` or before."""
     request = {
-        "TableName": PAYMENTS_TABLE,
+        "TableName": payments_table(),
         "IndexName": "OpenIndex",
         "KeyConditionExpression": "#open = :kind AND dueAt <= :at",
         "ExpressionAttributeNames": {"#open": "open"},

@@ -13,7 +13,6 @@ whose signature does not verify is Invalid (400).
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -73,7 +72,7 @@ def _keys() -> dict[str, str]:
 @functools.cache
 def _client_for(api_key: str) -> stripe.StripeClient:
     # STRIPE_API_BASE: the local stand-in (local/stripe.py) for `make run` without a real key.
-    base = os.environ.get("STRIPE_API_BASE")
+    base = settings.api_base()
     addresses = {"api": base, "connect": base} if base else None
     return stripe.StripeClient(
         api_key, max_network_retries=NETWORK_RETRIES, base_addresses=addresses
