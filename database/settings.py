@@ -106,8 +106,9 @@ TABLES = {
     "PAYMENTS_TABLE": "payments",
     "STATISTICS_TABLE": "statistics",
 }
-# What DynamoDB accepts as a table name (and so in a stage's name, which starts them).
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+# The characters DynamoDB allows in a table name (and so in a stage's, which starts them); a
+# space, quote or slash is a copy-paste mistake. (DynamoDB also wants 3 of them at least.)
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 _STAGE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 
 
@@ -132,7 +133,7 @@ class Settings:
 def _table_name(environ: Mapping[str, str], variable: str) -> str:
     name = environ.get(variable) or ""
     if name and not _TABLE_NAME.fullmatch(name):
-        raise InvalidSetting(variable, "a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)", name)
+        raise InvalidSetting(variable, "a table name (up to 255 of A-Z a-z 0-9 _ . -)", name)
     return name
 
 

@@ -67,8 +67,8 @@ def test_the_tournaments_table_is_never_named_after_the_stage():
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("USERS_TABLE", "my users"), ("PAYMENTS_TABLE", "p"), ("TOURNAMENTS_TABLE", "t/x"),
-     ("stage", "prod stage"), ("stage", "x" * 300)],
+    [("USERS_TABLE", "my users"), ("PAYMENTS_TABLE", "prod-payments "),
+     ("TOURNAMENTS_TABLE", "t/x"), ("stage", "prod stage"), ("stage", "x" * 300)],
 )  # fmt: skip
 def test_a_name_dynamodb_would_refuse_is_invalid_naming_its_variable(variable, value):
     with pytest.raises(InvalidSetting, match=rf"^{variable} must be "):
