@@ -140,7 +140,7 @@ def _table_name(environ: Mapping[str, str], variable: str) -> str:
 def read(environ: Mapping[str, str]) -> Settings:
     stage = environ.get("stage") or ""  # the original's name for it
     if stage and not _STAGE.fullmatch(stage):
-        raise InvalidSetting("stage", "a stage name (A-Z a-z 0-9 _ . -)", stage)
+        raise InvalidSetting("stage", "a stage name (up to 200 of A-Z a-z 0-9 _ . -)", stage)
     named = {variable: _table_name(environ, variable) for variable in TABLES}
     return Settings(
         stage=stage,
