@@ -8,7 +8,6 @@ timeout, so a slow call fails as a 503 instead of the whole invocation timing ou
 """
 
 import functools
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -17,6 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from database import settings
 from database.errors import DataError, StoreFault, Unavailable
 
 
@@ -26,7 +26,7 @@ def parameter_validation() -> bool:
     (ParamValidationError) instead of reaching a table; not in a deployed function (Lambda
     sets AWS_EXECUTION_ENV=AWS_Lambda_python3.12), whose requests are the tested ones and
     where the re-validation of every call only costs time."""
-    return not os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+    return not settings.current().on_lambda
 
 
 CONFIG = Config(
@@ -37,10 +37,17 @@ CONFIG = Config(
     parameter_validation=parameter_validation(),
 )
 
-_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
-USERS_TABLE = os.environ.get("USERS_TABLE") or f"{_stage}-users"
-AVAILABILITIES_TABLE = os.environ.get("AVAILABILITIES_TABLE") or f"{_stage}-availabilities"
-MEETINGS_TABLE = os.environ.get("MEETINGS_TABLE") or f"{_stage}-meetings"
+# The three tables every version 1 function uses, imported by name (`from database.client import
+# USERS_TABLE`): each is resolved when a module that uses it is imported (module __getattr__),
+# so a function needs only its own tables and importing the client alone needs none.
+CORE_TABLES = ("USERS_TABLE", "AVAILABILITIES_TABLE", "MEETINGS_TABLE")
+
+
+def __getattr__(name: str) -> str:
+    if name in CORE_TABLES:
+        return settings.table(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Throttling and transient DynamoDB faults: still failing after botocore's retries, they are
 # a 503 (worth retrying later), not a 500.
@@ -114,11 +121,15 @@ def from_item(item: dict[str, dict]) -> dict[str, Any]:
 
 # The key attributes of each table, to match BatchGetItem's answers to the keys asked for.
 _KEYS = {
-    USERS_TABLE: ("username",),
-    AVAILABILITIES_TABLE: ("owner", "id"),
-    MEETINGS_TABLE: ("id",),
+    "USERS_TABLE": ("username",),
+    "AVAILABILITIES_TABLE": ("owner", "id"),
+    "MEETINGS_TABLE": ("id",),
 }
 BATCH_READS = 5  # BatchGetItem rounds while DynamoDB leaves keys unprocessed
+
+
+def _key_names(table: str) -> tuple[str, ...]:
+    return {settings.table(variable): names for variable, names in _KEYS.items()}[table]
 
 
 def batch_get(keys: dict[str, list[dict]]) -> dict[tuple[str, ...], dict]:
@@ -131,7 +142,7 @@ def batch_get(keys: dict[str, list[dict]]) -> dict[tuple[str, ...], dict]:
         answer = dynamodb().batch_get_item(RequestItems=unprocessed)
         for table, items in answer["Responses"].items():
             found.update(
-                {(table, *(item[name]["S"] for name in _KEYS[table])): item for item in items}
+                {(table, *(item[name]["S"] for name in _key_names(table))): item for item in items}
             )
         unprocessed = answer.get("UnprocessedKeys")
         if not unprocessed:

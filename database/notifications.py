@@ -15,15 +15,18 @@ Both expire by TTL (`expirationTime`): claims a week after the change (a stream 
 24 h), announcements with their availability.
 """
 
-import os
 import time
 
 from botocore.exceptions import ClientError
 
+from database import settings
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item
 
-_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
-NOTIFICATIONS_TABLE = os.environ.get("NOTIFICATIONS_TABLE") or f"{_stage}-notifications"
+
+def notifications_table() -> str:
+    # At first use, not at import: only the notify function's claims need it.
+    return settings.table("NOTIFICATIONS_TABLE")
+
 
 SENDING, SENT, REJECTED, SKIPPED = "SENDING", "SENT", "REJECTED", "SKIPPED"
 CLAIM_SECONDS = 7 * 24 * 3600
@@ -52,7 +55,7 @@ def claim(key: str) -> bool:
     """Claims the side effect `key`: True for the first caller, False ever after."""
     try:
         dynamodb().put_item(
-            TableName=NOTIFICATIONS_TABLE,
+            TableName=notifications_table(),
             Item=to_item(
                 {
                     "id": key,
@@ -72,7 +75,7 @@ def claim(key: str) -> bool:
 
 def claim_state(key: str) -> str | None:
     item = dynamodb().get_item(
-        TableName=NOTIFICATIONS_TABLE, Key=to_item({"id": key}), ConsistentRead=True
+        TableName=notifications_table(), Key=to_item({"id": key}), ConsistentRead=True
     )
     return from_item(item["Item"])["state"] if "Item" in item else None
 
@@ -80,7 +83,7 @@ def claim_state(key: str) -> str | None:
 def finish(key: str, state: str) -> None:
     """Records how a claimed side effect ended (SENT, REJECTED or SKIPPED)."""
     dynamodb().update_item(
-        TableName=NOTIFICATIONS_TABLE,
+        TableName=notifications_table(),
         Key=to_item({"id": key}),
         UpdateExpression="SET #state = :state",
         ExpressionAttributeNames={"#state": "state"},
@@ -92,7 +95,7 @@ def release(key: str) -> None:
     """Gives a claim back: the side effect certainly did not happen, a redelivery may do it."""
     try:
         dynamodb().delete_item(
-            TableName=NOTIFICATIONS_TABLE,
+            TableName=notifications_table(),
             Key=to_item({"id": key}),
             ConditionExpression="#state = :sending",
             ExpressionAttributeNames={"#state": "state"},
@@ -112,7 +115,7 @@ def save_announcement(
         TransactItems=[
             {
                 "Update": {
-                    "TableName": NOTIFICATIONS_TABLE,
+                    "TableName": notifications_table(),
                     "Key": to_item({"id": key}),
                     "UpdateExpression": "SET #state = :state",
                     "ExpressionAttributeNames": {"#state": "state"},
@@ -121,7 +124,7 @@ def save_announcement(
             },
             {
                 "Put": {
-                    "TableName": NOTIFICATIONS_TABLE,
+                    "TableName": notifications_table(),
                     "Item": to_item(
                         {
                             "id": _announcement_key(owner, availability_id),
@@ -139,7 +142,7 @@ def save_announcement(
 def announcement(owner: str, availability_id: str) -> dict | None:
     """The post announcing that availability ({channelId, messageId}), if there is one."""
     item = dynamodb().get_item(
-        TableName=NOTIFICATIONS_TABLE,
+        TableName=notifications_table(),
         Key=to_item({"id": _announcement_key(owner, availability_id)}),
         ConsistentRead=True,
     )
@@ -150,7 +153,7 @@ def forget_announcement(owner: str, availability_id: str, message_id: str) -> No
     """Drops the record of a deleted post (unless a newer post replaced it meanwhile)."""
     try:
         dynamodb().delete_item(
-            TableName=NOTIFICATIONS_TABLE,
+            TableName=notifications_table(),
             Key=to_item({"id": _announcement_key(owner, availability_id)}),
             ConditionExpression="messageId = :message",
             ExpressionAttributeValues=to_item({":message": message_id}),

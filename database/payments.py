@@ -30,13 +30,13 @@ Two kinds of items, keyed by `id`:
   transaction that confirms or releases it.
 """
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from botocore.exceptions import ClientError
 
+from database import settings
 from database.client import (
     MEETINGS_TABLE,
     dynamodb,
@@ -50,8 +50,11 @@ from database.meetings import Booking, cancel_writes, get_booking
 from database.models import AWAITING_PAYMENT, SCHEDULED, Meeting
 from database.times import format_time
 
-_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
-PAYMENTS_TABLE = os.environ.get("PAYMENTS_TABLE") or f"{_stage}-payments"
+
+def payments_table() -> str:
+    # At first use: a free booking (its function imports this module) needs no payments table.
+    return settings.table("PAYMENTS_TABLE")
+
 
 HELD = "HELD"
 CONFIRMED = "CONFIRMED"
@@ -168,14 +171,14 @@ def hold_writes(
     }
     put = {
         "Put": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Item": to_item(record),
             "ConditionExpression": "attribute_not_exists(id)",
         }
     }
     holds = {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": holds_key(meeting.participant)}),
             "UpdateExpression": "ADD sessions :session",
             "ConditionExpression": "attribute_not_exists(sessions) OR size(sessions) < :limit",
@@ -195,7 +198,7 @@ def hold_writes(
 def get_record(session: str) -> Record | None:
     item = (
         dynamodb()
-        .get_item(TableName=PAYMENTS_TABLE, Key=to_item({"id": session}), ConsistentRead=True)
+        .get_item(TableName=payments_table(), Key=to_item({"id": session}), ConsistentRead=True)
         .get("Item")
     )
     return Record.from_item(from_item(item)) if item else None
@@ -232,7 +235,7 @@ def _transition(
         condition += " AND #refundId = :refundId"
     return {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": record.session}),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
@@ -250,7 +253,7 @@ def _holds_release(record: Record) -> dict:
     """The session leaves the player's unpaid holds (a no-op if it already left)."""
     return {
         "Update": {
-            "TableName": PAYMENTS_TABLE,
+            "TableName": payments_table(),
             "Key": to_item({"id": holds_key(record.participant)}),
             "UpdateExpression": "DELETE sessions :session",
             "ExpressionAttributeValues": {":session": {"SS": [record.session]}},
@@ -415,7 +418,7 @@ def claim_refund_attempt(session: str) -> Record | None:
     when the refund is not pending any more."""
     try:
         item = dynamodb().update_item(
-            TableName=PAYMENTS_TABLE,
+            TableName=payments_table(),
             Key=to_item({"id": session}),
             UpdateExpression="ADD refundAttempts :one",
             ConditionExpression="#status = :pending",
@@ -523,7 +526,7 @@ def due(kind: str, at: datetime) -> list[Record]:
     """The records the reconciliation acts on: holds past their expiry (OPEN_HOLD) or
     refunds still pending (OPEN_REFUND), due at `at` or before."""
     request = {
-        "TableName": PAYMENTS_TABLE,
+        "TableName": payments_table(),
         "IndexName": "OpenIndex",
         "KeyConditionExpression": "#open = :kind AND dueAt <= :at",
         "ExpressionAttributeNames": {"#open": "open"},

@@ -8,13 +8,12 @@ redelivers after a crash or timeout) finds its claim and changes nothing; a tran
 fails changes nothing either, and is retried with the record.
 """
 
-import os
 from collections.abc import Mapping
 from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
-from database import parallel
+from database import parallel, settings
 from database.client import (
     dynamodb,
     error_code,
@@ -25,8 +24,12 @@ from database.client import (
 from database.times import now
 from database.users import get_user
 
-_stage = os.environ.get("stage", "dev")  # noqa: SIM112 (the original's name for it)
-STATISTICS_TABLE = os.environ.get("STATISTICS_TABLE") or f"{_stage}-statistics"
+
+def statistics_table() -> str:
+    # At first use, not at import: only the functions that count or read statistics need it.
+    return settings.table("STATISTICS_TABLE")
+
+
 # A stream keeps a record 24 hours; a claim outlives any redelivery of it.
 CLAIM_RETENTION = timedelta(days=7)
 COUNTERS = ("availabilityStatistics", "meetingStatistics")
@@ -43,7 +46,7 @@ def count_once(event_id: str, counts: Mapping[str, Mapping[str, int]]) -> bool:
     writes = [
         {
             "Put": {
-                "TableName": STATISTICS_TABLE,
+                "TableName": statistics_table(),
                 "Item": to_item(
                     {
                         "id": claim_key(event_id),
@@ -59,7 +62,7 @@ def count_once(event_id: str, counts: Mapping[str, Mapping[str, int]]) -> bool:
         writes.append(
             {
                 "Update": {
-                    "TableName": STATISTICS_TABLE,
+                    "TableName": statistics_table(),
                     "Key": to_item({"id": item_id}),
                     "UpdateExpression": "ADD " + ", ".join(f"{n} :{n[1:]}" for n in names),
                     "ExpressionAttributeNames": names,
@@ -88,7 +91,7 @@ def get_counters() -> dict[str, dict]:
     items = parallel.together(
         *(
             lambda item_id=item_id: dynamodb().get_item(
-                TableName=STATISTICS_TABLE, Key=to_item({"id": item_id})
+                TableName=statistics_table(), Key=to_item({"id": item_id})
             )
             for item_id in COUNTERS
         )

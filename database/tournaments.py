@@ -13,7 +13,6 @@ A current leaderboard changes only through a transaction conditional on the `ver
 read at, so two concurrent changes never lose one (the loser reads again and retries).
 """
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,7 +21,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from botocore.exceptions import ClientError
 
-from database import parallel
+from database import parallel, settings
 from database.client import dynamodb, error_code, from_item, to_item, translate_errors
 from database.errors import Conflict, Invalid
 from database.times import format_time, parse_stored
@@ -51,7 +50,7 @@ TOURNAMENT_FIELDS = (
 
 def table() -> str:
     """The table's name; empty where tournaments are off (the calendar then lists none)."""
-    return os.environ.get("TOURNAMENTS_TABLE", "")
+    return settings.current().tournaments_table
 
 
 # --- tournaments -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The stage's membership settings, from the function's environment: serverless.yml sets them
-on the stages whose config/<stage>.yml says `membership: 'true'` (`make run` with MEMBERSHIP=1).
+"""The stage's membership settings, from the function's environment, read once per container:
+serverless.yml sets them on the stages whose config/<stage>.yml says `membership: 'true'`
+(`make run` with MEMBERSHIP=1).
 
 Membership is on where the shop's URL and the name of the Secrets Manager secret holding its key
 are set. Neither is a secret; the key is read at run time (membership.shop). Without them every
@@ -7,23 +8,41 @@ player is SUBSCRIBED, whatever the table says. Standard library only (and the re
 setUser and bookAvailability import this to apply the rule, never the shop's client.
 """
 
-import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import msgspec
 
 from database.models import SUBSCRIBED, Availability, OwnUser
+from database.settings import once, text, url
 
 MEMBERS_ONLY = "This session is for members"
 # The shop is asked about one player at most once a minute, however often the frontend asks.
 RECHECK_SECONDS = 60
 
 
+@dataclass(frozen=True)
+class Settings:
+    secret_name: str  # SHOP_SECRET_NAME
+    shop_url: str  # SHOP_URL, without its trailing slash
+
+
+def read(environ: Mapping[str, str]) -> Settings:
+    return Settings(
+        secret_name=text(environ, "SHOP_SECRET_NAME"), shop_url=url(environ, "SHOP_URL")
+    )
+
+
+current = once(read)  # read once per container (database/settings.py)
+current()  # at cold start: a bad value fails it
+
+
 def secret_name() -> str:
-    return os.environ.get("SHOP_SECRET_NAME", "")
+    return current().secret_name
 
 
 def shop_url() -> str:
-    return os.environ.get("SHOP_URL", "").rstrip("/")
+    return current().shop_url
 
 
 def enabled() -> bool:

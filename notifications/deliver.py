@@ -5,7 +5,7 @@ Discord's REST API (notifications/discord.py), and the order a batch's records a
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from api.log import logger
 from database import notifications as store
 from database.client import AVAILABILITIES_TABLE, MEETINGS_TABLE, from_item
+from database.settings import text, url
 from notifications.changes import (
     Action,
     Announce,
@@ -23,7 +24,7 @@ from notifications.changes import (
     availability_changes,
     meeting_changes,
 )
-from notifications.discord import Discord, DiscordRejected, MaybeDelivered
+from notifications.discord import DEFAULT_BASE_URL, Discord, DiscordRejected, MaybeDelivered
 
 # A record is not started with less time left than one slow Discord call may take (3 attempts
 # of up to 3 s connect + 10 s read, and up to 10 s rate-limit waits between them, after reading
@@ -39,7 +40,8 @@ OPT_OUTS = {
 
 @dataclass
 class Settings:
-    """The stage's Discord settings (serverless.yml passes them as environment variables)."""
+    """The stage's Discord settings (serverless.yml passes them as environment variables), read
+    once per container: at the notify function's cold start."""
 
     # The Secrets Manager secret holding the bot token (api/secrets.py); empty: notifications
     # are off. The token itself is never in the environment.
@@ -47,14 +49,17 @@ class Settings:
     guild_id: str  # the club's server, whose members get direct messages
     channel_id: str  # where new availabilities are announced (empty: no announcements)
     frontend: str  # the site's address, for links
+    # Discord's API, or a local stand-in for trying it without the real one (DISCORD_API_URL).
+    api_url: str = DEFAULT_BASE_URL
 
     @classmethod
-    def from_environment(cls) -> "Settings":
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
         return cls(
-            secret_name=os.environ.get("DISCORD_SECRET_NAME", ""),
-            guild_id=os.environ.get("DISCORD_GUILD_ID", ""),
-            channel_id=os.environ.get("DISCORD_CHANNEL_ID", ""),
-            frontend=os.environ.get("FRONTEND_HOST", "").rstrip("/"),
+            secret_name=text(environ, "DISCORD_SECRET_NAME"),
+            guild_id=text(environ, "DISCORD_GUILD_ID"),
+            channel_id=text(environ, "DISCORD_CHANNEL_ID"),
+            frontend=url(environ, "FRONTEND_HOST"),
+            api_url=url(environ, "DISCORD_API_URL", DEFAULT_BASE_URL),
         )
 
 

@@ -16,7 +16,6 @@ retried by the reconciliation off it. A webhook whose signature does not verify 
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,7 +116,7 @@ def _keys() -> dict[str, str]:
 @functools.cache
 def _client_for(api_key: str) -> stripe.StripeClient:
     # STRIPE_API_BASE: the local stand-in (local/stripe.py) for `make run` without a real key.
-    base = os.environ.get("STRIPE_API_BASE")
+    base = settings.api_base()
     addresses: BaseAddresses | None = {"api": base, "connect": base} if base else None
     return stripe.StripeClient(
         api_key,

@@ -29,6 +29,7 @@ from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
 
 import local.stripe_contract  # noqa: E402
+from database import settings as database_settings  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from local import moto_patches  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
@@ -49,6 +50,26 @@ local.stripe_contract.install()
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def settings_follow_the_environment(monkeypatch):
+    """A container reads its settings once, at cold start (database/settings.py); one test
+    process plays many containers. Each test starts from the environment as it is, and a
+    variable it sets or removes with monkeypatch is read again at the next use, as a new
+    container would read it."""
+    database_settings.read_again()
+    for name in ("setenv", "delenv"):
+        change = getattr(monkeypatch, name)
+
+        def and_read_again(*args, change=change, **kwargs):
+            change(*args, **kwargs)
+            database_settings.read_again()
+
+        setattr(monkeypatch, name, and_read_again)
+    yield
+    monkeypatch.undo()  # the test's variables gone before they are read again
+    database_settings.read_again()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ each Discord call, cached for minutes; unreadable, the record fails and is retri
 secret name the function does nothing.
 """
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -26,7 +25,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from api.log import logger
 from api.secrets import SecretUnavailable, stage_secret
 from notifications.deliver import InOrder, Notifier, Settings
-from notifications.discord import DEFAULT_BASE_URL, Discord
+from notifications.discord import Discord
 
 settings = Settings.from_environment()
 # The token's key in the secret: the same name as in discord.yml, where it comes from.
@@ -40,10 +39,7 @@ def _token() -> str:
     return str(token)
 
 
-# Another base URL (a local stand-in for Discord) for trying it without the real one.
-notifier = Notifier(
-    settings, Discord(_token, os.environ.get("DISCORD_API_URL") or DEFAULT_BASE_URL)
-)
+notifier = Notifier(settings, Discord(_token, settings.api_url))
 # Partial failures are reported, never raised: with ReportBatchItemFailures, Lambda retries
 # from the first failed record either way (bisecting applies to crashes and timeouts).
 processor = BatchProcessor(
