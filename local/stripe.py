@@ -21,7 +21,8 @@ the stage's signing secret), to the local `/stripe/webhook`. The control routes 
 
 - `GET /_local/stripe` → `{"checkoutSessions", "refunds", "events", "accounts"}`
 - `POST /_local/stripe/checkout/{id}/complete`: the player pays (`checkout.session.completed`);
-  an expired session refuses (400), one whose expire call failed can still be paid
+  an expired session refuses (400), one whose expire call failed can still be paid;
+  `?deliver=false` records the event without sending it (a lost event)
 - `POST /_local/stripe/checkout/{id}/expire`: the session expires (`checkout.session.expired`);
   `?deliver=false` records the event without sending it (a lost event)
 - `POST /_local/stripe/events/{id}/resend`: delivers an event again, at any time, in any order
@@ -140,7 +141,7 @@ class StripeStandIn:
         if method == "POST" and len(parts) == 3 and parts[0] == "checkout":
             deliver = "deliver=false" not in request.raw_query
             if parts[2] == "complete":
-                return self._control(self.complete, parts[1])
+                return self._control(self.complete, parts[1], deliver)
             if parts[2] == "expire":
                 return self._control(self.expire, parts[1], deliver)
         if method == "POST" and len(parts) == 3 and parts[0] == "events" and parts[2] == "resend":
@@ -358,7 +359,7 @@ class StripeStandIn:
 
     # --- what happens at Stripe, and the events it sends -------------------------------------
 
-    def complete(self, session_id: str) -> dict:
+    def complete(self, session_id: str, deliver: bool = True) -> dict:
         with self._lock:
             session = self.sessions[session_id]
             if session["status"] != "open":
@@ -366,7 +367,7 @@ class StripeStandIn:
             intent = self._id("pi")
             session.update(status="complete", payment_status="paid", payment_intent=intent)
             self.ledger.intents[intent] = session_id
-        return self._send("checkout.session.completed", session, deliver=True)
+        return self._send("checkout.session.completed", session, deliver)
 
     def expire(self, session_id: str, deliver: bool) -> dict:
         with self._lock:

@@ -170,6 +170,78 @@ def test_a_paid_cancel_inside_the_window_is_kept_through_redeliveries(stack: Sta
     assert refunds_of(stack, session["payment_intent"]) == []
 
 
+def refund_shown(stack: Stack, players, meeting_id: str, status: str) -> dict:
+    return until(
+        lambda: (
+            (m := meeting(stack, players["bob"], meeting_id))["refund"]["status"] == status
+            and m["refund"]
+        )
+    )
+
+
+def paid_and_canceled_by_the_coach(stack: Stack, players, day: int) -> tuple[str, str]:
+    """A paid meeting the coach cancels (a refund is always owed): (meeting id, intent)."""
+    meeting_id, session_id = publish_and_book(stack, players, day)
+    control(stack, f"/checkout/{session_id}/complete")
+    status, _, canceled = stack.call("PUT", f"/meeting/cancel/{meeting_id}", players["coach"])
+    assert status == 200 and canceled["refund"]["status"] == "pending", canceled
+    [session] = [s for s in stripe(stack)["checkoutSessions"] if s["id"] == session_id]
+    return meeting_id, session["payment_intent"]
+
+
+def test_a_refund_is_shown_as_stripe_reports_it_pending_then_succeeded_or_failed(
+    stack: Stack, players
+):
+    for day, outcome, shown in ((6, "succeed", "succeeded"), (7, "fail", "failed")):
+        status, _, _ = stack.call("POST", "/_local/stripe/refunds/next", body={"status": "pending"})
+        assert status == 200
+        meeting_id, intent = paid_and_canceled_by_the_coach(stack, players, day)
+        [refund] = until(lambda intent=intent: refunds_of(stack, intent))
+        assert refund["status"] == "pending"
+        time.sleep(1)  # Stripe said pending: the meeting says so, not "succeeded"
+        assert meeting(stack, players["bob"], meeting_id)["refund"]["status"] == "pending"
+        control(stack, f"/refunds/{refund['id']}/{outcome}")  # Stripe's signed events
+        assert refund_shown(stack, players, meeting_id, shown) == {"status": shown, "amount": 5000}
+        assert len(refunds_of(stack, intent)) == 1
+
+
+def test_a_refund_that_meets_a_401_once_is_retried_and_made_once(stack: Stack, players):
+    status, _, _ = stack.call(
+        "POST", "/_local/stripe/fail-next", body={"status": 401, "path": "/v1/refunds"}
+    )
+    assert status == 200
+    meeting_id, intent = paid_and_canceled_by_the_coach(stack, players, 8)
+    assert refund_shown(stack, players, meeting_id, "succeeded")["amount"] == 5000
+    assert [r["status"] for r in refunds_of(stack, intent)] == ["succeeded"]
+
+
+def test_a_payment_after_its_hold_was_released_is_refunded_once_without_any_webhook(
+    stack: Stack, players
+):
+    meeting_id, session_id = publish_and_book(stack, players, 9)
+    # The cancel's best-effort expiry fails (Stripe down for it, through the library's retry)...
+    body = {"status": 500, "path": f"/v1/checkout/sessions/{session_id}/expire", "times": 2}
+    assert stack.call("POST", "/_local/stripe/fail-next", body=body)[0] == 200
+    status, _, canceled = stack.call("PUT", f"/meeting/cancel/{meeting_id}", players["bob"])
+    assert status == 200 and canceled["status"] == "CANCELED"
+    # ... and the player pays in the tab still open; the event is lost.
+    paid = control(stack, f"/checkout/{session_id}/complete?deliver=false")
+    assert paid["status"] is None
+    later = (datetime.now(UTC) + timedelta(minutes=34)).isoformat()
+    for _ in range(2):  # the next runs find the released hold paid, then nothing more to do
+        status, _, run = stack.call(
+            "POST", "/_local/schedule/reconcilePayments", body={"time": later}
+        )
+        assert status == 200, run
+    [session] = [s for s in stripe(stack)["checkoutSessions"] if s["id"] == session_id]
+    [refund] = until(lambda: refunds_of(stack, session["payment_intent"]))
+    assert refund["amount"] == 5000
+    assert control(stack, f"/events/{paid['event']}/resend")["status"] == 200  # late, at last
+    time.sleep(1)
+    assert len(refunds_of(stack, session["payment_intent"])) == 1
+    assert meeting(stack, players["bob"], meeting_id)["status"] == "CANCELED"
+
+
 # --- the stand-in's control routes, on a server of its own (python -m local.stripe) -----------
 
 
