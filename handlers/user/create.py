@@ -1,11 +1,45 @@
 """Cognito PostConfirmation trigger: creates the player's profile once, on sign-up, and where
-the stage has a shop, asks it whether the player is a member (membership/)."""
+the stage has a shop, asks it whether the player is a member (membership/).
+
+Cognito waits 5 s for its trigger, cold start included; past that the player is shown an error
+although they are confirmed. So every step has a bound, and the bounds add up to less
+(SIGN_UP_BUDGET; docs/first-deploy.md, "The sign-up budget"; tests/test_sign_up_budget.py
+measures the cold path).
+"""
 
 from typing import Any
 
+from botocore.config import Config
+
 from api.log import logger
+from database.client import bounded_dynamodb
 from database.users import create_user
 from membership import settings
+
+COGNITO_SECONDS = 5.0
+# The runtime's start, this module's imports and, with a shop, its client's (requests, and
+# boto3 through Powertools Parameters) and the secret's and DynamoDB's clients: measured at
+# about 0.6 s on a shared 2-core machine (tests/test_sign_up_budget.py), allowed 1 s.
+COLD_START_SECONDS = 1.0
+# The profile's PutItem: 2 attempts of 0.25 s connect + 0.5 s read (a PutItem takes
+# milliseconds), 50 ms apart (legacy retries: botocore's DynamoDB delay; standard mode waits up
+# to 1 s), instead of the API's 3 x (2 + 3) s (database/client.py).
+PUT_CONFIG = Config(
+    connect_timeout=0.25,
+    read_timeout=0.5,
+    retries={"mode": "legacy", "total_max_attempts": 2},
+)
+PUT_ATTEMPT_SECONDS = PUT_CONFIG.connect_timeout + PUT_CONFIG.read_timeout
+PUT_SECONDS = PUT_CONFIG.retries["total_max_attempts"] * PUT_ATTEMPT_SECONDS + 0.05
+
+
+def sign_up_budget(membership: bool) -> float:
+    """The longest a cold sign-up can take, each step at its bound."""
+    if not membership:
+        return COLD_START_SECONDS + PUT_SECONDS
+    from membership import shop  # only where there is a shop (its client loads requests)
+
+    return COLD_START_SECONDS + shop.SECRET_SECONDS + shop.SIGN_UP_SHOP_SECONDS + PUT_SECONDS
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -24,7 +58,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         from membership import check
 
         membership = check.at_sign_up(email)
-    created = create_user(username, email, attributes.get("name", ""), membership)
+    created = create_user(
+        username, email, attributes.get("name", ""), membership, bounded_dynamodb(PUT_CONFIG)
+    )
     logger.info(
         "User confirmed",
         username=username,
