@@ -19,8 +19,9 @@ from membership import settings
 
 COGNITO_SECONDS = 5.0
 # The runtime's start, this module's imports and, with a shop, its client's (requests, and
-# boto3 through Powertools Parameters) and the secret's and DynamoDB's clients: measured at
-# about 0.6 s on a shared 2-core machine (tests/test_sign_up_budget.py), allowed 1 s.
+# boto3 through Powertools Parameters) and the secret's and DynamoDB's clients: ~0.4 s of CPU
+# measured, ~0.7 s at the share of a core Lambda gives 1024 MB (tests/test_sign_up_budget.py);
+# allowed 1 s.
 COLD_START_SECONDS = 1.0
 # The profile's PutItem: 2 attempts of 0.25 s connect + 0.5 s read (a PutItem takes
 # milliseconds), 50 ms apart (legacy retries: botocore's DynamoDB delay; standard mode waits up
