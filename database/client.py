@@ -81,6 +81,19 @@ def dynamodb():
 dynamodb.cache_clear = _create_client.cache_clear  # pyright: ignore[reportFunctionMemberAccess]
 
 
+@functools.cache
+def _create_bounded_client(config: Config):
+    return botocore.session.get_session().create_client("dynamodb", config=CONFIG.merge(config))
+
+
+def bounded_dynamodb(config: Config):
+    """A client whose calls are bounded tighter than CONFIG's (`config` over it), for a function
+    whose caller waits less: createUser, whose caller (Cognito) waits 5 s. One per `config` and
+    container."""
+    with _creating:
+        return _create_bounded_client(config)
+
+
 # Items hold strings, booleans, integers (epoch seconds, counts), lists and maps of those.
 def to_attribute(value: Any) -> dict:
     if isinstance(value, str):

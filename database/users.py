@@ -21,15 +21,17 @@ def require_user(username: str) -> OwnUser:
 
 
 @translate_errors
-def create_user(username: str, email: str, name: str, membership: Membership | None = None) -> bool:
+def create_user(
+    username: str, email: str, name: str, membership: Membership | None = None, client=None
+) -> bool:
     """Stores a new player; a player who already exists is left untouched (returns False).
     `email` and `name` are stored for the club, never returned. `membership`: what the club's
-    shop said at sign-up, where there is a shop."""
+    shop said at sign-up, where there is a shop. `client`: one with tighter bounds (createUser)."""
     item = {"username": username, "email": email, "name": name}
     if membership is not None:
         item.update(membership.to_item())
     try:
-        dynamodb().put_item(
+        (client or dynamodb()).put_item(
             TableName=USERS_TABLE,
             Item=to_item(item),
             ConditionExpression="attribute_not_exists(username)",

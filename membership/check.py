@@ -16,7 +16,7 @@ from membership import settings, shop
 
 
 def at_sign_up(email: str) -> Membership:
-    status = shop.subscription_status(email)
+    status = shop.subscription_status(email, shop.SIGN_UP_SHOP_SECONDS)
     if status is None:
         return Membership(status=FREE_TIER, pending=True)
     return Membership(status=status, checked_at=_epoch())

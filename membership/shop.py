@@ -7,11 +7,13 @@ customer. The key is the `wixApiKey` of the stage's shop secret (SHOP_SECRET_NAM
 `{"wixApiKey": "..."}`, wix.yml's key), read by api/secrets.py and cached.
 
 createUser calls this inside Cognito's PostConfirmation trigger, which Cognito waits 5 s for,
-so every step has a bound and nothing is retried: the secret's one attempt (at most
-SECRET_SECONDS, and only on a cold container), then the shop's one attempt (at most
-SHOP_SECONDS, connect and read together). No answer (a timeout, a 5xx, a refused key, a
-connection error, a body that is not the shop's) is `None`: the caller stores the player as
-FREE_TIER with the check pending, and the next `GET /user/access` asks again.
+cold start included, so every step has a bound and nothing is retried: the secret's one attempt
+(at most SECRET_SECONDS, and only on a cold container), then the shop's one attempt (at most
+SIGN_UP_SHOP_SECONDS there, SHOP_SECONDS for GET /user/access; connect and read together).
+SIGN_UP_BUDGET adds them up with the cold start and the profile's PutItem (handlers/user/create.py).
+No answer (a timeout, a 5xx, a refused key, a connection error, a body that is not the shop's)
+is `None`: the caller stores the player as FREE_TIER with the check pending, and the next
+`GET /user/access` asks again.
 """
 
 import functools
@@ -28,13 +30,16 @@ from database.models import FREE_TIER, SUBSCRIBED, MembershipStatus
 from membership import settings
 
 # The whole shop call: urllib3's `total` bounds connecting and reading together (a plain
-# requests timeout bounds each socket operation, not their sum).
+# requests timeout bounds each socket operation, not their sum). GET /user/access (API
+# Gateway waits 30 s) gives the shop 3 s; the sign-up less, to fit Cognito's 5 s.
 SHOP_SECONDS = 3.0
+SIGN_UP_SHOP_SECONDS = 1.5
 SHOP_RETRIES = 0
 # The secret: one attempt, bounded; a warm container has it cached (api.secrets.MAX_AGE).
+# GetSecretValue answers in tens of milliseconds in the region.
 SECRET_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1,
+    connect_timeout=0.3,
+    read_timeout=0.5,
     retries={"mode": "standard", "total_max_attempts": 1},
 )
 # Config sets its options in a loop: botocore declares no attribute for the checker to see.
@@ -64,9 +69,10 @@ def _key() -> str | None:
     return key
 
 
-def subscription_status(email: str) -> MembershipStatus | None:
+def subscription_status(email: str, seconds: float = SHOP_SECONDS) -> MembershipStatus | None:
     """SUBSCRIBED when the shop lists an active subscription for `email`, FREE_TIER when it
-    has none or no such customer, None when it could not say (see the module's docstring)."""
+    has none or no such customer, None when it could not say within `seconds` (see the
+    module's docstring)."""
     if not email:
         return FREE_TIER  # nothing to ask about (the original's answer too)
     key = _key()
@@ -79,7 +85,7 @@ def subscription_status(email: str) -> MembershipStatus | None:
             headers={"Auth": key},
             # requests passes a urllib3 Timeout through (its adapter's isinstance check); its
             # type stubs declare numbers only.
-            timeout=Timeout(total=SHOP_SECONDS),  # pyright: ignore[reportArgumentType]
+            timeout=Timeout(total=seconds),  # pyright: ignore[reportArgumentType]
             allow_redirects=False,
         )
     except requests.RequestException as error:

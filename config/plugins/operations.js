@@ -9,7 +9,9 @@
 // - keepData: true (dev, prod): tables and user pools survive `sls remove` and any change
 //   that would replace them (DeletionPolicy and UpdateReplacePolicy Retain), cannot be
 //   deleted while their deletion protection is on, and tables have point-in-time recovery.
-//   false (simple): everything, data included, goes with the stack.
+//   The dead-letter queues (the messages set aside, to inspect and redrive) and the log
+//   groups (what happened) are retained the same way. false (simple): everything, data
+//   included, goes with the stack.
 // - reservedConcurrency: N > 0 caps (and reserves) each function's concurrent executions,
 //   unless the function sets its own reservedConcurrency. 0: no reservation.
 // - alarmEmail: CloudWatch alarms to one SNS topic with this e-mail subscription: the
@@ -21,8 +23,13 @@
 //   Cognito's own sender with Cognito's text. `required` (prod) fails packaging without both
 //   settings; with alarms, the account's SES bounce and complaint rates are alarmed at SES's
 //   own review thresholds.
+// - dailyChecks: functions that run once a day and fail while something needs the operator
+//   (checkSesAccount: SES still in the sandbox). Their errors alarm looks at one day and keeps
+//   its state without data, so it stays raised from one run to the next until a run succeeds,
+//   instead of going back to OK five minutes after each failed run.
 
-const PERIOD = 300; // seconds: one evaluation period of every alarm
+const PERIOD = 300; // seconds: one evaluation period of every alarm (but daily checks')
+const DAY = 86400; // seconds: a daily check's errors alarm (CloudWatch's longest period)
 const TOPIC = 'AlarmTopic';
 
 class Operations {
@@ -93,6 +100,10 @@ class Operations {
       } else if (resource.Type === 'AWS::Cognito::UserPool') {
         Object.assign(resource, { DeletionPolicy: policy, UpdateReplacePolicy: policy });
         resource.Properties.DeletionProtection = keepData ? 'ACTIVE' : 'INACTIVE';
+      } else if (['AWS::SQS::Queue', 'AWS::Logs::LogGroup'].includes(resource.Type)) {
+        // The messages set aside and the logs outlive the stack as the tables do. Neither has
+        // deletion protection to turn on.
+        Object.assign(resource, { DeletionPolicy: policy, UpdateReplacePolicy: policy });
       }
     }
   }
@@ -168,20 +179,35 @@ class Operations {
       },
     };
 
+    const dailyChecks = this.settings.dailyChecks || [];
     for (const name of this.serverless.service.getAllFunctions()) {
       const id = this.provider.naming.getNormalizedFunctionName(name);
       const functionId = this.provider.naming.getLambdaLogicalId(name);
       const { Condition } = resources[functionId];
       const dimensions = { FunctionName: { Ref: functionId } };
       const logs = `log group /aws/lambda/${this.serverless.service.getFunction(name).name}`;
-      added[`${id}ErrorsAlarm`] = alarm(
-        `${name} errors`,
-        `${name} failed at least once in ${PERIOD / 60} minutes: a timeout, a crash at start-up ` +
-          `or an exception it let out (the API handlers answer theirs as 500, see the 5xx ` +
-          `alarm). Its ${logs} has the request ids and tracebacks.`,
-        sum('AWS/Lambda', 'Errors', dimensions),
-        Condition
-      );
+      added[`${id}ErrorsAlarm`] = dailyChecks.includes(name)
+        ? alarm(
+            `${name} errors`,
+            `${name}, which runs once a day, failed in the last day: what it checks needs you. ` +
+              `Its ${logs} says what and what to do. The alarm stays raised until a run ` +
+              'succeeds.',
+            {
+              ...sum('AWS/Lambda', 'Errors', dimensions),
+              Period: DAY,
+              // Between two runs there is no data: keep the state the last run left.
+              TreatMissingData: 'ignore',
+            },
+            Condition
+          )
+        : alarm(
+            `${name} errors`,
+            `${name} failed at least once in ${PERIOD / 60} minutes: a timeout, a crash at ` +
+              `start-up or an exception it let out (the API handlers answer theirs as 500, see ` +
+              `the 5xx alarm). Its ${logs} has the request ids and tracebacks.`,
+            sum('AWS/Lambda', 'Errors', dimensions),
+            Condition
+          );
       added[`${id}ThrottlesAlarm`] = alarm(
         `${name} throttles`,
         `${name} was refused at least one invocation in ${PERIOD / 60} minutes: it reached ` +
