@@ -1,7 +1,7 @@
 'use strict';
 
 // Whether a git-ignored secret file supplies a value: 'true' or 'false', never the value
-// (which goes to the stage's Secrets Manager secret, README "Secrets"). A missing file, or
+// (which goes to the stage's Secrets Manager secret, docs/deploy.md "Secrets"). A missing file, or
 // an empty value, is 'false'. Used as `${file(./config/secret-files.js):<name>}`.
 
 const fs = require('fs');

@@ -4,7 +4,7 @@
 // tournament.yml holds both of its values (mongoConnectionString, botAccessToken), 'false' when
 // it is missing or either is empty (as tournament.yml.example ships). Only this answer enters the
 // stage's configuration: the values never do. The functions read them from the stage's Secrets
-// Manager secret (README, "Tournaments").
+// Manager secret (docs/tournaments.md).
 
 const fs = require('fs');
 const path = require('path');
