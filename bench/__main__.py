@@ -5,7 +5,8 @@ target is missed (marked ✗).
     .venv/bin/python -m bench [--no-package] [--no-importtime]
 
 BENCH_ROUNDS (default 12) sets the interleaved cold-start rounds, BENCH_ITERATIONS (default
-200) the warm requests per handler. The table is printed and written to bench/results/latest.md.
+200) the warm requests per handler. The tables are printed, written to bench/results/latest.md
+and into docs/performance.md (between its `bench:cold` markers, with the commit and the date).
 """
 
 import argparse
@@ -13,6 +14,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold, package
+from bench import cold, doc, package
 from bench.cases import CASES, ROOT
 
 COLD_TARGET = 1.25  # × the floor's cold start
@@ -74,20 +76,6 @@ def delta(profile: dict[str, float], floor: dict[str, float]) -> str:
     more = [f"+{name} {ms:.0f}" for name, ms in ranked[:4] if ms >= 1]
     less = [f"−{name} {-ms:.0f}" for name, ms in reversed(ranked[-2:]) if ms <= -1]
     return ", ".join(more + less)
-
-
-def revision() -> str:
-    """The commit measured, and whether the code differed from it."""
-    git = ["git", "-C", str(ROOT)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if head.returncode != 0:
-        return "unknown revision"
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "api", "database", "handlers", "requirements.txt"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return f"`{head.stdout.strip()}`" + (" + uncommitted changes" if dirty else "")
 
 
 def report(
@@ -244,7 +232,9 @@ def main() -> int:
     parser.add_argument("--no-package", action="store_true", help="skip `sls package`")
     parser.add_argument("--no-importtime", action="store_true", help="skip -X importtime runs")
     args = parser.parse_args()
-    code = revision()  # before measuring: the tree may change meanwhile
+    doc.check("cold")  # a doc without its markers fails now, not after minutes of measuring
+    started_at = datetime.now(UTC)
+    code = doc.revision()  # before measuring: the tree may change meanwhile
     rounds = int(os.environ.get("BENCH_ROUNDS", "12"))
     iterations = int(os.environ.get("BENCH_ITERATIONS", "200"))
     if args.no_importtime:
@@ -269,6 +259,10 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(table)
     progress(f"written to {(RESULTS / 'latest.md').relative_to(ROOT)}")
+    _title, _, body = table.partition("\n\n")  # the doc's section has its own heading
+    command = shlex.join(["python", "-m", "bench", *sys.argv[1:]])
+    doc.write("cold", body, command=command, code=code, when=started_at)
+    progress(f"and into {doc.DOC.relative_to(ROOT)} (commit it with the code it measured)")
     return 0
 
 

@@ -11,11 +11,14 @@ then at 1,000 operations and at the end, it measures the resident memory of the 
 (the `python -m local` process and every execution environment it started: the sum of their
 RSS) and the median latency of the last BOOKINGS bookings (as the client sees them). The
 bounds tests/test_local_day.py checks: memory grew by less than MEMORY_BOUND over the
-footprint, and the booking median is within LATENCY_BOUND × the fresh stack's.
+footprint, and the booking median is within LATENCY_BOUND × the fresh stack's. The table is
+printed as it grows, then written into docs/performance.md (between its `bench:day` markers,
+with the commit and the date).
 """
 
 import json
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -32,6 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from bench import doc
 from bench.load import start_stack, stop_stack
 
 PLAYERS = 4
@@ -241,24 +245,26 @@ def measure(
 
 
 def main(operations: int) -> int:
-    print(
+    doc.check("day")  # a doc without its markers fails now, not after minutes of driving
+    started_at, code = datetime.now(UTC), doc.revision()
+    lines = [
         "| operations | stack RSS MB | growth MB | of which `python -m local` MB | environments "
         "| booking p50 ms | × fresh |",
-        flush=True,
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
     samples: list[Sample] = []
 
     def report(sample: Sample) -> None:
         samples.append(sample)
         fresh = samples[0]
-        print(
-            f"| {sample.operations} | {sample.rss / 2**20:.0f} | "
-            f"{(sample.rss - fresh.rss) / 2**20:.0f} | {sample.main_rss / 2**20:.0f} | "
+        lines.append(
+            f"| {sample.operations:,} | {sample.rss / 2**20:,.0f} | "
+            f"{(sample.rss - fresh.rss) / 2**20:,.0f} | {sample.main_rss / 2**20:,.0f} | "
             f"{sample.environments} | {sample.booking_ms:.1f} | "
-            f"{sample.booking_ms / fresh.booking_ms:.2f} |",
-            flush=True,
+            f"{sample.booking_ms / fresh.booking_ms:.2f} |"
         )
+        print(lines[-1], flush=True)
 
     with tempfile.TemporaryDirectory() as directory:
         process, config = start_stack(Path(directory) / "output.log")
@@ -267,8 +273,8 @@ def main(operations: int) -> int:
         finally:
             stop_stack(process)
     within = day.growth < MEMORY_BOUND and day.slowdown <= LATENCY_BOUND
-    print(
-        f"\nGrowth {day.growth / 2**20:.0f} MB (bound {MEMORY_BOUND / 2**20:.0f}), booking "
+    verdict = (
+        f"Growth {day.growth / 2**20:.0f} MB (bound {MEMORY_BOUND / 2**20:.0f}), booking "
         f"median {day.slowdown:.2f}× fresh (bound {LATENCY_BOUND}): "
         + ("within" if within else "OUT OF BOUNDS")
         + (
@@ -277,6 +283,11 @@ def main(operations: int) -> int:
             else ""
         )
     )
+    print(f"\n{verdict}")
+    command = shlex.join(["python", "-m", "bench.day", *sys.argv[1:]])
+    body = "\n".join([*lines, "", verdict + "."])
+    doc.write("day", body, command=command, code=code, when=started_at)
+    print(f"written into {doc.DOC.relative_to(doc.ROOT)} (commit it with the code it measured)")
     return 0
 
 

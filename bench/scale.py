@@ -8,11 +8,15 @@ DynamoDB read (a Query's ScannedCount, a BatchGetItem's items) per item returned
 calls per page. A request whose reads grow with the table instead of its pages is a defect.
 
     .venv/bin/python -m bench.scale [SIZES...]     (default: 1000 10000 50000)
+
+The table is printed, written to bench/results/scale.md and into docs/performance.md (between its
+`bench:scale` markers, with the commit and the date).
 """
 
 import json
 import os
 import random
+import shlex
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,6 +38,7 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 
 from moto import mock_aws  # noqa: E402
 
+from bench import doc  # noqa: E402
 from database.client import dynamodb, to_item  # noqa: E402
 from database.models import AVAILABILITY_TYPES, COHORTS  # noqa: E402
 from database.times import format_time  # noqa: E402
@@ -186,6 +191,8 @@ def measure(reads: Reads, player: dict, now: datetime) -> dict[str, tuple]:
 
 
 def main(sizes: list[int]) -> int:
+    doc.check("scale")  # a doc without its markers fails now, not after the loading
+    code = doc.revision()
     rng = random.Random(7)
     now = datetime.now(UTC)
     lines = [
@@ -225,6 +232,10 @@ def main(sizes: list[int]) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.md").write_text(table)
     print(f"written to {(RESULTS / 'scale.md').relative_to(ROOT)}")
+    _title, _, body = table.partition("\n\n")  # the doc's section has its own heading
+    command = shlex.join(["python", "-m", "bench.scale", *sys.argv[1:]])
+    doc.write("scale", body, command=command, code=code, when=now)
+    print(f"and into {doc.DOC.relative_to(ROOT)} (commit it with the code it measured)")
     return 0
 
 

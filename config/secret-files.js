@@ -2,13 +2,13 @@
 
 // The git-ignored secret files (copied from the *.yml.example files) as config/dev.yml and
 // config/prod.yml read them: `${file(./config/secret-files.js):<name>}`. Only `simple` reads
-// none. The values themselves go into the stage's Secrets Manager secrets (README, "Secrets");
+// none. The values themselves go into the stage's Secrets Manager secrets (docs/deploy.md, "Secrets");
 // here a file decides whether a feature is on, and a value that is empty or still a placeholder
 // stops packaging with the file and key to fix, instead of a deploy that fails half-way (Cognito
 // refuses an identity provider whose client_id is '') or a stage that runs without its feature.
 //
 // - discord:        'true' where discord.yml has a bot token; a missing file or an empty token
-//                   is 'false' (notifications off, as README "Notifications" says).
+//                   is 'false' (notifications off, as docs/discord.md says).
 // - tournaments:    'true' where tournament.yml has both values; a missing file or both empty
 //                   is 'false' (tournaments off); one of the two alone is refused.
 // - googleClientId: oauth.yml's client_id (googleSignIn stages); both keys required.
@@ -94,7 +94,7 @@ module.exports = {
     const stage = stageOf(options);
     const why =
       `membership is on for ${stage}: the shop's key goes to the secret ` +
-      `dojo-scheduler/${stage}/shop (README, "Membership"); to deploy without membership, set ` +
+      `dojo-scheduler/${stage}/shop (docs/membership.md); to deploy without membership, set ` +
       `membership: 'false' in config/${stage}.yml`;
     required('wix.yml', ['wixApiKey'], why);
     return 'true';

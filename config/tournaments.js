@@ -5,6 +5,6 @@
 // it is missing or both are empty (as tournament.yml.example ships); one value alone, or a
 // placeholder, stops packaging (config/secret-files.js). Only this answer enters the stage's
 // configuration: the values never do. The functions read them from the stage's Secrets Manager
-// secret (README, "Tournaments").
+// secret (docs/tournaments.md).
 
 module.exports = () => require('./secret-files').tournaments();

@@ -11,8 +11,8 @@ Cold start, measured: msgspec imports in 2.2-2.4 ms after a handler's other impo
 module with it in ~4.2 ms (~3.2 ms when its records were dataclasses); with a first parse, a
 fresh interpreter pays ~3.5 ms more than the plain-code rules did, 2% of the ~165 ms floor of
 "import botocore, create a client, make one call" (`make bench`, on the 2-core machine).
-pydantic cost ~110 ms: it is in no function, and not in this project any more (README,
-"Performance", has the figures).
+pydantic cost ~110 ms: it is in no function, and not in this project any more
+(docs/performance.md, "What the figures say", has them).
 
 Two rules msgspec does not have are custom types decoded by `_decoded` and published by
 `schema_of`: `Instant`, an RFC 3339 time read by database.times' own strict parser (offset
@@ -254,7 +254,7 @@ class OwnUser(User):
     # Set by the API only (membership/): a player who signed up before membership existed, or
     # on a stage without a shop, is SUBSCRIBED.
     subscriptionStatus: MembershipStatus = SUBSCRIBED
-    # Set by an operator only (README, "Admins"): never a field of UserUpdate.
+    # Set by an operator only (docs/api.md, "Admins"): never a field of UserUpdate.
     isAdmin: Annotated[bool, READ_ONLY] = False
 
     @classmethod

@@ -170,7 +170,7 @@ def create_tables(service: Service, dynamodb: Any = None) -> list[str]:
 
 def create_secret(service: Service, purpose: str, values: dict[str, str]) -> str:
     """The stage's secret for `purpose` (serverless.yml custom.secrets), a JSON object, created
-    as on AWS by hand (README, "Secrets"), and its name where the functions find it:
+    as on AWS by hand (docs/deploy.md, "Secrets"), and its name where the functions find it:
     <PURPOSE>_SECRET_NAME. No function's environment holds a value. Returns the name."""
     name = service.document["custom"]["secrets"][purpose]["name"]
     boto3.client("secretsmanager", region_name=REGION).create_secret(

@@ -7,7 +7,7 @@ is forwarded to moto, with three additions:
   trigger while the user stays confirmed, as with Cognito.
 - InitiateAuth accepts a verified alias (`email`) in place of the username.
 - A sign-up whose email is listed in LOCAL_ADMINS (comma-separated) is made an admin once its
-  profile exists, by the operator's own update (README, "Admins"): createUser is unchanged.
+  profile exists, by the operator's own update (docs/api.md, "Admins"): createUser is unchanged.
 - SRP sign-in (`USER_SRP_AUTH`) is real SRP (local/srp.py) against the password moto stores:
   moto's own challenge carries random numbers and names the user by an id its
   RespondToAuthChallenge does not accept, and it takes any password.
@@ -260,7 +260,8 @@ def local_admins() -> set[str]:
 
 
 def make_admin(username: str) -> None:
-    """What an operator does on a deployed stage (README, "Admins"), to the local users table."""
+    """What an operator does on a deployed stage (docs/api.md, "Admins"), to the local users
+    table."""
     boto3.client("dynamodb").update_item(
         TableName=os.environ["USERS_TABLE"],
         Key={"username": {"S": username}},

@@ -32,10 +32,16 @@ log = logging.getLogger("local")
 
 DEFAULT_CONCURRENCY = 10  # environments per function
 # The project's code: a function's environments are replaced once a file of it that they
-# imported changes, so an edit shows at the next request, without a restart.
+# imported changes, so an edit shows at the next request, without a restart. Every package at
+# the top of the project is product code but the stack itself (a change to local/ needs a
+# restart) and the bench, so a new package is watched without being listed here (a list once
+# left membership/, tournaments/ and counters/ out, and their edits silently ran old code).
 ROOT = Path(__file__).resolve().parent.parent
+NOT_PRODUCT = frozenset({"local", "bench"})
 WATCHED = tuple(
-    ROOT / folder for folder in ("handlers", "api", "database", "notifications", "payments")
+    sorted(
+        init.parent for init in ROOT.glob("*/__init__.py") if init.parent.name not in NOT_PRODUCT
+    )
 )
 # Latencies kept per function for the percentiles: a uniform sample of all of them (a
 # reservoir), so the stats of a stack left running all day stay this size.

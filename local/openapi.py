@@ -133,7 +133,7 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         None,
         {},
     ),
-    # Tournaments (TOURNAMENTS=1): README, "Tournaments".
+    # Tournaments (TOURNAMENTS=1): docs/tournaments.md.
     "POST /tournaments": (
         "The club's Discord bot (Authorization: Basic <botAccessToken>): store the Lichess or "
         "Chess.com tournament at {url}",

@@ -2,8 +2,9 @@
 developer gives a real Stripe test-mode key; LOCAL_PAYMENTS=off makes a stage without payments
 (like `simple`: no payment route, no `price`).
 
-Either way the stage's Stripe secret is created in the embedded moto, exactly as on AWS (README,
-"Payments"; local.aws.create_secret), and the payment functions read it from there.
+Either way the stage's Stripe secret is created in the embedded moto, exactly as on AWS
+(docs/payments.md, "Setting up a stage"; local.aws.create_secret), and the payment functions
+read it from there.
 
 - Without STRIPE_SECRET_KEY: the secret holds the stand-in's keys and STRIPE_API_BASE points
   the stripe library at `/_local/stripe`, which sends signed webhooks to the local route.

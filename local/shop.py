@@ -1,8 +1,9 @@
 """Membership in `make run` (MEMBERSHIP=1), against a stand-in for the club's shop under
 `/_local/shop`.
 
-The shop's key goes into the stage's shop secret in the embedded moto, as on AWS (README,
-"Membership"; local.aws.create_secret), and createUser and getUserAccess read it from there and
+The shop's key goes into the stage's shop secret in the embedded moto, as on AWS
+(docs/membership.md, "Setting up a stage"; local.aws.create_secret), and createUser and
+getUserAccess read it from there and
 ask the shop through membership/shop.py, unchanged: `GET {SHOP_URL}/_functions/user/{email}`
 with `Auth: <key>`. SHOP_URL is this stand-in, which answers that path in the shop's shapes (200
 `{"user": {"_id"}, "subscriptions": [{"_id"}]}` for a member, the same with `[]` for a customer

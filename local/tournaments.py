@@ -1,7 +1,8 @@
 """Tournaments in `make run`: off unless TOURNAMENTS=1, as on a stage without tournament.yml.
 
-On, the stage's tournament secret is created in the embedded moto exactly as on AWS (README,
-"Tournaments"; local.aws.create_secret): the bot's token (BOT_ACCESS_TOKEN, or a random one
+On, the stage's tournament secret is created in the embedded moto exactly as on AWS
+(docs/tournaments.md, "Setting up a stage"; local.aws.create_secret): the bot's token
+(BOT_ACCESS_TOKEN, or a random one
 printed at start) and the MongoDB connection string (MONGO_URL's real server, or the stand-in's,
 local/mongo.py). The functions reach Lichess and Chess.com through their stand-ins
 (local/lichess.py, local/chesscom.py) by their base-URL settings.

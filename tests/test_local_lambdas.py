@@ -2,6 +2,7 @@
 one request at a time, a new one only when all are busy, up to the limit; timeouts stop the
 function; a broken import fails at start. The handlers below run in those processes."""
 
+import ast
 import os
 import random
 import threading
@@ -9,7 +10,15 @@ import time
 
 import pytest
 
-from local.lambdas import FunctionError, FunctionStats, Lambdas, TimedOut
+from local.lambdas import (
+    NOT_PRODUCT,
+    ROOT,
+    WATCHED,
+    FunctionError,
+    FunctionStats,
+    Lambdas,
+    TimedOut,
+)
 from local.serverless import Function, Service
 
 _remembered = None  # per environment, like a handler's cached client or logger keys
@@ -131,3 +140,39 @@ def test_a_changed_module_is_run_by_the_next_invocation(tmp_path, monkeypatch):
     assert first["value"] == "old"
     stats = lambdas.stats()["functions"]["reloaded"]
     assert (stats["requests"], stats["coldStarts"]) == (4, 2)
+
+
+def _packages_imported_from(package: str) -> set[str]:
+    """The project's top-level packages that `package`'s code imports, directly or through one
+    another: every import statement, those inside functions included (createUser imports
+    membership/ only where there is a shop), read from the sources rather than run."""
+    reached, pending = set(), [package]
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        for source in (ROOT / name).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(), str(source))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    top = module.partition(".")[0]
+                    if (ROOT / top / "__init__.py").is_file():
+                        pending.append(top)
+    return reached
+
+
+def test_hot_reload_watches_every_package_a_function_can_import():
+    # Every package a handler reaches is product code: an edit to any of them must replace the
+    # environments that imported it (the watched list once left out membership/, tournaments/
+    # and counters/, so their edits ran the old code until a restart).
+    reached = _packages_imported_from("handlers")
+    assert {"membership", "tournaments", "counters", "payments"} <= reached  # the walk works
+    assert not reached & NOT_PRODUCT  # a handler never imports the stack or the bench
+    assert {ROOT / name for name in reached} <= set(WATCHED)
+    assert not {ROOT / name for name in NOT_PRODUCT} & set(WATCHED)  # local/ needs a restart

@@ -232,7 +232,8 @@ SECRET_LOOKING = re.compile(
 )
 # The full stages read the operator's alarm address from the environment.
 ALARM_EMAIL = "alarms@example.com"
-# prod's SES identity and From address (README, "Mail through SES"), from the environment too.
+# prod's SES identity and From address (docs/deploy.md, "Mail through SES"), from the
+# environment too.
 SES_IDENTITY_ARN = "arn:aws:ses:us-east-1:123456789012:identity/chessdojo.club"
 SES_MAIL = {
     "SES_IDENTITY_ARN": SES_IDENTITY_ARN,

@@ -72,7 +72,7 @@ class Operations {
     const fix =
       `set sesIdentityArn and mailFrom in config/${stage}.yml (SES_IDENTITY_ARN=` +
       "arn:aws:ses:<region>:<account>:identity/<domain> MAIL_FROM='ChessDojo " +
-      "<no-reply@<domain>>'; README, \"Mail through SES\")";
+      "<no-reply@<domain>>'; docs/deploy.md, \"Mail through SES\")";
     if ((required === true || required === 'true') && !(identityArn && from)) {
       throw new this.serverless.classes.Error(
         `${stage} sends sign-up and password-reset mail through Amazon SES (Cognito's own ` +

@@ -1,5 +1,6 @@
 """Scheduled (prod, daily): fails while this account's Amazon SES cannot carry Cognito's mail at
-scale, so that the function's errors alarm e-mails the operator (README, "Mail through SES").
+scale, so that the function's errors alarm e-mails the operator (docs/deploy.md, "Mail through
+SES").
 
 In the SES sandbox an account sends only to verified addresses (and at most 200 a day): sign-up
 codes would reach almost nobody. Sending paused, or the account under review (`PROBATION`) or
