@@ -8,12 +8,13 @@ database/meetings.py), in one transaction. It is BOOKED (out of search) while fu
 once its owner cancels it. docs/lifecycle.md has the whole design.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import msgspec
 from botocore.exceptions import ClientError
 
+from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -40,6 +41,9 @@ from database.models import (
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.times import expiration, format_time, now
+from database.zones import shifted
+
+DAY = timedelta(days=1)
 
 BOOKED_OR_MISSING = "Availability not found or already booked"
 ALREADY_BOOKED = "This availability has already been booked"
@@ -147,19 +151,22 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
 @translate_errors
 def get_with_player(
     owner: str, availability_id: str, username: str
-) -> tuple[Availability | None, OwnUser | None]:
-    """An availability and the profile of the player booking it, in one round trip."""
+) -> tuple[Availability | None, OwnUser | None, OwnUser | None]:
+    """An availability, the profile of the player booking it and its owner's (their zone and
+    daily limit), in one round trip."""
     found = batch_get(
         {
             AVAILABILITIES_TABLE: [{"owner": owner, "id": availability_id}],
-            USERS_TABLE: [{"username": username}],
+            USERS_TABLE: [{"username": username}, {"username": owner}],
         }
     )
     availability = found.get((AVAILABILITIES_TABLE, owner, availability_id))
     player = found.get((USERS_TABLE, username))
+    coach = found.get((USERS_TABLE, owner))
     return (
         availability and Availability.from_item(from_item(availability)),
         player and OwnUser.from_item(from_item(player)),
+        coach and OwnUser.from_item(from_item(coach)),
     )
 
 
@@ -304,10 +311,11 @@ def unchanged(availability: Availability) -> tuple[str, dict, dict]:
     published = snapshot(availability)
     defaults = {"location": "", "description": "", "maxParticipants": 1}
     defaults["bookableByFreeUsers"] = False  # nor, before membership, this flag
+    defaults["minNoticeMinutes"] = 0  # nor, before version 4, this one
     clauses, names, values = [], {}, {}
     for position, (name, value) in enumerate(published.items()):
-        if name in ("owner", "id"):
-            continue  # the key itself
+        if name in ("owner", "id", "recurrence"):
+            continue  # the key itself; a series' rule never changes (its seriesId is checked)
         names[f"#p{position}"], values[f":p{position}"] = name, value
         clause = f"#p{position} = :p{position}"
         if defaults.get(name) == value:
@@ -325,12 +333,16 @@ def book(
     meeting: Meeting,
     payment: Payment | None = None,
     also: list[tuple[dict, DataError]] = (),
+    day: DailyLimit | None = None,
 ) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting
     still on (a canceled one is replaced). A priced one is held (the meeting AWAITING_PAYMENT)
     with the Checkout Session that pays for it, and its ledger writes (`also`: each item with
-    the error its failed condition means) are in the same transaction."""
+    the error its failed condition means) are in the same transaction. With a coach's daily
+    limit (`day`), the meeting's id joins that day's set in the same transaction, which holds
+    at most the limit: of concurrent bookings of one day, only as many as there is room for
+    commit (the set is one item, so they cannot all read "room left")."""
     condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
@@ -339,6 +351,9 @@ def book(
     }
     if payment is not None:
         stored_meeting["checkoutSessionId"] = payment.checkout_session
+    if day is not None:
+        stored_meeting["dayGuard"] = day.key  # a cancel takes the meeting out of it
+        also = [*also, (day_writes(day, meeting), Conflict(DAY_FULL))]
     try:
         dynamodb().transact_write_items(
             TransactItems=[
@@ -379,6 +394,44 @@ def book(
         if _conflicting(error):
             raise Conflict("This availability is being booked by someone else") from error
         raise
+
+
+def day_writes(day: DailyLimit, meeting: Meeting) -> dict:
+    """The meeting counted on its coach's day: its id added to the day's set (a meetings-table
+    item with no owner or participant: in no index, and no stream consumer reads it), unless
+    the set already holds the limit."""
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": day.key}),
+            "UpdateExpression": "ADD meetingIds :meeting SET expirationTime = :expires",
+            "ConditionExpression": "attribute_not_exists(meetingIds) OR size(meetingIds) < :limit",
+            "ExpressionAttributeValues": {
+                ":meeting": {"SS": [meeting.id]},
+                ":limit": {"N": str(day.limit)},
+                # The day has ended (in any zone) a day after the meeting's start.
+                ":expires": {"N": str(expiration(shifted(meeting.startTime, DAY)))},
+            },
+        }
+    }
+
+
+def day_release(key: str, meeting: Meeting) -> dict:
+    """A canceled meeting's place on its coach's day, given back, in the cancel's transaction
+    (which is conditional on the meeting: giving it back twice changes nothing). No condition
+    of its own: a day item already expired must not fail the cancel; recreated, it expires."""
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": key}),
+            "UpdateExpression": "DELETE meetingIds :meeting "
+            "SET expirationTime = if_not_exists(expirationTime, :expires)",
+            "ExpressionAttributeValues": {
+                ":meeting": {"SS": [meeting.id]},
+                ":expires": {"N": str(expiration(shifted(meeting.startTime, DAY)))},
+            },
+        }
+    }
 
 
 def seat_id(session_id: str, username: str) -> str:

@@ -36,6 +36,7 @@ from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
+from database.zones import DEFAULT_ZONE, is_zone
 
 COHORTS = (
     "0-400", "400-600", "600-700",
@@ -123,6 +124,18 @@ class Amount(Whole):
     low, high = MIN_PRICE, MAX_PRICE
 
 
+class NoticeMinutes(Whole):
+    """How long before an availability's start it may still be booked (contract v4): 30 days."""
+
+    low, high = 0, 43200
+
+
+class BookingsPerDay(Whole):
+    """A coach's one-to-one meetings a day, in their time zone; 0 is no limit (contract v4)."""
+
+    low, high = 0, 50
+
+
 def read_json(raw: bytes | str, what: str) -> Any:
     """JSON from a client (a body, a page token) as RFC 8259 reads it; Invalid, saying `what`
     it is, for anything else. Stricter than Python's `json`, which takes what no client means
@@ -182,7 +195,7 @@ _UP_TO_LAST_YEAR = r"^(?:[0-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-"  # 0000 to
 
 
 # Set by the API only: published read-only, and ignored in a request body.
-SET_BY_THE_API = ("status", "participants")
+SET_BY_THE_API = ("status", "participants", "seriesId")
 READ_ONLY = Meta(extra_json_schema={"readOnly": True})
 
 
@@ -220,6 +233,15 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Location = Annotated[str, Meta(max_length=MAX_LOCATION)]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
+# An IANA time-zone name (database.zones checks it is one tzdata knows).
+Zone = Annotated[
+    str, Meta(min_length=1, max_length=64, extra_json_schema={"examples": ["Europe/Berlin"]})
+]
+
+
+def _check_zone(value: str | None, field: str) -> None:
+    if value is not None and not is_zone(value):
+        raise Invalid(f"{field}: must be an IANA time-zone name such as Europe/Berlin")
 
 
 class User(Struct):
@@ -253,6 +275,10 @@ class OwnUser(User):
     subscriptionStatus: Literal[SUBSCRIBED, FREE_TIER] = SUBSCRIBED
     # Set by an operator only (README, "Admins"): never a field of UserUpdate.
     isAdmin: Annotated[bool, READ_ONLY] = False
+    # Contract v4: what "that day" and "the same time every week" mean for this player, and
+    # as a coach how many one-to-one meetings a day (in that zone) they take (0: no limit).
+    timezone: Zone = DEFAULT_ZONE
+    maxBookingsPerDay: BookingsPerDay = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -266,6 +292,8 @@ class OwnUser(User):
             disableCancellationNotifications=item.get("disableCancellationNotifications", False),
             subscriptionStatus=item.get("subscriptionStatus", SUBSCRIBED),
             isAdmin=item.get("isAdmin", False),
+            timezone=item.get("timezone", DEFAULT_ZONE),
+            maxBookingsPerDay=item.get("maxBookingsPerDay", 0),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -276,6 +304,8 @@ class OwnUser(User):
             "disableCancellationNotifications": self.disableCancellationNotifications,
             "subscriptionStatus": self.subscriptionStatus,
             "isAdmin": self.isAdmin,
+            "timezone": self.timezone,
+            "maxBookingsPerDay": self.maxBookingsPerDay,
         }
 
 
@@ -329,10 +359,14 @@ class UserUpdate(Struct):
     dojoCohort: Cohort | None = None
     disableBookingNotifications: bool | None = None
     disableCancellationNotifications: bool | None = None
+    timezone: Zone | None = None
+    maxBookingsPerDay: BookingsPerDay | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "UserUpdate":
-        return _decode(cls, data)
+        update = _decode(cls, data)
+        _check_zone(update.timezone, "timezone")
+        return update
 
     @property
     def changes(self) -> dict[str, str | bool]:
@@ -369,6 +403,17 @@ class Price(Struct):
         return {"amount": self.amount, "currency": self.currency}
 
 
+class Recurrence(Struct):
+    """A repeating availability (contract v4): an RFC 5545 RRULE (database.recurrence checks
+    its parts) in an IANA zone, the owner's own when the create names none."""
+
+    rule: Annotated[str, Meta(min_length=1, max_length=200)]
+    timezone: Zone | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "timezone": self.timezone}
+
+
 # The one rule across an availability's fields that JSON Schema can state (startTime before
 # endTime it cannot): local/openapi.py publishes it with the Availability schema.
 PRICE_IS_ONE_TO_ONE = {
@@ -401,6 +446,12 @@ class Availability(Struct, kw_only=True):
     # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
     # None is free.
     price: Price | None = None
+    # Contract v4: booking or joining less than this long before the start is refused.
+    minNoticeMinutes: NoticeMinutes = 0
+    # A repeating availability: set on a create (no id); each occurrence keeps it, with the
+    # series' id (set by the API). docs/recurrence.md.
+    recurrence: Recurrence | None = None
+    seriesId: Annotated[Id | None, READ_ONLY] = None
 
     @classmethod
     def from_json(cls, data: dict) -> "Availability":
@@ -419,6 +470,8 @@ class Availability(Struct, kw_only=True):
             raise Invalid("startTime must be before endTime")
         if availability.endTime - availability.startTime > MAX_WINDOW:
             raise Invalid(WINDOW_TOO_LONG)
+        if availability.recurrence is not None:
+            _check_zone(availability.recurrence.timezone, "recurrence.timezone")
         return availability
 
     @classmethod
@@ -444,10 +497,13 @@ class Availability(Struct, kw_only=True):
             participants=[Participant(p["username"], p["discord"], p["cohort"]) for p in joined],
             price=Price.from_item(item.get("price")),
             bookableByFreeUsers=item.get("bookableByFreeUsers", False),
+            minNoticeMinutes=item.get("minNoticeMinutes", 0),
+            recurrence=item.get("recurrence") and Recurrence(**item["recurrence"]),
+            seriesId=item.get("seriesId"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return _priced(
+        published = _priced(
             self.price,
             {
                 "owner": self.owner,
@@ -464,8 +520,13 @@ class Availability(Struct, kw_only=True):
                 "status": self.status,
                 "participants": [participant.to_json() for participant in self.participants],
                 "bookableByFreeUsers": self.bookableByFreeUsers,
+                "minNoticeMinutes": self.minNoticeMinutes,
             },
         )
+        if self.seriesId is not None:  # a one-off availability looks as in version 3
+            published["seriesId"] = self.seriesId
+            published["recurrence"] = self.recurrence.to_json()
+        return published
 
     @property
     def is_group(self) -> bool:
