@@ -126,6 +126,7 @@ DYNAMODB_GRANTS = {
         ("UpdateItem", AVAILABILITIES),
         ("BatchGetItem", USERS),
         ("PutItem", MEETINGS),
+        ("UpdateItem", MEETINGS),  # contract v4: a coach's day of meetings
     },
     "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
     "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
