@@ -261,7 +261,7 @@ def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str
     MAX_WINDOW before it: the key condition reads from there and the filter keeps those whose
     endTime is not before `since` (what it reads beyond that is what ended within MAX_WINDOW of
     `since`, and DynamoDB's TTL removes those 48 hours after they end)."""
-    low = format_time(since - MAX_WINDOW)
+    low = format_time(shifted(since, -MAX_WINDOW))  # year 1: from its first instant
     values = {
         ":status": SCHEDULED,
         ":low": low,
