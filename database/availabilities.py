@@ -79,24 +79,27 @@ def snapshot(availability: Availability) -> dict:
 def put_availability(availability: Availability) -> Availability:
     """Publishes a new availability (no id: it gets a new UUID v4, which no item has) or
     replaces the owner's own availability with its id (none: 404). Never another player's, nor
-    an item it did not make: the put is conditional on the item being there (a replacement) or
-    not (a new one). Refused too: replacing a group session someone joined (it would drop
-    them), or one whose id is a meeting still on (it could never be booked). A priced one also
-    needs its owner's Stripe account to take charges, checked in the same transaction."""
+    an item it did not make: the write is conditional on the item being there (a replacement)
+    or not (a new one). Refused too: replacing a group session someone joined (it would drop
+    them), or one whose id is a meeting still on (it could never be booked), or changing an
+    occurrence's `recurrence` (400). A priced one also needs its owner's Stripe account to take
+    charges, checked in the same transaction.
+
+    A replacement is an Update of every published field, not a Put: an occurrence of a series
+    keeps its `seriesId` and `recurrence` (which a client of an earlier version does not send),
+    so deleting the series still finds it."""
     replacing = bool(availability.id)
     if not replacing:
         availability = msgspec.structs.replace(availability, id=str(uuid4()))
-    put = {
-        "TableName": AVAILABILITIES_TABLE,
-        "Item": to_item(stored(availability)),
-        "ConditionExpression": f"attribute_exists(id) AND ({_NOBODY_JOINED})"
-        if replacing
-        else "attribute_not_exists(id)",
-        # On a failed replacement, tells a missing item (404) from one with participants (409).
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-    if replacing:
-        put["ExpressionAttributeValues"] = to_item({":zero": 0})
+        write = {
+            "Put": {
+                "TableName": AVAILABILITIES_TABLE,
+                "Item": to_item(stored(availability)),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+    else:
+        write = {"Update": _replacement(availability)}
     writes = [
         {
             "ConditionCheck": {
@@ -107,34 +110,82 @@ def put_availability(availability: Availability) -> Availability:
                 "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
             }
         },
-        {"Put": put},
+        write,
     ]
     if availability.price is not None:
-        writes.append(
-            {
-                "ConditionCheck": {
-                    "TableName": USERS_TABLE,
-                    "Key": to_item({"username": availability.owner}),
-                    "ConditionExpression": "stripeChargesEnabled = :yes",
-                    "ExpressionAttributeValues": to_item({":yes": True}),
-                }
-            }
-        )
+        writes.append(charges_check(availability.owner))
     try:
         dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
         if _cancelled_by_condition(error, index=1):
             if not replacing:
                 raise Conflict("Please try again") from error  # a new id that is taken (never)
-            if _old_item(error, index=1) is None:
+            old = _old_item(error, index=1)
+            if old is None:
                 raise NotFound(NOT_YOURS) from error
-            raise Conflict(HAS_PARTICIPANTS) from error
+            if int(old.get("participantCount", {}).get("N", "0")):
+                raise Conflict(HAS_PARTICIPANTS) from error
+            raise Invalid(RECURRENCE_FIXED) from error
         if _cancelled_by_condition(error, index=0):
             raise Conflict(ALREADY_BOOKED) from error
         if _cancelled_by_condition(error, index=2):
             raise Invalid(CANNOT_CHARGE) from error
         raise
     return Availability.from_item(stored(availability))
+
+
+RECURRENCE_FIXED = "recurrence cannot be changed on an existing availability"
+
+
+def charges_check(owner: str) -> dict:
+    """A transaction's check that `owner`'s Stripe account takes charges (a priced slot)."""
+    return {
+        "ConditionCheck": {
+            "TableName": USERS_TABLE,
+            "Key": to_item({"username": owner}),
+            "ConditionExpression": "stripeChargesEnabled = :yes",
+            "ExpressionAttributeValues": to_item({":yes": True}),
+        }
+    }
+
+
+def _replacement(availability: Availability) -> dict:
+    """The Update replacing the owner's availability with `availability`: every published
+    field set, `price` and `reopened` removed when absent (as a Put would), a series' fields
+    kept; the `recurrence` a body names must be the one the item has."""
+    fields = {
+        name: value
+        for name, value in stored(availability).items()
+        if name not in ("owner", "id", "seriesId", "recurrence")
+    }
+    names = {f"#f{n}": name for n, name in enumerate(fields)}
+    values = {f":f{n}": value for n, value in enumerate(fields.values())}
+    removed = ["reopened"] + (["price"] if availability.price is None else [])
+    names.update({f"#r{n}": name for n, name in enumerate(removed)})
+    condition = f"attribute_exists(id) AND ({_NOBODY_JOINED})"
+    values[":zero"] = 0
+    if availability.recurrence is not None:
+        names.update({"#recurrence": "recurrence", "#rule": "rule"})
+        values[":rule"] = availability.recurrence.rule
+        condition += " AND #recurrence.#rule = :rule"
+        if availability.recurrence.timezone is not None:
+            names["#zone"] = "timezone"
+            values[":zone"] = availability.recurrence.timezone
+            condition += " AND #recurrence.#zone = :zone"
+    return {
+        "TableName": AVAILABILITIES_TABLE,
+        "Key": to_item({"owner": availability.owner, "id": availability.id}),
+        "UpdateExpression": "SET "
+        + ", ".join(f"#f{n} = :f{n}" for n in range(len(fields)))
+        + " REMOVE "
+        + ", ".join(f"#r{n}" for n in range(len(removed))),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item(values),
+        # On a failure, tells a missing item (404) from one with participants (409) or with
+        # another recurrence (400).
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
 _NOBODY_JOINED = "attribute_not_exists(participantCount) OR participantCount = :zero"

@@ -116,7 +116,13 @@ DYNAMODB_GRANTS = {
     "createUser": {("PutItem", USERS)},
     "getUser": {("GetItem", USERS)},
     "setUser": {("UpdateItem", USERS), ("GetItem", USERS)},
-    "setAvailability": {("PutItem", AVAILABILITIES), ("ConditionCheckItem", MEETINGS)},
+    "setAvailability": {
+        ("PutItem", AVAILABILITIES),
+        ("UpdateItem", AVAILABILITIES),  # a replacement keeps a series' fields (contract v4)
+        ("ConditionCheckItem", MEETINGS),
+        ("PutItem", MEETINGS),  # a series' own item
+        ("GetItem", USERS),  # the owner's zone, for a series that names none
+    },
     "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
     "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
     "bookAvailability": {
