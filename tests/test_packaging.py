@@ -46,6 +46,9 @@ HANDLERS = {
     "adminListMeetings": "handlers/admin/meetings.handler",
     "adminGetStatistics": "handlers/admin/statistics.handler",
     "countStatistics": "handlers/stream/statistics.handler",
+    # contract version 4: repeating availabilities
+    "deleteSeries": "handlers/availability/delete_series.handler",
+    "extendSeries": "handlers/availability/extend_series.handler",
 }
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
@@ -56,7 +59,7 @@ PAYMENT_HANDLERS = {
     "reconcilePayments": "handlers/payments/reconcile.handler",
 }
 # Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
-BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments"}
+BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {
@@ -91,6 +94,7 @@ ROUTES = {
     "GET /admin/availability": ("adminListAvailabilities", True),
     "GET /admin/meeting": ("adminListMeetings", True),
     "GET /admin/statistics": ("adminGetStatistics", True),
+    "DELETE /availability/series/{seriesId}": ("deleteSeries", True),
 }
 PAYMENT_ROUTES = {
     "POST /payments/account": ("connectStripeAccount", True),
@@ -108,6 +112,7 @@ SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
 JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
+SERIES_INDEX = f"{MEETINGS}/index/SeriesIndex"
 PAYMENTS = "PaymentsTable"
 OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
@@ -158,6 +163,17 @@ DYNAMODB_GRANTS = {
     "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
     "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
     "adminGetStatistics": {("GetItem", USERS), ("GetItem", STATISTICS)},
+    "deleteSeries": {
+        ("UpdateItem", MEETINGS),
+        ("Query", AVAILABILITIES),
+        ("DeleteItem", AVAILABILITIES),
+    },
+    "extendSeries": {
+        ("Query", SERIES_INDEX),
+        ("GetItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("PutItem", AVAILABILITIES),
+    },
 }
 
 # What payments add on dev: a priced availability checks the owner's account in its transaction.
