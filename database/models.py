@@ -443,15 +443,15 @@ class Availability(Struct, kw_only=True):
     participants: Annotated[list[Participant], READ_ONLY] = []  # in joining order
     # Where membership is on: whether FREE_TIER players may book or join it (members always may).
     bookableByFreeUsers: bool = False
-    # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
-    # None is free.
-    price: Price | None = None
     # Contract v4: booking or joining less than this long before the start is refused.
     minNoticeMinutes: NoticeMinutes = 0
     # A repeating availability: set on a create (no id); each occurrence keeps it, with the
     # series' id (set by the API). docs/recurrence.md.
     recurrence: Recurrence | None = None
     seriesId: Annotated[Id | None, READ_ONLY] = None
+    # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
+    # None is free.
+    price: Price | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "Availability":
@@ -503,30 +503,27 @@ class Availability(Struct, kw_only=True):
         )
 
     def to_json(self) -> dict[str, Any]:
-        published = _priced(
-            self.price,
-            {
-                "owner": self.owner,
-                "ownerDiscord": self.ownerDiscord,
-                "ownerCohort": self.ownerCohort,
-                "id": self.id,
-                "startTime": format_time(self.startTime),
-                "endTime": format_time(self.endTime),
-                "types": self.types,
-                "cohorts": self.cohorts,
-                "location": self.location,
-                "description": self.description,
-                "maxParticipants": self.maxParticipants,
-                "status": self.status,
-                "participants": [participant.to_json() for participant in self.participants],
-                "bookableByFreeUsers": self.bookableByFreeUsers,
-                "minNoticeMinutes": self.minNoticeMinutes,
-            },
-        )
+        published = {
+            "owner": self.owner,
+            "ownerDiscord": self.ownerDiscord,
+            "ownerCohort": self.ownerCohort,
+            "id": self.id,
+            "startTime": format_time(self.startTime),
+            "endTime": format_time(self.endTime),
+            "types": self.types,
+            "cohorts": self.cohorts,
+            "location": self.location,
+            "description": self.description,
+            "maxParticipants": self.maxParticipants,
+            "status": self.status,
+            "participants": [participant.to_json() for participant in self.participants],
+            "bookableByFreeUsers": self.bookableByFreeUsers,
+            "minNoticeMinutes": self.minNoticeMinutes,
+        }
         if self.seriesId is not None:  # a one-off availability looks as in version 3
-            published["seriesId"] = self.seriesId
             published["recurrence"] = self.recurrence.to_json()
-        return published
+            published["seriesId"] = self.seriesId
+        return _priced(self.price, published)
 
     @property
     def is_group(self) -> bool:
