@@ -707,6 +707,12 @@ class UserPage(Struct):
     lastEvaluatedKey: str | None = None
 
 
+class SeriesDeleted(Struct):
+    """`DELETE /availability/series/{seriesId}`: how many open occurrences were deleted."""
+
+    deleted: int
+
+
 class AvailabilityStatistics(Struct):
     """Counted since the stage was deployed; the maps by cohort or type (docs/statistics.md)."""
 

@@ -25,6 +25,7 @@ from database.models import (
     Onboarding,
     OwnUser,
     PayoutAccount,
+    SeriesDeleted,
     Statistics,
     User,
     UserPage,
@@ -38,6 +39,12 @@ _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times
 _PATH_PARAMETERS = {
     "id": {"type": "string", "minLength": ID_LENGTH, "maxLength": ID_LENGTH, "pattern": ID_PATTERN},
     "username": {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME},
+    "seriesId": {
+        "type": "string",
+        "minLength": ID_LENGTH,
+        "maxLength": ID_LENGTH,
+        "pattern": ID_PATTERN,
+    },
 }
 _PAGING = {
     "limit": (
@@ -84,6 +91,13 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         },
     ),
     "DELETE /availability/{id}": ("Delete one of the caller's availabilities", None, None, {}),
+    "DELETE /availability/series/{seriesId}": (
+        "End one of the caller's repeating availabilities and delete its open occurrences "
+        "(booked ones and group sessions with participants stay)",
+        None,
+        SeriesDeleted,
+        {},
+    ),
     "PUT /availability/book": (
         "Book a one-to-one availability as a meeting (answers the Meeting), or join a group "
         "session (answers the session, Availability)",

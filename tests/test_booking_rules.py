@@ -245,7 +245,10 @@ def test_simultaneous_bookings_of_a_day_with_room_for_one_make_exactly_one(playe
 
     with ThreadPoolExecutor(len(bookers)) as pool:
         statuses = list(
-            pool.map(lambda pair: book_as(pair[0], *pair[1])["statusCode"], zip(bookers, slots))
+            pool.map(
+                lambda pair: book_as(pair[0], *pair[1])["statusCode"],
+                zip(bookers, slots, strict=True),
+            )
         )
 
     assert statuses.count(200) == 1, statuses
