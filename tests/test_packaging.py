@@ -505,6 +505,8 @@ def test_tables(package: Package):
         "ParticipantIndex": ([("participant", "HASH"), ("id", "RANGE")], "ALL"),
         # version 2: the seats of group sessions, by player and start (the calendar's Query)
         "JoinedIndex": ([("joinedBy", "HASH"), ("startTime", "RANGE")], "ALL"),
+        # version 4: the repeating availabilities still running, by how far they were extended
+        "SeriesIndex": ([("seriesStatus", "HASH"), ("extendedUntil", "RANGE")], "ALL"),
     }
     for name in (AVAILABILITIES, MEETINGS):
         assert props[name]["TimeToLiveSpecification"] == {
