@@ -10,10 +10,13 @@ database) is not refused only once deployed.
 """
 
 import functools
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from database.errors import Invalid
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 DEFAULT_ZONE = "UTC"
 # datetime's calendar ends: every computation here clamps to them (or refuses) instead of
@@ -34,10 +37,14 @@ def is_zone(name: object) -> bool:
     return isinstance(name, str) and (name == DEFAULT_ZONE or name in _names())
 
 
-def zone(name: str, field: str = "timezone") -> ZoneInfo:
+def zone(name: str, field: str = "timezone") -> "ZoneInfo":
     """The zone named `name`; Invalid naming `field` for anything else."""
     if not is_zone(name):
         raise Invalid(f"{field}: must be an IANA time-zone name such as Europe/Berlin")
+    # Imported here: zoneinfo costs ~5 ms of cold start (its search path reads sysconfig), and
+    # every function loads this module (database.models checks names) but few read a zone.
+    from zoneinfo import ZoneInfo
+
     return ZoneInfo(name)
 
 
@@ -49,7 +56,7 @@ def shifted(instant: datetime, span: timedelta) -> datetime:
         return LATEST if span > timedelta(0) else EARLIEST
 
 
-def local(instant: datetime, where: ZoneInfo) -> datetime | None:
+def local(instant: datetime, where: tzinfo) -> datetime | None:
     """`instant` as wall-clock time in `where`; None where that falls off the calendar (the
     first or last hours of year 1 or 9999 in a zone ahead of or behind UTC)."""
     try:
@@ -58,7 +65,7 @@ def local(instant: datetime, where: ZoneInfo) -> datetime | None:
         return None
 
 
-def local_day(instant: datetime, where: ZoneInfo) -> date:
+def local_day(instant: datetime, where: tzinfo) -> date:
     """The day `instant` falls on in `where`, clamped to the calendar's first and last days."""
     wall = local(instant, where)
     if wall is not None:
@@ -66,7 +73,7 @@ def local_day(instant: datetime, where: ZoneInfo) -> date:
     return date.min if instant.year == 1 else date.max
 
 
-def instant_of(wall: datetime, where: ZoneInfo) -> datetime | None:
+def instant_of(wall: datetime, where: tzinfo) -> datetime | None:
     """The UTC instant of the naive wall-clock time `wall` in `where`, as RFC 5545 reads one:
     a time that does not exist (spring forward) is moved forward by the gap, one that happens
     twice (fall back) is the first of the two. zoneinfo's fold=0 means exactly that: the
