@@ -4,7 +4,7 @@ span without ever leaving the calendar.
 Pure rules (no boto3, no tables), so they are unit-tested in milliseconds. Zones come from the
 standard library's `zoneinfo`; Lambda's python3.12 runtime (Amazon Linux 2023) has no
 /usr/share/zoneinfo, so the functions that import this module carry the `tzdata` package
-(serverless.yml: `requirements: database/zones-requirements.txt`). The names accepted are
+(the `tzdata` layer: serverless.yml's `requirementLayers`). The names accepted are
 tzdata's own list, so a name valid on a developer's machine (`localtime`, from the system's
 database) is not refused only once deployed.
 """

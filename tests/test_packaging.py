@@ -58,6 +58,8 @@ PAYMENT_HANDLERS = {
     "refundPayments": "handlers/payments/refund.handler",
     "reconcilePayments": "handlers/payments/reconcile.handler",
 }
+# The functions that read a time zone (contract v4): the tzdata layer.
+ZONE_FUNCTIONS = {"setUser", "setAvailability", "bookAvailability", "extendSeries"}
 # Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
 BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
@@ -779,7 +781,8 @@ def test_refunds_run_on_the_ledgers_stream_with_retries_and_a_dead_letter_queue(
     [index] = ledger["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "OpenIndex"
     rules = dev.effective_of_type("AWS::Events::Rule")
-    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["rate(2 minutes)"]
+    reconcile = [r for name, r in rules.items() if name.startswith("ReconcilePayments")]
+    assert [r["Properties"]["ScheduleExpression"] for r in reconcile] == ["rate(2 minutes)"]
 
 
 def test_notify_has_least_privilege_role(dev: Package):
@@ -1498,13 +1501,17 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
-    assert users == expected
+    assert users == expected | ZONE_FUNCTIONS  # contract v4: the tzdata layer, on every stage
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
+    assert "TzdataLambdaLayer" in effective
     for path in layers:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
         assert all(name.startswith("python/") for name in names)  # /opt/python on Lambda
-        assert "python/requests/__pycache__/__init__.cpython-312.pyc" in names
+        assert {
+            "python/requests/__pycache__/__init__.cpython-312.pyc",
+            "python/tzdata/__pycache__/__init__.cpython-312.pyc",
+        } & names, path.name
 
 
 # Provided by the Lambda runtime (boto3 and what it requires), never in a zip of ours.
