@@ -234,9 +234,27 @@ Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Location = Annotated[str, Meta(max_length=MAX_LOCATION)]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
 # An IANA time-zone name (database.zones checks it is one tzdata knows).
+# Published with tzdata's names as its `enum` (local/openapi.py): not listed here, so that no
+# function reads tzdata's list unless it checks a name.
+ZONE_MARK = "x-iana-time-zone"
 Zone = Annotated[
-    str, Meta(min_length=1, max_length=64, extra_json_schema={"examples": ["Europe/Berlin"]})
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        extra_json_schema={"examples": ["Europe/Berlin"], ZONE_MARK: True},
+    ),
 ]
+# An RRULE's grammar as contract v4 allows it (database.recurrence checks the rest: FREQ given,
+# each part once, BYDAY for WEEKLY only, and the rules across fields).
+_DAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
+_RULE_PART = (
+    "(?:FREQ=(?:DAILY|WEEKLY)|INTERVAL=[1-4]"
+    f"|BYDAY={_DAY}(?:,{_DAY}){{0,6}}"
+    "|COUNT=(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9]|260)"
+    "|UNTIL=[0-9]{8}T[0-9]{6}Z)"
+)
+RULE_PATTERN = f"^{_RULE_PART}(?:;{_RULE_PART}){{0,4}}$"
 
 
 def _check_zone(value: str | None, field: str) -> None:
@@ -407,7 +425,7 @@ class Recurrence(Struct):
     """A repeating availability (contract v4): an RFC 5545 RRULE (database.recurrence checks
     its parts) in an IANA zone, the owner's own when the create names none."""
 
-    rule: Annotated[str, Meta(min_length=1, max_length=200)]
+    rule: Annotated[str, Meta(min_length=1, max_length=200, pattern=RULE_PATTERN)]
     timezone: Zone | None = None
 
     def to_json(self) -> dict[str, Any]:

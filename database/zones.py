@@ -26,7 +26,7 @@ LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 @functools.cache
-def _names() -> frozenset[str]:
+def zone_names() -> frozenset[str]:
     import importlib.resources  # only where a zone is checked
 
     return frozenset(importlib.resources.files("tzdata").joinpath("zones").read_text().split())
@@ -34,7 +34,7 @@ def _names() -> frozenset[str]:
 
 def is_zone(name: object) -> bool:
     """An IANA time-zone name that tzdata knows (`Europe/Berlin`, `UTC`)."""
-    return isinstance(name, str) and (name == DEFAULT_ZONE or name in _names())
+    return isinstance(name, str) and (name == DEFAULT_ZONE or name in zone_names())
 
 
 def zone(name: str, field: str = "timezone") -> "ZoneInfo":

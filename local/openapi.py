@@ -13,6 +13,7 @@ from database.models import (
     ID_PATTERN,
     MAX_USERNAME,
     PRICE_IS_ONE_TO_ONE,
+    ZONE_MARK,
     Access,
     Availability,
     AvailabilityPage,
@@ -32,6 +33,7 @@ from database.models import (
     UserUpdate,
     schema_of,
 )
+from database.zones import zone_names
 from local.serverless import Route, Service
 
 _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
@@ -231,6 +233,7 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         structs, schema_hook=schema_of, ref_template=_REF
     )
     ref_of = dict(zip(structs, refs, strict=True))
+    _zones_listed(schemas)
     if service.has_feature("payments"):
         schemas["Availability"].update(PRICE_IS_ONE_TO_ONE)
     else:
@@ -273,6 +276,18 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def _zones_listed(node: Any) -> None:
+    """A time-zone field (models.Zone) takes the names tzdata knows: published as its enum."""
+    if isinstance(node, dict):
+        if node.pop(ZONE_MARK, False):
+            node["enum"] = sorted(zone_names())
+        for value in node.values():
+            _zones_listed(value)
+    elif isinstance(node, list):
+        for value in node:
+            _zones_listed(value)
 
 
 def _without_prices(schemas: dict[str, Any]) -> None:
