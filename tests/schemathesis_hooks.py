@@ -5,8 +5,8 @@ through SCHEMATHESIS_HOOKS).
   description): an availability starts before it ends, at most 7 days before (a positive
   case's endTime is brought within that); a series' rule fits its first start (and a positive
   case's occurrence is at most 24 hours, its zone stated, and no recurrence goes with an id);
-  a search by time needs startTime, and its endTime is not before it. Generated requests that break them are not sent: the
-  handler tests check those 400s.
+  a search by time needs startTime, and its endTime is not before it. Generated requests that
+  break them are not sent: the handler tests check those 400s.
 - `startKey` is an opaque token only a previous page gives out: never invented.
 - The availabilities the positive cases create are the signed-in player's (`owner` is the
   caller, or the API answers 403) and admit every cohort (whether the booker's cohort is
