@@ -294,6 +294,9 @@ def delete(owner: str, series_id: str, at: datetime) -> int:
     request["FilterExpression"] = "seriesId = :series"
     request["ExpressionAttributeValues"][":series"] = {"S": series_id}
     request["ProjectionExpression"] = "#owner, id"
+    # Strongly consistent: an occurrence an extendSeries run made just before the series ended
+    # is read too.
+    request["ConsistentRead"] = True
     deleted = 0
     while True:
         page = dynamodb().query(**request)
