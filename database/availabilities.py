@@ -9,12 +9,13 @@ once its owner cancels it. docs/lifecycle.md has the whole design.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import msgspec
 from botocore.exceptions import ClientError
 
+from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -41,6 +42,9 @@ from database.models import (
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.times import expiration, format_time, now
+from database.zones import shifted
+
+DAY = timedelta(days=1)
 
 BOOKED_OR_MISSING = "Availability not found or already booked"
 ALREADY_BOOKED = "This availability has already been booked"
@@ -76,24 +80,27 @@ def snapshot(availability: Availability) -> dict:
 def put_availability(availability: Availability) -> Availability:
     """Publishes a new availability (no id: it gets a new UUID v4, which no item has) or
     replaces the owner's own availability with its id (none: 404). Never another player's, nor
-    an item it did not make: the put is conditional on the item being there (a replacement) or
-    not (a new one). Refused too: replacing a group session someone joined (it would drop
-    them), or one whose id is a meeting still on (it could never be booked). A priced one also
-    needs its owner's Stripe account to take charges, checked in the same transaction."""
+    an item it did not make: the write is conditional on the item being there (a replacement)
+    or not (a new one). Refused too: replacing a group session someone joined (it would drop
+    them), or one whose id is a meeting still on (it could never be booked), or changing an
+    occurrence's `recurrence` (400). A priced one also needs its owner's Stripe account to take
+    charges, checked in the same transaction.
+
+    A replacement is an Update of every published field, not a Put: an occurrence of a series
+    keeps its `seriesId` and `recurrence` (which a client of an earlier version does not send),
+    so deleting the series still finds it."""
     replacing = bool(availability.id)
     if not replacing:
         availability = msgspec.structs.replace(availability, id=str(uuid4()))
-    put = {
-        "TableName": AVAILABILITIES_TABLE,
-        "Item": to_item(stored(availability)),
-        "ConditionExpression": f"attribute_exists(id) AND ({_NOBODY_JOINED})"
-        if replacing
-        else "attribute_not_exists(id)",
-        # On a failed replacement, tells a missing item (404) from one with participants (409).
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-    if replacing:
-        put["ExpressionAttributeValues"] = to_item({":zero": 0})
+        write = {
+            "Put": {
+                "TableName": AVAILABILITIES_TABLE,
+                "Item": to_item(stored(availability)),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+    else:
+        write = {"Update": _replacement(availability)}
     writes = [
         {
             "ConditionCheck": {
@@ -104,34 +111,82 @@ def put_availability(availability: Availability) -> Availability:
                 "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
             }
         },
-        {"Put": put},
+        write,
     ]
     if availability.price is not None:
-        writes.append(
-            {
-                "ConditionCheck": {
-                    "TableName": USERS_TABLE,
-                    "Key": to_item({"username": availability.owner}),
-                    "ConditionExpression": "stripeChargesEnabled = :yes",
-                    "ExpressionAttributeValues": to_item({":yes": True}),
-                }
-            }
-        )
+        writes.append(charges_check(availability.owner))
     try:
         dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
         if _cancelled_by_condition(error, index=1):
             if not replacing:
                 raise Conflict("Please try again") from error  # a new id that is taken (never)
-            if _old_item(error, index=1) is None:
+            old = _old_item(error, index=1)
+            if old is None:
                 raise NotFound(NOT_YOURS) from error
-            raise Conflict(HAS_PARTICIPANTS) from error
+            if int(old.get("participantCount", {}).get("N", "0")):
+                raise Conflict(HAS_PARTICIPANTS) from error
+            raise Invalid(RECURRENCE_FIXED) from error
         if _cancelled_by_condition(error, index=0):
             raise Conflict(ALREADY_BOOKED) from error
         if _cancelled_by_condition(error, index=2):
             raise Invalid(CANNOT_CHARGE) from error
         raise
     return Availability.from_item(stored(availability))
+
+
+RECURRENCE_FIXED = "recurrence cannot be changed on an existing availability"
+
+
+def charges_check(owner: str) -> dict:
+    """A transaction's check that `owner`'s Stripe account takes charges (a priced slot)."""
+    return {
+        "ConditionCheck": {
+            "TableName": USERS_TABLE,
+            "Key": to_item({"username": owner}),
+            "ConditionExpression": "stripeChargesEnabled = :yes",
+            "ExpressionAttributeValues": to_item({":yes": True}),
+        }
+    }
+
+
+def _replacement(availability: Availability) -> dict:
+    """The Update replacing the owner's availability with `availability`: every published
+    field set, `price` and `reopened` removed when absent (as a Put would), a series' fields
+    kept; the `recurrence` a body names must be the one the item has."""
+    fields = {
+        name: value
+        for name, value in stored(availability).items()
+        if name not in ("owner", "id", "seriesId", "recurrence")
+    }
+    names = {f"#f{n}": name for n, name in enumerate(fields)}
+    values = {f":f{n}": value for n, value in enumerate(fields.values())}
+    removed = ["reopened"] + (["price"] if availability.price is None else [])
+    names.update({f"#r{n}": name for n, name in enumerate(removed)})
+    condition = f"attribute_exists(id) AND ({_NOBODY_JOINED})"
+    values[":zero"] = 0
+    if availability.recurrence is not None:
+        names.update({"#recurrence": "recurrence", "#rule": "rule"})
+        values[":rule"] = availability.recurrence.rule
+        condition += " AND #recurrence.#rule = :rule"
+        if availability.recurrence.timezone is not None:
+            names["#zone"] = "timezone"
+            values[":zone"] = availability.recurrence.timezone
+            condition += " AND #recurrence.#zone = :zone"
+    return {
+        "TableName": AVAILABILITIES_TABLE,
+        "Key": to_item({"owner": availability.owner, "id": availability.id}),
+        "UpdateExpression": "SET "
+        + ", ".join(f"#f{n} = :f{n}" for n in range(len(fields)))
+        + " REMOVE "
+        + ", ".join(f"#r{n}" for n in range(len(removed))),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item(values),
+        # On a failure, tells a missing item (404) from one with participants (409) or with
+        # another recurrence (400).
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
 _NOBODY_JOINED = "attribute_not_exists(participantCount) OR participantCount = :zero"
@@ -148,19 +203,22 @@ def get_availability(owner: str, availability_id: str) -> Availability | None:
 @translate_errors
 def get_with_player(
     owner: str, availability_id: str, username: str
-) -> tuple[Availability | None, OwnUser | None]:
-    """An availability and the profile of the player booking it, in one round trip."""
+) -> tuple[Availability | None, OwnUser | None, OwnUser | None]:
+    """An availability, the profile of the player booking it and its owner's (their zone and
+    daily limit), in one round trip."""
     found = batch_get(
         {
             AVAILABILITIES_TABLE: [{"owner": owner, "id": availability_id}],
-            USERS_TABLE: [{"username": username}],
+            USERS_TABLE: [{"username": username}, {"username": owner}],
         }
     )
     availability = found.get((AVAILABILITIES_TABLE, owner, availability_id))
     player = found.get((USERS_TABLE, username))
+    coach = found.get((USERS_TABLE, owner))
     return (
         Availability.from_item(from_item(availability)) if availability else None,
         OwnUser.from_item(from_item(player)) if player else None,
+        OwnUser.from_item(from_item(coach)) if coach else None,
     )
 
 
@@ -255,7 +313,7 @@ def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str
     MAX_WINDOW before it: the key condition reads from there and the filter keeps those whose
     endTime is not before `since` (what it reads beyond that is what ended within MAX_WINDOW of
     `since`, and DynamoDB's TTL removes those 48 hours after they end)."""
-    low = format_time(since - MAX_WINDOW)
+    low = format_time(shifted(since, -MAX_WINDOW))  # year 1: from its first instant
     values = {
         ":status": SCHEDULED,
         ":low": low,
@@ -305,10 +363,11 @@ def unchanged(availability: Availability) -> tuple[str, dict, dict]:
     published = snapshot(availability)
     defaults = {"location": "", "description": "", "maxParticipants": 1}
     defaults["bookableByFreeUsers"] = False  # nor, before membership, this flag
+    defaults["minNoticeMinutes"] = 0  # nor, before version 4, this one
     clauses, names, values = [], {}, {}
     for position, (name, value) in enumerate(published.items()):
-        if name in ("owner", "id"):
-            continue  # the key itself
+        if name in ("owner", "id", "recurrence"):
+            continue  # the key itself; a series' rule never changes (its seriesId is checked)
         names[f"#p{position}"], values[f":p{position}"] = name, value
         clause = f"#p{position} = :p{position}"
         if defaults.get(name) == value:
@@ -326,12 +385,16 @@ def book(
     meeting: Meeting,
     payment: Payment | None = None,
     also: Sequence[tuple[dict, DataError]] = (),
+    day: DailyLimit | None = None,
 ) -> None:
     """Turns a one-to-one availability into the meeting in one transaction: the availability
     must still be the one the booking was checked against, and its id must not be a meeting
     still on (a canceled one is replaced). A priced one is held (the meeting AWAITING_PAYMENT)
     with the Checkout Session that pays for it, and its ledger writes (`also`: each item with
-    the error its failed condition means) are in the same transaction."""
+    the error its failed condition means) are in the same transaction. With a coach's daily
+    limit (`day`), the meeting's id joins that day's set in the same transaction, which holds
+    at most the limit: of concurrent bookings of one day, only as many as there is room for
+    commit (the set is one item, so they cannot all read "room left")."""
     condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
@@ -340,6 +403,9 @@ def book(
     }
     if payment is not None:
         stored_meeting["checkoutSessionId"] = payment.checkout_session
+    if day is not None:
+        stored_meeting["dayGuard"] = day.key  # a cancel takes the meeting out of it
+        also = [*also, (day_writes(day, meeting), Conflict(DAY_FULL))]
     try:
         dynamodb().transact_write_items(
             TransactItems=[
@@ -380,6 +446,44 @@ def book(
         if _conflicting(error):
             raise Conflict("This availability is being booked by someone else") from error
         raise
+
+
+def day_writes(day: DailyLimit, meeting: Meeting) -> dict:
+    """The meeting counted on its coach's day: its id added to the day's set (a meetings-table
+    item with no owner or participant: in no index, and no stream consumer reads it), unless
+    the set already holds the limit."""
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": day.key}),
+            "UpdateExpression": "ADD meetingIds :meeting SET expirationTime = :expires",
+            "ConditionExpression": "attribute_not_exists(meetingIds) OR size(meetingIds) < :limit",
+            "ExpressionAttributeValues": {
+                ":meeting": {"SS": [meeting.id]},
+                ":limit": {"N": str(day.limit)},
+                # The day has ended (in any zone) a day after the meeting's start.
+                ":expires": {"N": str(expiration(shifted(meeting.startTime, DAY)))},
+            },
+        }
+    }
+
+
+def day_release(key: str, meeting: Meeting) -> dict:
+    """A canceled meeting's place on its coach's day, given back, in the cancel's transaction
+    (which is conditional on the meeting: giving it back twice changes nothing). No condition
+    of its own: a day item already expired must not fail the cancel; recreated, it expires."""
+    return {
+        "Update": {
+            "TableName": MEETINGS_TABLE,
+            "Key": to_item({"id": key}),
+            "UpdateExpression": "DELETE meetingIds :meeting "
+            "SET expirationTime = if_not_exists(expirationTime, :expires)",
+            "ExpressionAttributeValues": {
+                ":meeting": {"SS": [meeting.id]},
+                ":expires": {"N": str(expiration(shifted(meeting.startTime, DAY)))},
+            },
+        }
+    }
 
 
 def seat_id(session_id: str, username: str) -> str:

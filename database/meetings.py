@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from database.availabilities import seat_id, stored
+from database.availabilities import day_release, seat_id, stored
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -80,6 +80,7 @@ class Booking:
     meeting: Meeting
     availability: Availability | None
     payment: Payment | None = None  # a priced meeting's Stripe side
+    day_guard: str | None = None  # the coach's day it counts on (a daily limit was set)
 
 
 def _booking(item: dict) -> Booking:
@@ -89,6 +90,7 @@ def _booking(item: dict) -> Booking:
         Meeting.from_item(values),
         snapshot and Availability.from_item(snapshot),
         Payment.from_item(values),
+        values.get("dayGuard"),
     )
 
 
@@ -209,6 +211,8 @@ def cancel_writes(
                 }
             }
         )
+    if booking.day_guard is not None:
+        writes.append(day_release(booking.day_guard, meeting))  # its place on the day is free
     return writes
 
 

@@ -36,6 +36,7 @@ from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
+from database.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
 # literal values there), and listed from it.
@@ -129,6 +130,18 @@ class Amount(Whole):
     low, high = MIN_PRICE, MAX_PRICE
 
 
+class NoticeMinutes(Whole):
+    """How long before an availability's start it may still be booked (contract v4): 30 days."""
+
+    low, high = 0, 43200
+
+
+class BookingsPerDay(Whole):
+    """A coach's one-to-one meetings a day, in their time zone; 0 is no limit (contract v4)."""
+
+    low, high = 0, 50
+
+
 def read_json(raw: bytes | str, what: str) -> Any:
     """JSON from a client (a body, a page token) as RFC 8259 reads it; Invalid, saying `what`
     it is, for anything else. Stricter than Python's `json`, which takes what no client means
@@ -188,7 +201,7 @@ _UP_TO_LAST_YEAR = r"^(?:[0-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-"  # 0000 to
 
 
 # Set by the API only: published read-only, and ignored in a request body.
-SET_BY_THE_API = ("status", "participants")
+SET_BY_THE_API = ("status", "participants", "seriesId")
 READ_ONLY = Meta(extra_json_schema={"readOnly": True})
 
 
@@ -223,6 +236,34 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Location = Annotated[str, Meta(max_length=MAX_LOCATION)]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
+# An IANA time-zone name (database.zones checks it is one tzdata knows).
+# Published with tzdata's names as its `enum` (local/openapi.py): not listed here, so that no
+# function reads tzdata's list unless it checks a name.
+ZONE_MARK = "x-iana-time-zone"
+Zone = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        # (no `examples`: schemathesis would build whole bodies from them, unfiltered)
+        extra_json_schema={ZONE_MARK: True},
+    ),
+]
+# An RRULE's grammar as contract v4 allows it (database.recurrence checks the rest: FREQ given,
+# each part once, BYDAY for WEEKLY only, and the rules across fields).
+_DAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
+_RULE_PART = (
+    "(?:FREQ=(?:DAILY|WEEKLY)|INTERVAL=[1-4]"
+    f"|BYDAY={_DAY}(?:,{_DAY}){{0,6}}"
+    "|COUNT=(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-5][0-9]|260)"
+    "|UNTIL=[0-9]{8}T[0-9]{6}Z)"
+)
+RULE_PATTERN = f"^{_RULE_PART}(?:;{_RULE_PART}){{0,4}}$"
+
+
+def _check_zone(value: str | None, field: str) -> None:
+    if value is not None and not is_zone(value):
+        raise Invalid(f"{field}: must be an IANA time-zone name such as Europe/Berlin")
 
 
 class User(Struct):
@@ -256,6 +297,10 @@ class OwnUser(User):
     subscriptionStatus: MembershipStatus = SUBSCRIBED
     # Set by an operator only (docs/api.md, "Admins"): never a field of UserUpdate.
     isAdmin: Annotated[bool, READ_ONLY] = False
+    # Contract v4: what "that day" and "the same time every week" mean for this player, and
+    # as a coach how many one-to-one meetings a day (in that zone) they take (0: no limit).
+    timezone: Zone = DEFAULT_ZONE
+    maxBookingsPerDay: BookingsPerDay = 0  # pyright: ignore[reportAssignmentType] (as Seats)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -269,6 +314,8 @@ class OwnUser(User):
             disableCancellationNotifications=item.get("disableCancellationNotifications", False),
             subscriptionStatus=item.get("subscriptionStatus", SUBSCRIBED),
             isAdmin=item.get("isAdmin", False),
+            timezone=item.get("timezone", DEFAULT_ZONE),
+            maxBookingsPerDay=item.get("maxBookingsPerDay", 0),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -279,6 +326,8 @@ class OwnUser(User):
             "disableCancellationNotifications": self.disableCancellationNotifications,
             "subscriptionStatus": self.subscriptionStatus,
             "isAdmin": self.isAdmin,
+            "timezone": self.timezone,
+            "maxBookingsPerDay": self.maxBookingsPerDay,
         }
 
 
@@ -332,10 +381,14 @@ class UserUpdate(Struct):
     dojoCohort: Cohort | None = None
     disableBookingNotifications: bool | None = None
     disableCancellationNotifications: bool | None = None
+    timezone: Zone | None = None
+    maxBookingsPerDay: BookingsPerDay | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "UserUpdate":
-        return _decode(cls, data)
+        update = _decode(cls, data)
+        _check_zone(update.timezone, "timezone")
+        return update
 
     @property
     def changes(self) -> dict[str, str | bool]:
@@ -372,6 +425,17 @@ class Price(Struct):
         return {"amount": self.amount, "currency": self.currency}
 
 
+class Recurrence(Struct):
+    """A repeating availability (contract v4): an RFC 5545 RRULE (database.recurrence checks
+    its parts) in an IANA zone, the owner's own when the create names none."""
+
+    rule: Annotated[str, Meta(min_length=1, max_length=200, pattern=RULE_PATTERN)]
+    timezone: Zone | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "timezone": self.timezone}
+
+
 # The one rule across an availability's fields that JSON Schema can state (startTime before
 # endTime it cannot): local/openapi.py publishes it with the Availability schema.
 PRICE_IS_ONE_TO_ONE = {
@@ -402,6 +466,12 @@ class Availability(Struct, kw_only=True):
     participants: Annotated[list[Participant], READ_ONLY] = []  # in joining order
     # Where membership is on: whether FREE_TIER players may book or join it (members always may).
     bookableByFreeUsers: bool = False
+    # Contract v4: booking or joining less than this long before the start is refused.
+    minNoticeMinutes: NoticeMinutes = 0  # pyright: ignore[reportAssignmentType] (as Seats)
+    # A repeating availability: set on a create (no id); each occurrence keeps it, with the
+    # series' id (set by the API). docs/recurrence.md.
+    recurrence: Recurrence | None = None
+    seriesId: Annotated[Id | None, READ_ONLY] = None
     # Payments on (dev, prod) and the owner's Stripe account takes charges; one-to-one only.
     # None is free.
     price: Price | None = None
@@ -423,6 +493,8 @@ class Availability(Struct, kw_only=True):
             raise Invalid("startTime must be before endTime")
         if availability.endTime - availability.startTime > MAX_WINDOW:
             raise Invalid(WINDOW_TOO_LONG)
+        if availability.recurrence is not None:
+            _check_zone(availability.recurrence.timezone, "recurrence.timezone")
         return availability
 
     @classmethod
@@ -449,28 +521,33 @@ class Availability(Struct, kw_only=True):
             participants=[Participant(p["username"], p["discord"], p["cohort"]) for p in joined],
             price=Price.from_item(item.get("price")),
             bookableByFreeUsers=item.get("bookableByFreeUsers", False),
+            minNoticeMinutes=item.get("minNoticeMinutes", 0),
+            recurrence=item.get("recurrence") and Recurrence(**item["recurrence"]),
+            seriesId=item.get("seriesId"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return _priced(
-            self.price,
-            {
-                "owner": self.owner,
-                "ownerDiscord": self.ownerDiscord,
-                "ownerCohort": self.ownerCohort,
-                "id": self.id,
-                "startTime": format_time(self.startTime),
-                "endTime": format_time(self.endTime),
-                "types": self.types,
-                "cohorts": self.cohorts,
-                "location": self.location,
-                "description": self.description,
-                "maxParticipants": self.maxParticipants,
-                "status": self.status,
-                "participants": [participant.to_json() for participant in self.participants],
-                "bookableByFreeUsers": self.bookableByFreeUsers,
-            },
-        )
+        published = {
+            "owner": self.owner,
+            "ownerDiscord": self.ownerDiscord,
+            "ownerCohort": self.ownerCohort,
+            "id": self.id,
+            "startTime": format_time(self.startTime),
+            "endTime": format_time(self.endTime),
+            "types": self.types,
+            "cohorts": self.cohorts,
+            "location": self.location,
+            "description": self.description,
+            "maxParticipants": self.maxParticipants,
+            "status": self.status,
+            "participants": [participant.to_json() for participant in self.participants],
+            "bookableByFreeUsers": self.bookableByFreeUsers,
+            "minNoticeMinutes": self.minNoticeMinutes,
+        }
+        if self.seriesId is not None and self.recurrence is not None:  # else as in version 3
+            published["recurrence"] = self.recurrence.to_json()
+            published["seriesId"] = self.seriesId
+        return _priced(self.price, published)
 
     @property
     def is_group(self) -> bool:
@@ -652,6 +729,12 @@ class CalendarPage(Struct):
 class UserPage(Struct):
     users: list[OwnUser]  # GET /admin/user: every profile, with its settings and isAdmin
     lastEvaluatedKey: str | None = None
+
+
+class SeriesDeleted(Struct):
+    """`DELETE /availability/series/{seriesId}`: how many open occurrences were deleted."""
+
+    deleted: int
 
 
 class AvailabilityStatistics(Struct):

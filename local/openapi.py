@@ -13,6 +13,7 @@ from database.models import (
     ID_PATTERN,
     MAX_USERNAME,
     PRICE_IS_ONE_TO_ONE,
+    ZONE_MARK,
     Access,
     Availability,
     AvailabilityPage,
@@ -25,12 +26,14 @@ from database.models import (
     Onboarding,
     OwnUser,
     PayoutAccount,
+    SeriesDeleted,
     Statistics,
     User,
     UserPage,
     UserUpdate,
     schema_of,
 )
+from database.zones import zone_names
 from local.serverless import Route, Service
 
 _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
@@ -38,6 +41,12 @@ _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times
 _PATH_PARAMETERS = {
     "id": {"type": "string", "minLength": ID_LENGTH, "maxLength": ID_LENGTH, "pattern": ID_PATTERN},
     "username": {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME},
+    "seriesId": {
+        "type": "string",
+        "minLength": ID_LENGTH,
+        "maxLength": ID_LENGTH,
+        "pattern": ID_PATTERN,
+    },
 }
 _PAGING = {
     "limit": (
@@ -84,6 +93,13 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         },
     ),
     "DELETE /availability/{id}": ("Delete one of the caller's availabilities", None, None, {}),
+    "DELETE /availability/series/{seriesId}": (
+        "End one of the caller's repeating availabilities and delete its open occurrences "
+        "(booked ones and group sessions with participants stay)",
+        None,
+        SeriesDeleted,
+        {},
+    ),
     "PUT /availability/book": (
         "Book a one-to-one availability as a meeting (answers the Meeting), or join a group "
         "session (answers the session, Availability)",
@@ -217,6 +233,7 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
         structs, schema_hook=schema_of, ref_template=_REF
     )
     ref_of = dict(zip(structs, refs, strict=True))
+    _zones_listed(schemas)
     if service.has_feature("payments"):
         schemas["Availability"].update(PRICE_IS_ONE_TO_ONE)
     else:
@@ -259,6 +276,18 @@ def document(service: Service, server_url: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def _zones_listed(node: Any) -> None:
+    """A time-zone field (models.Zone) takes the names tzdata knows: published as its enum."""
+    if isinstance(node, dict):
+        if node.pop(ZONE_MARK, False):
+            node["enum"] = sorted(zone_names())
+        for value in node.values():
+            _zones_listed(value)
+    elif isinstance(node, list):
+        for value in node:
+            _zones_listed(value)
 
 
 def _without_prices(schemas: dict[str, Any]) -> None:

@@ -25,6 +25,9 @@ class Offer:
     cohorts: tuple[str, ...]
     free: bool = False  # bookable by free players too (where membership is on)
     price: int = 0  # in US cents: a paid coaching session (where the stand-in Stripe runs)
+    # A repeating availability (contract v4): an RRULE, repeated at the first start's
+    # wall-clock time in the player's zone.
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Player:
     name: str
     cohort: str
     offers: tuple[Offer, ...] = ()
+    timezone: str = "UTC"
 
 
 DEMO = Player(
@@ -44,7 +48,12 @@ PLAYERS = (
         "anna",
         "Anna Example",
         "1100-1200",
-        (Offer(1, 18, 2, ("CLASSICAL_GAME", "OPENING_SPARRING"), ("ALL_COHORTS",), free=True),),
+        (
+            Offer(1, 18, 2, ("CLASSICAL_GAME", "OPENING_SPARRING"), ("ALL_COHORTS",), free=True),
+            # every week on that day, 19:00 or 20:00 in Berlin (18:00 UTC on the first day)
+            Offer(3, 18, 1, ("OPENING_SPARRING",), ("ALL_COHORTS",), rule="FREQ=WEEKLY"),
+        ),
+        timezone="Europe/Berlin",
     ),
     Player(
         "boris",
@@ -104,7 +113,11 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: b
             AuthParameters={"USERNAME": login, "PASSWORD": DEMO_PASSWORD},
         )["AuthenticationResult"]["IdToken"]
         discord = f"{player.username}_dojo"
-        profile = {"discordUsername": discord, "dojoCohort": player.cohort}
+        profile = {
+            "discordUsername": discord,
+            "dojoCohort": player.cohort,
+            "timezone": player.timezone,
+        }
         user = _call(api_url, "PUT", "/user", token, profile)
         if any(offer.price for offer in player.offers) and stripe_stand_in:
             onboarding = _call(api_url, "POST", "/payments/account", token, {})
@@ -127,6 +140,8 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: b
             }
             if offer.price:
                 availability["price"] = {"amount": offer.price, "currency": "usd"}
+            if offer.rule:  # the series' zone is the owner's (PUT /user above)
+                availability["recurrence"] = {"rule": offer.rule}
             _call(api_url, "PUT", "/availability", token, availability)
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from database import availabilities, payments
+from database.booking_rules import DailyLimit
 from database.errors import Conflict, DataError
 from database.models import AWAITING_PAYMENT, Availability, Meeting, Payment
 from database.times import now
@@ -16,7 +17,7 @@ HOLD_DUE = timedelta(minutes=33)
 RECONCILE_EVERY = timedelta(minutes=2)
 
 
-def hold(availability: Availability, meeting: Meeting) -> dict:
+def hold(availability: Availability, meeting: Meeting, day: DailyLimit | None = None) -> dict:
     """Holds the slot (the meeting AWAITING_PAYMENT, the session's ledger record HELD, the
     player's unpaid holds one more) and answers it, with its Checkout URL (which the meeting
     keeps, for a player who comes back to pay while it is held).
@@ -38,7 +39,9 @@ def hold(availability: Availability, meeting: Meeting) -> dict:
     due = min(now() + HOLD_DUE, meeting.startTime - RECONCILE_EVERY)
     ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds(), fee)
     try:
-        availabilities.book(availability, meeting, Payment(checkout_session=session_id), ledger)
+        availabilities.book(
+            availability, meeting, Payment(checkout_session=session_id), ledger, day=day
+        )
     except DataError:
         stripe_client.expire_checkout(session_id)
         raise

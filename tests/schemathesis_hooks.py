@@ -3,9 +3,10 @@ through SCHEMATHESIS_HOOKS).
 
 - Rules between fields, which JSON Schema cannot state (each is in its operation's
   description): an availability starts before it ends, at most 7 days before (a positive
-  case's endTime is brought within that); a search by time needs startTime,
-  and its endTime is not before it. Generated requests that break them are not sent: the
-  handler tests check those 400s.
+  case's endTime is brought within that); a series' rule fits its first start (and a positive
+  case's occurrence is at most 24 hours, its zone stated, and no recurrence goes with an id);
+  a search by time needs startTime, and its endTime is not before it. Generated requests that
+  break them are not sent: the handler tests check those 400s.
 - `startKey` is an opaque token only a previous page gives out: never invented.
 - The availabilities the positive cases create are the signed-in player's (`owner` is the
   caller, or the API answers 403) and admit every cohort (whether the booker's cohort is
@@ -26,7 +27,9 @@ from schemathesis.generation.modes import GenerationMode
 
 from database.models import ALL_COHORTS as ALL
 from database.models import MAX_WINDOW
+from database.recurrence import MAX_LENGTH, parse_rule
 from database.times import format_time, parse_time
+from database.zones import zone
 
 OWNER = os.environ.get("SCHEMATHESIS_OWNER", "")
 
@@ -45,7 +48,19 @@ def _times(values: object, start: str, end: str) -> tuple:
 
 def _availability_is_coherent(case) -> bool:
     start, end = _times(case.body, "startTime", "endTime")
-    return start is None or end is None or start < end
+    if start is not None and end is not None and start >= end:
+        return False
+    # A series (contract v4): its rule read against its first start in its zone (BYDAY's days,
+    # UNTIL within 2 years, a start the zone can show).
+    recurrence = case.body.get("recurrence") if isinstance(case.body, dict) else None
+    if start is None or not isinstance(recurrence, dict):
+        return True
+    try:
+        where = zone(recurrence.get("timezone") or "UTC")
+        parse_rule(recurrence.get("rule"), start, where)
+    except ValueError:
+        return False
+    return True
 
 
 def _search_is_coherent(case) -> bool:
@@ -85,6 +100,17 @@ def map_case(ctx, case):
         start, end = _times(case.body, "startTime", "endTime")
         if start is not None and end is not None and end - start > MAX_WINDOW:
             case.body["endTime"] = format_time(start + MAX_WINDOW)
+        # A series (contract v4) is created, never changed (a body with an id and another
+        # recurrence is a 400, state no schema holds); an occurrence lasts at most 24 hours; its
+        # zone is stated (the owner's may change during the run).
+        recurrence = case.body.get("recurrence")
+        if isinstance(recurrence, dict):
+            if case.body.get("id"):
+                del case.body["recurrence"]
+            else:
+                recurrence.setdefault("timezone", "UTC")
+                if start is not None and end is not None and end - start > MAX_LENGTH:
+                    case.body["endTime"] = format_time(start + MAX_LENGTH)
     return case
 
 

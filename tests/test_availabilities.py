@@ -44,6 +44,8 @@ def test_set_availability_stores_utc_times_and_assigns_an_id(tables):
         "location", "description", "maxParticipants", "status", "participants",
         # version 3
         "bookableByFreeUsers",
+        # version 4 (a series' occurrence also has seriesId and recurrence)
+        "minNoticeMinutes",
     }  # fmt: skip
     assert (saved["location"], saved["description"], saved["maxParticipants"]) == ("", "", 1)
     assert (saved["status"], saved["participants"]) == ("SCHEDULED", [])

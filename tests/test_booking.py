@@ -153,10 +153,10 @@ def test_availability_changed_after_the_check_is_not_booked(published, monkeypat
     # GIVEN the owner narrows the window between the booking's read and its write
     original = book.availabilities.book
 
-    def owner_edits_first(availability, meeting):
+    def owner_edits_first(availability, meeting, **options):
         narrowed = {**AVAILABILITY, "endTime": "2030-01-01T09:30:00Z"}
         set_availability.handler(http_event("PUT /availability", body=narrowed), None)
-        original(availability, meeting)
+        original(availability, meeting, **options)
 
     monkeypatch.setattr(book.availabilities, "book", owner_edits_first)
 

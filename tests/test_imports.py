@@ -49,7 +49,15 @@ FORBIDDEN = [
     # where the stage has a shop, test_sign_up_without_a_shop_never_loads_its_client).
     "membership.shop",
     "membership.check",
+    # Contract v4: time zones (~5 ms: zoneinfo's search path loads sysconfig) and the
+    # recurrence rules (dateutil.rrule), loaded only where a zone is read or a series made
+    # (setAvailability and bookAvailability on those paths only: test_zones_load_on_their_paths).
+    "zoneinfo",
+    "dateutil.rrule",
+    "database.recurrence",
+    "database.series",
 ]
+SERIES = ["zoneinfo", "dateutil.rrule", "database.recurrence", "database.series"]
 # The functions that talk to Stripe (serverless.yml gives them stripe and the key's secret):
 # stripe and requests, and boto3 under Powertools Parameters (which reads the secret). No
 # other function may import them: bookAvailability and cancelMeeting only on their priced
@@ -75,6 +83,8 @@ TOURNAMENT_FUNCTIONS = {
     "handlers.tournaments.snapshot": [*SECRET, "pymongo"],
 }
 ALLOWED = {
+    "handlers.availability.extend_series": SERIES,
+    "handlers.availability.delete_series": SERIES,
     "handlers.stream.notify": ["requests", "notifications", *SECRET],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,
@@ -182,3 +192,37 @@ def test_sign_up_without_a_shop_never_loads_its_client():
     shop = ["membership.shop", "membership.check", "api.secrets"]
     stray = [m for m in result["modules"] if matches(m, shop)]
     assert not stray, stray
+
+
+def test_zones_load_on_their_paths():
+    """A free booking of a coach without a daily limit loads no zone; one with a limit loads
+    zoneinfo (and its tzdata), not the recurrence rules."""
+    result = loaded(
+        "import json, os, sys\n"
+        "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x',\n"
+        "    AWS_DEFAULT_REGION='us-east-1')\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from moto import mock_aws\n"
+        "with mock_aws():\n"
+        "    import support\n"
+        "    from database.client import dynamodb\n"
+        "    from handlers.availability import book\n"
+        "    support.create_tables(dynamodb())\n"
+        "    support.add_user(dynamodb(), 'alice')\n"
+        "    support.add_user(dynamodb(), 'bob')\n"
+        "    def booked(slot):\n"
+        "        support.publish(dynamodb(), support.availability(id=slot))\n"
+        "        event = support.http_event('PUT /availability/book', caller='bob', body={\n"
+        "            'owner': 'alice', 'id': slot, 'startTime': '2030-01-01T10:00:00Z',\n"
+        "            'type': 'CLASSICAL_GAME'})\n"
+        "        assert book.handler(event, None)['statusCode'] == 200\n"
+        "        return 'zoneinfo' in sys.modules, 'dateutil.rrule' in sys.modules\n"
+        "    free = booked(support.uuid('a'))\n"
+        "    dynamodb().update_item(TableName='test-users', Key={'username': {'S': 'alice'}},\n"
+        "        UpdateExpression='SET maxBookingsPerDay = :m, #z = :z',\n"
+        "        ExpressionAttributeNames={'#z': 'timezone'},\n"
+        "        ExpressionAttributeValues={':m': {'N': '3'}, ':z': {'S': 'Europe/Berlin'}})\n"
+        "    limited = booked(support.uuid('b'))\n"
+        "print(json.dumps({'free': free, 'limited': limited}))"
+    )
+    assert result == {"free": [False, False], "limited": [True, False]}

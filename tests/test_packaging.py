@@ -46,6 +46,9 @@ HANDLERS = {
     "adminListMeetings": "handlers/admin/meetings.handler",
     "adminGetStatistics": "handlers/admin/statistics.handler",
     "countStatistics": "handlers/stream/statistics.handler",
+    # contract version 4: repeating availabilities
+    "deleteSeries": "handlers/availability/delete_series.handler",
+    "extendSeries": "handlers/availability/extend_series.handler",
 }
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
@@ -55,8 +58,10 @@ PAYMENT_HANDLERS = {
     "refundPayments": "handlers/payments/refund.handler",
     "reconcilePayments": "handlers/payments/reconcile.handler",
 }
+# The functions that read a time zone (contract v4): the tzdata layer.
+ZONE_FUNCTIONS = {"setUser", "setAvailability", "bookAvailability", "extendSeries"}
 # Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
-BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments"}
+BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {
@@ -91,6 +96,7 @@ ROUTES = {
     "GET /admin/availability": ("adminListAvailabilities", True),
     "GET /admin/meeting": ("adminListMeetings", True),
     "GET /admin/statistics": ("adminGetStatistics", True),
+    "DELETE /availability/series/{seriesId}": ("deleteSeries", True),
 }
 PAYMENT_ROUTES = {
     "POST /payments/account": ("connectStripeAccount", True),
@@ -108,6 +114,7 @@ SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
 JOINED_INDEX = f"{MEETINGS}/index/JoinedIndex"
+SERIES_INDEX = f"{MEETINGS}/index/SeriesIndex"
 PAYMENTS = "PaymentsTable"
 OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
@@ -116,7 +123,13 @@ DYNAMODB_GRANTS = {
     "createUser": {("PutItem", USERS)},
     "getUser": {("GetItem", USERS)},
     "setUser": {("UpdateItem", USERS), ("GetItem", USERS)},
-    "setAvailability": {("PutItem", AVAILABILITIES), ("ConditionCheckItem", MEETINGS)},
+    "setAvailability": {
+        ("PutItem", AVAILABILITIES),
+        ("UpdateItem", AVAILABILITIES),  # a replacement keeps a series' fields (contract v4)
+        ("ConditionCheckItem", MEETINGS),
+        ("PutItem", MEETINGS),  # a series' own item
+        ("GetItem", USERS),  # the owner's zone, for a series that names none
+    },
     "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
     "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
     "bookAvailability": {
@@ -126,6 +139,7 @@ DYNAMODB_GRANTS = {
         ("UpdateItem", AVAILABILITIES),
         ("BatchGetItem", USERS),
         ("PutItem", MEETINGS),
+        ("UpdateItem", MEETINGS),  # contract v4: a coach's day of meetings
     },
     "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
     "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
@@ -151,6 +165,17 @@ DYNAMODB_GRANTS = {
     "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
     "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
     "adminGetStatistics": {("GetItem", USERS), ("GetItem", STATISTICS)},
+    "deleteSeries": {
+        ("UpdateItem", MEETINGS),
+        ("Query", AVAILABILITIES),
+        ("DeleteItem", AVAILABILITIES),
+    },
+    "extendSeries": {
+        ("Query", SERIES_INDEX),
+        ("GetItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("PutItem", AVAILABILITIES),
+    },
 }
 
 # What payments add on dev: a priced availability checks the owner's account in its transaction.
@@ -485,6 +510,8 @@ def test_tables(package: Package):
         "ParticipantIndex": ([("participant", "HASH"), ("id", "RANGE")], "ALL"),
         # version 2: the seats of group sessions, by player and start (the calendar's Query)
         "JoinedIndex": ([("joinedBy", "HASH"), ("startTime", "RANGE")], "ALL"),
+        # version 4: the repeating availabilities still running, by how far they were extended
+        "SeriesIndex": ([("seriesStatus", "HASH"), ("extendedUntil", "RANGE")], "ALL"),
     }
     for name in (AVAILABILITIES, MEETINGS):
         assert props[name]["TimeToLiveSpecification"] == {
@@ -771,7 +798,8 @@ def test_refunds_run_on_the_ledgers_stream_with_retries_and_a_dead_letter_queue(
     [index] = ledger["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "OpenIndex"
     rules = dev.effective_of_type("AWS::Events::Rule")
-    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["rate(2 minutes)"]
+    reconcile = [r for name, r in rules.items() if name.startswith("ReconcilePayments")]
+    assert [r["Properties"]["ScheduleExpression"] for r in reconcile] == ["rate(2 minutes)"]
 
 
 def test_notify_has_least_privilege_role(dev: Package):
@@ -1654,13 +1682,17 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
-    assert users == expected
+    assert users == expected | ZONE_FUNCTIONS  # contract v4: the tzdata layer, on every stage
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
+    assert "TzdataLambdaLayer" in effective
     for path in layers:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
         assert all(name.startswith("python/") for name in names)  # /opt/python on Lambda
-        assert "python/requests/__pycache__/__init__.cpython-312.pyc" in names
+        assert {
+            "python/requests/__pycache__/__init__.cpython-312.pyc",
+            "python/tzdata/__pycache__/__init__.cpython-312.pyc",
+        } & names, path.name
 
 
 # Provided by the Lambda runtime (boto3 and what it requires), never in a zip of ours.

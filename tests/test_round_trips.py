@@ -25,6 +25,8 @@ from support import (
 
 A1, G1, M1 = uuid("a1"), uuid("g1"), uuid("m1")
 AVAILABILITY = availability(id=A1, cohorts=["ALL_COHORTS"])
+OWNERS_ZONE = {"rule": "FREQ=DAILY"}
+SERIES = {**AVAILABILITY, "recurrence": {"rule": "FREQ=WEEKLY", "timezone": "Europe/Berlin"}}
 SEARCH = {"byTime": "1", "startTime": "2030-01-01T00:00:00Z"}
 BOOKING = {
     "owner": "alice",
@@ -45,6 +47,13 @@ CASES = [
      http_event("PUT /availability", body={**AVAILABILITY, "id": ""}), 1, 1, 1),
     ("setAvailability (replace)", set_availability.handler,
      http_event("PUT /availability", body=AVAILABILITY), 1, 1, 1),
+    # Version 4: a series with its zone is one transaction (the series and its first
+    # occurrences); without a zone, the owner's is read first.
+    ("setAvailability (series)", set_availability.handler,
+     http_event("PUT /availability", body={**SERIES, "id": ""}), 1, 1, 1),
+    ("setAvailability (series in the owner's zone)", set_availability.handler,
+     http_event("PUT /availability", body={**SERIES, "id": "", "recurrence": OWNERS_ZONE}),
+     2, 2, 2),
     ("getAvailability (own)", get_availability.handler, http_event("GET /availability"), 1, 1, 1),
     ("getAvailability (search)", get_availability.handler,
      http_event("GET /availability", caller="bob", query=SEARCH), 2, 2, 2),

@@ -76,6 +76,9 @@ def test_get_user_returns_the_callers_public_profile(tables):
         # version 3: a member (every player, on a stage without the club's shop)
         "subscriptionStatus": "SUBSCRIBED",
         "isAdmin": False,
+        # version 4: the player's zone and, as a coach, their daily limit (none)
+        "timezone": "UTC",
+        "maxBookingsPerDay": 0,
     }
 
 
@@ -139,6 +142,9 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         "disableCancellationNotifications": False,
         "subscriptionStatus": "SUBSCRIBED",
         "isAdmin": False,
+        # version 4: the player's zone and, as a coach, their daily limit (none)
+        "timezone": "UTC",
+        "maxBookingsPerDay": 0,
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}

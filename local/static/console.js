@@ -86,7 +86,34 @@ async function player() {
         el("td", {}, action("Book", () => api("PUT", "/availability/book", {
           owner: a.owner, id: a.id, startTime: a.startTime, type: a.types[0],
         }), { class: "book" }))))),
+    await series(),
   );
+}
+
+// The signed-in player's repeating availabilities (contract v4): each series with its
+// occurrences, at their wall-clock time in the series' zone, and a button ending it.
+async function series() {
+  const own = (await api("GET", "/availability")).json?.availabilities || [];
+  const bySeries = new Map();
+  for (const a of own.filter((o) => o.seriesId)) {
+    bySeries.set(a.seriesId, [...(bySeries.get(a.seriesId) || []), a]);
+  }
+  const local = (time, zone) => new Date(time).toLocaleString("en-GB", {
+    timeZone: zone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  });
+  return el("div", { id: "series" },
+    el("h3", {}, `Your repeating availabilities (${bySeries.size})`),
+    [...bySeries].map(([id, occurrences]) => {
+      const { rule, timezone } = occurrences[0].recurrence;
+      occurrences.sort((a, b) => a.startTime.localeCompare(b.startTime));
+      return el("div", { class: "series", "data-series": id },
+        el("p", {}, `${rule} in ${timezone}: ${occurrences.length} open occurrences `,
+          action("Delete series", () => api("DELETE", `/availability/series/${id}`))),
+        el("table", {},
+          el("tr", {}, ["start (UTC)", `start (${timezone})`, "id"].map((h) => el("th", {}, h))),
+          occurrences.map((a) => el("tr", {},
+            el("td", {}, a.startTime), el("td", {}, local(a.startTime, timezone)), el("td", {}, a.id)))));
+    }));
 }
 
 function stripe(state) {
