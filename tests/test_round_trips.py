@@ -3,6 +3,7 @@ the critical path (the calls a request waits for one after another) pinned."""
 
 import pytest
 
+from database.client import bounded_dynamodb
 from handlers.availability import book, delete
 from handlers.availability import get as get_availability
 from handlers.availability import set as set_availability
@@ -99,7 +100,12 @@ def counted(tables, monkeypatch):
             "type": {"S": "CLASSICAL_GAME"},
         },
     )
-    return RoundTrips().install(tables, monkeypatch)
+    trips = RoundTrips().install(tables, monkeypatch)
+    # createUser's PutItem goes through a client of its own, bounded for Cognito's 5 s.
+    own = bounded_dynamodb(create.PUT_CONFIG)
+    own.meta.events.register("before-call.dynamodb", trips.called)
+    yield trips
+    own.meta.events.unregister("before-call.dynamodb", trips.called)
 
 
 @pytest.mark.parametrize(
