@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# checkov (the IaC scan in tests/test_packaging.py) pins its own dependencies, which clash
+# checkov (the IaC scan in tests/infra/test_packaging.py) pins its own dependencies, which clash
 # with ours: its own virtualenv inside .venv.
 CHECKOV_VENV := $(VENV)/checkov
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed

@@ -16,7 +16,7 @@ from handlers.user import set as set_user
 from support import add_user, availability, body, http_event, snapshot, uuid
 from support import publish as store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "GET /admin/user": (users.handler, "users"),
     "GET /admin/availability": (availabilities.handler, "availabilities"),

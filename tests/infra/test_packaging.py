@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Each function's zip carries only what its imports reach (README "Lean zips"); a dependency
 # several functions import is a layer (counted once, not in these).
 MAX_ZIP_BYTES = 1_500_000
@@ -146,7 +146,7 @@ DYNAMODB_GRANTS = {
         ("Query", JOINED_INDEX),
         ("BatchGetItem", AVAILABILITIES),
     },
-    # The only Scans, each on its own table (tests/test_admin.py), after the caller's profile.
+    # The only Scans, each on its own table (tests/handlers/test_admin.py), after the caller's profile.
     "adminListUsers": {("GetItem", USERS), ("Scan", USERS)},
     "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
     "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
