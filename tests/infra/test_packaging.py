@@ -146,7 +146,8 @@ DYNAMODB_GRANTS = {
         ("Query", JOINED_INDEX),
         ("BatchGetItem", AVAILABILITIES),
     },
-    # The only Scans, each on its own table (tests/handlers/test_admin.py), after the caller's profile.
+    # The only Scans, each on its own table (tests/handlers/test_admin.py), after the caller's
+    # profile.
     "adminListUsers": {("GetItem", USERS), ("Scan", USERS)},
     "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
     "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
