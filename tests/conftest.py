@@ -71,6 +71,9 @@ local.untracked.install()  # and no item kept once it is no longer stored
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# `make test-fast` (--hypothesis-profile=fast): a quarter of every property test's examples
+# (support.hypothesis_examples), for a one-minute loop; `make test` runs them all.
+settings.register_profile("fast", max_examples=25, derandomize=bool(os.environ.get("CI")))
 
 
 TESTS = Path(__file__).resolve().parent
