@@ -103,8 +103,10 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
-def tables():
+def tables(request):
     """Fresh, empty tables (and a fresh client bound to them) for one test."""
+    if request.node.get_closest_marker("unit"):
+        pytest.fail("tests/unit is pure rules: a test on moto tables belongs in tests/handlers")
     with mock_aws():
         dynamodb.cache_clear()
         create_tables(dynamodb())
