@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGE ?= simple
 
-.PHONY: test typecheck run bench bench-scale bench-day lint format deploy package clean
+.PHONY: test test-fast typecheck run bench bench-scale bench-day lint format deploy package clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt \
@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# checkov (the IaC scan in tests/test_packaging.py) pins its own dependencies, which clash
+# checkov (the IaC scan in tests/infra/test_packaging.py) pins its own dependencies, which clash
 # with ours: its own virtualenv inside .venv.
 CHECKOV_VENV := $(VENV)/checkov
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
@@ -28,10 +28,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Everything (docs/testing.md): ruff, then every tier on every core. --dist loadgroup keeps
+# each module of the slow tiers on one worker (its `make run` stack or `sls package` built
+# once, tests/conftest.py) and spreads the handler tests one by one; the slow tiers are named
+# first so the quick tests fill the workers at the end.
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check .
 	$(PYRIGHT)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup tests/infra tests/e2e tests/local tests/handlers tests/unit
+
+# The one-minute loop: pure rules and the handlers on moto, on every core, with a quarter of
+# the property tests' examples (the `fast` profile, tests/conftest.py).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -n auto --hypothesis-profile=fast tests/unit tests/handlers
 
 # The product packages' types against the libraries' own: Stripe's request params, msgspec,
 # Powertools, botocore (docs/typecheck.md). pyright is pinned in package.json; its settings are

@@ -28,7 +28,7 @@ from bench.cases import CASES, ROOT
 
 COLD_TARGET = 1.25  # × the floor's cold start
 WARM_TARGET = 0.25  # × one stubbed GetItem
-# bytes; a function with stripe (not on simple) may have 6 MB (tests/test_packaging.py).
+# bytes; a function with stripe (not on simple) may have 6 MB (tests/infra/test_packaging.py).
 ZIP_TARGET = 1_500_000
 RESULTS = ROOT / "bench" / "results"
 

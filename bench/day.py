@@ -10,7 +10,7 @@ a publish, not counted). After a warm-up that runs every function involved (the 
 then at 1,000 operations and at the end, it measures the resident memory of the whole stack
 (the `python -m local` process and every execution environment it started: the sum of their
 RSS) and the median latency of the last BOOKINGS bookings (as the client sees them). The
-bounds tests/test_local_day.py checks: memory grew by less than MEMORY_BOUND over the
+bounds tests/e2e/test_local_day.py checks: memory grew by less than MEMORY_BOUND over the
 footprint, and the booking median is within LATENCY_BOUND × the fresh stack's. The table is
 printed as it grows, then written into docs/performance.md (between its `bench:day` markers,
 with the commit and the date).

@@ -8,7 +8,7 @@ books the availabilities of the next players (several bookers per slot: delibera
 re-saves some of its own while they are being booked, and reads its lists. Each HTTP request is
 a fresh connection, as a browser opening many at once. Afterwards every availability must be
 either still open in its owner's list or exactly one meeting listed by both its members.
-tests/test_local_load.py runs this and asserts the outcome; run as a script, it reports
+tests/e2e/test_local_load.py runs this and asserts the outcome; run as a script, it reports
 throughput (requests per second) per number of clients, and any 5xx, reset, contradiction
 (`wrong`: an availability both open and booked, or neither) and traceback.
 """

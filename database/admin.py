@@ -1,6 +1,6 @@
 """What an admin lists: every user, availability and meeting, a page at a time.
 
-These are the only reads in the project that Scan a table (tests/test_admin.py holds every
+These are the only reads in the project that Scan a table (tests/handlers/test_admin.py holds every
 other function to Queries and key reads, and serverless.yml grants dynamodb:Scan to the three
 admin list functions only): an admin asks for everything, and gets it in pages of at most
 100. The page token is opaque, as elsewhere (database/paging.py): a token that does not decode

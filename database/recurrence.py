@@ -1,6 +1,6 @@
 """Repeating availabilities: an RFC 5545 RRULE, validated, and its occurrences in a time zone.
 
-Pure rules (no boto3, no tables), unit-tested in milliseconds (tests/test_recurrence.py).
+Pure rules (no boto3, no tables), unit-tested in milliseconds (tests/unit/test_recurrence.py).
 
 A series repeats its first occurrence (RFC 5545's DTSTART) at the same local wall-clock time
 and for the same length in its zone: 19:00 Europe/Berlin is 18:00Z in winter and 17:00Z in

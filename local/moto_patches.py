@@ -29,19 +29,19 @@ PATCHES = (
         "dynamodb_limits",
         "DynamoDBBackend.get_keys_value/query, Table._validate_key_sizes, "
         "LimitedSizeDict.__setitem__",
-        "tests/test_dynamodb_limits.py",
+        "tests/local/test_dynamodb_limits.py",
     ),
     Patch(
         "transactions",
         "DynamoDBBackend.transact_write_items, DynamoHandler.transact_write_items",
-        "tests/test_local_transactions.py",
+        "tests/local/test_local_transactions.py",
     ),
     Patch(
         "stream_retention",
         "StreamShard.get, DynamoDBStreamsBackend.__init__",
-        "tests/test_local_stream_retention.py",
+        "tests/local/test_local_stream_retention.py",
     ),
-    Patch("untracked", "BaseModel.__new__", "tests/test_local_stream_retention.py"),
+    Patch("untracked", "BaseModel.__new__", "tests/local/test_local_stream_retention.py"),
 )
 
 

@@ -21,7 +21,10 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
     os.environ.pop(variable, None)
 
 import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
 
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 import roles  # noqa: E402
 from hypothesis import settings  # noqa: E402
@@ -33,6 +36,21 @@ from database import settings as database_settings  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from local import moto_patches  # noqa: E402
 from support import SERVICE, create_tables  # noqa: E402
+
+# Every test gets a fresh DynamoDB client (a new botocore session: database/client.py), as a
+# new Lambda container does; but each new session would parse botocore's JSON models again
+# (endpoints, the service's API), the bulk of the handler tests' time. One data loader for
+# all sessions of the run: botocore's loader caches what it parsed, and the models never change.
+_LOADER = botocore.loaders.create_loader()
+_new_session = botocore.session.Session.__init__
+
+
+def _session_sharing_the_loader(self, *args, **kwargs):
+    _new_session(self, *args, **kwargs)
+    self.register_component("data_loader", _LOADER)
+
+
+botocore.session.Session.__init__ = _session_sharing_the_loader
 
 # Each handler runs with its own function's IAM role (tests/roles.py, local/iam.py): before
 # any test module imports a handler.
@@ -50,6 +68,35 @@ local.stripe_contract.install()
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# `make test-fast` (--hypothesis-profile=fast): a quarter of every property test's examples
+# (support.hypothesis_examples), for a one-minute loop; `make test` runs them all.
+settings.register_profile("fast", max_examples=25, derandomize=bool(os.environ.get("CI")))
+
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "handlers", "local", "e2e", "infra")  # pyproject.toml registers each marker
+# Tiers whose tests share an expensive module-scoped fixture (a `make run` stack, an `sls
+# package`): under pytest-xdist (--dist loadgroup) each module stays on one worker, so the
+# fixture is built once, as in a serial run.
+WHOLE_MODULES = ("local", "e2e", "infra")
+# Packaging runs serverless-python-requirements, whose static cache (~/.cache/
+# serverless-python-requirements) is not safe to fill from two processes at once (one removes
+# the folder the other is still installing into): every `sls package` on one worker.
+SLS_PACKAGE = {"test_packaging.py", "test_tournament_packaging.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items):
+    """Each test is marked with its tier, the folder it is in (tests/<tier>/test_*.py)."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in one of tests/{TIERS}")
+        item.add_marker(tier)
+        if item.path.name in SLS_PACKAGE:
+            item.add_marker(pytest.mark.xdist_group("sls-package"))
+        elif tier in WHOLE_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +120,10 @@ def settings_follow_the_environment(monkeypatch):
 
 
 @pytest.fixture
-def tables():
+def tables(request):
     """Fresh, empty tables (and a fresh client bound to them) for one test."""
+    if request.node.get_closest_marker("unit"):
+        pytest.fail("tests/unit is pure rules: a test on moto tables belongs in tests/handlers")
     with mock_aws():
         dynamodb.cache_clear()
         create_tables(dynamodb())

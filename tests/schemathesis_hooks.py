@@ -1,4 +1,4 @@
-"""What schemathesis is told beyond the published OpenAPI (tests/test_schemathesis.py loads this
+"""What schemathesis is told beyond the published OpenAPI (tests/e2e/test_schemathesis.py loads this
 through SCHEMATHESIS_HOOKS).
 
 - Rules between fields, which JSON Schema cannot state (each is in its operation's

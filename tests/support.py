@@ -9,6 +9,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from botocore.exceptions import ClientError
+from hypothesis import settings
 
 import database.parallel
 import local.aws
@@ -25,6 +26,14 @@ TABLE_NAMES = {
     logical_id: SERVICE.table_name(logical_id)
     for logical_id in SERVICE.resources("AWS::DynamoDB::Table")
 }
+
+
+def hypothesis_examples(full: int) -> int:
+    """A property test's `max_examples`: `full` in `make test`, the same share of it as the
+    loaded profile's default is of hypothesis's own (a quarter in make test-fast's `fast`
+    profile, tests/conftest.py). Read when the test module is imported, after the profile."""
+    share = settings.default.max_examples / settings.get_profile("default").max_examples
+    return max(1, round(full * share))
 
 
 def create_tables(client) -> None:

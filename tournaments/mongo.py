@@ -2,7 +2,7 @@
 collections `players` and `chesscom-players`): every player's score fields set to 0, the rest of
 each document left as it is.
 
-pymongo, imported by the snapshotLeaderboards function only (tests/test_imports.py). One
+pymongo, imported by the snapshotLeaderboards function only (tests/infra/test_imports.py). One
 MongoClient per container and connection string (it owns a connection pool and monitors the
 server; opening one per call, as the original did, pays the handshake every time), with explicit
 timeouts well within the function's: a server that is down or slow fails the invocation, and

@@ -3,7 +3,7 @@ the stage has a shop, asks it whether the player is a member (membership/).
 
 Cognito waits 5 s for its trigger, cold start included; past that the player is shown an error
 although they are confirmed. So every step has a bound, and the bounds add up to less
-(SIGN_UP_BUDGET; docs/first-deploy.md, "The sign-up budget"; tests/test_sign_up_budget.py
+(SIGN_UP_BUDGET; docs/first-deploy.md, "The sign-up budget"; tests/infra/test_sign_up_budget.py
 measures the cold path).
 """
 
@@ -20,7 +20,7 @@ from membership import settings
 COGNITO_SECONDS = 5.0
 # The runtime's start, this module's imports and, with a shop, its client's (requests, and
 # boto3 through Powertools Parameters) and the secret's and DynamoDB's clients: ~0.4 s of CPU
-# measured, ~0.7 s at the share of a core Lambda gives 1024 MB (tests/test_sign_up_budget.py);
+# measured, ~0.7 s at the share of a core Lambda gives 1024 MB (tests/infra/test_sign_up_budget.py);
 # allowed 1 s.
 COLD_START_SECONDS = 1.0
 # The profile's PutItem: 2 attempts of 0.25 s connect + 0.5 s read (a PutItem takes

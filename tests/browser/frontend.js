@@ -1,6 +1,6 @@
 // A frontend on another origin using `make run` as a deployed stack: amazon-cognito-identity-js
 // signs up, confirms and signs in (SRP, its default) against the local Cognito endpoint, then
-// fetch() calls the API. Bundled by esbuild at test time; tests/test_browser.py reads the
+// fetch() calls the API. Bundled by esbuild at test time; tests/e2e/test_browser.py reads the
 // observations in `window.observations` and asserts on them.
 import {
   AuthenticationDetails,

@@ -27,7 +27,7 @@ _REQUEST_LINE = re.compile(r" (GET|PUT|POST|PATCH|DELETE|HEAD|OPTIONS|[A-Z]+) \S
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     # A stage without payments: a `price` the schema allows is refused unless the coach has a
-    # Stripe account that takes charges (state, not schema); tests/test_local_payments.py
+    # Stripe account that takes charges (state, not schema); tests/e2e/test_local_payments.py
     # drives the payment routes on the stand-in. alice is an admin (her sign-up's email): the
     # admin routes answer her 200, bob 403.
     directory = tmp_path_factory.mktemp("local")

@@ -29,7 +29,7 @@ from handlers.user import create
 from membership import shop
 from support import SilentServer, create_tables, post_confirmation_event
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = "dojo-scheduler/test/shop"
 # Lambda gives a function one vCPU at 1,769 MB, in proportion below: createUser has 1024 MB
 # (serverless.yml provider.memorySize).

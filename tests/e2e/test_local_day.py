@@ -4,7 +4,7 @@ once every function ran, and a booking's median latency is within 1.5× the fres
 ratio against a floor measured in the same run, on the same machine).
 
 Minutes long, so not part of `make test`: run it with
-    LOCAL_DAY=1 .venv/bin/python -m pytest tests/test_local_day.py
+    LOCAL_DAY=1 .venv/bin/python -m pytest tests/e2e/test_local_day.py
 (`make bench-day` prints the same figures)."""
 
 import os

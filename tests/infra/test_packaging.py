@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Each function's zip carries only what its imports reach (README "Lean zips"); a dependency
 # several functions import is a layer (counted once, not in these).
 MAX_ZIP_BYTES = 1_500_000
@@ -160,7 +160,8 @@ DYNAMODB_GRANTS = {
         ("Query", JOINED_INDEX),
         ("BatchGetItem", AVAILABILITIES),
     },
-    # The only Scans, each on its own table (tests/test_admin.py), after the caller's profile.
+    # The only Scans, each on its own table (tests/handlers/test_admin.py), after the caller's
+    # profile.
     "adminListUsers": {("GetItem", USERS), ("Scan", USERS)},
     "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
     "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
@@ -1434,7 +1435,7 @@ def test_every_function_has_error_and_throttle_alarms(full: Package):
 
 def test_payments_functions_alarm_on_their_error_logs(full: Package):
     """A refund Stripe failed, a payment the reconciliation could not settle for 30 minutes:
-    each an ERROR line in a payments function's log (tests/test_payments.py), each alarmed."""
+    each an ERROR line in a payments function's log (tests/handlers/test_payments.py), each alarmed."""
     alarms = full.of_type("AWS::CloudWatch::Alarm")
     filters = full.of_type("AWS::Logs::MetricFilter")
     for function in ("stripeWebhook", "refundPayments", "reconcilePayments"):

@@ -1,6 +1,7 @@
 """`sls package` of a stage with tournaments (dev with a filled tournament.yml): the tournament
 functions, routes, table, schedule, exact grants and the secret, and pymongo only in the monthly
-job's zip. Without tournament.yml (tests/test_packaging.py's dev, and simple) none of it exists.
+job's zip. Without tournament.yml (tests/infra/test_packaging.py's dev, and simple) none of it
+exists.
 """
 
 from __future__ import annotations

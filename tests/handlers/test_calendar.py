@@ -15,7 +15,7 @@ from handlers.availability import get as get_availability
 from handlers.availability import set as set_availability
 from handlers.calendar import get as get_calendar
 from handlers.meeting import cancel
-from support import add_user, availability, body, http_event, uuid
+from support import add_user, availability, body, http_event, hypothesis_examples, uuid
 from support import publish as store
 
 SINCE = "2030-01-01T00:00:00Z"
@@ -373,7 +373,9 @@ BUSY_AVAILABILITIES = (
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=hypothesis_examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(limits=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=20))
 def test_any_page_sizes_give_every_item_exactly_once(busy, limits):

@@ -1579,7 +1579,7 @@ def test_make_run_turns_payments_on_only_with_a_stripe_test_key(tables, monkeypa
     for name in ("STRIPE_SECRET_NAME", "FRONTEND_HOST", "STRIPE_SECRET_KEY"):
         # Set, then removed: monkeypatch records only what it changes, so what
         # enable_if_keyed sets below is undone afterwards too (a later `make run` in the tests,
-        # tests/test_schemathesis.py, inherits this environment).
+        # tests/e2e/test_schemathesis.py, inherits this environment).
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     assert local_payments.enable_if_keyed(SERVICE) is False
@@ -1614,7 +1614,7 @@ def test_events_of_the_connect_endpoint_verify_with_its_own_secret(payments_on, 
 
 
 def test_a_priced_booking_makes_one_more_dynamodb_call_than_a_free_one(published, stripe_api):
-    """A free booking's 2 calls (tests/test_round_trips.py) plus the coach's account."""
+    """A free booking's 2 calls (tests/handlers/test_round_trips.py) plus the coach's account."""
     calls = []
     published.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)

@@ -1,5 +1,5 @@
 """`make run`'s notifications: the stream poller (local/streams.py) on moto's DynamoDB Streams,
-and the Discord stand-in (local/discord.py). End to end: tests/test_local_stack.py."""
+and the Discord stand-in (local/discord.py). End to end: tests/e2e/test_local_stack.py."""
 
 import json
 import logging

@@ -13,10 +13,10 @@ from handlers.admin import availabilities, meetings, statistics, users
 from handlers.availability import book
 from handlers.user import get as get_user
 from handlers.user import set as set_user
-from support import add_user, availability, body, http_event, snapshot, uuid
+from support import add_user, availability, body, http_event, hypothesis_examples, snapshot, uuid
 from support import publish as store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "GET /admin/user": (users.handler, "users"),
     "GET /admin/availability": (availabilities.handler, "availabilities"),
@@ -99,7 +99,9 @@ def test_the_user_list_holds_profiles_not_email_or_name(club):
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=hypothesis_examples(15),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(route=st.sampled_from(list(ROUTES)), limits=st.lists(st.integers(1, 4), min_size=1))
 def test_pages_give_every_item_exactly_once(club, route, limits):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from database import models
 from local.openapi import document
-from support import SERVICE, availability
+from support import SERVICE, availability, hypothesis_examples
 
 SCHEMAS = document(SERVICE, "http://localhost")["components"]["schemas"]
 # A rule across fields that JSON Schema cannot state: the functions check it once every field
@@ -207,7 +207,7 @@ def agree(data: dict, parse, name: str):
     return ours
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=hypothesis_examples(400), deadline=None)
 @given(availabilities)
 def test_the_published_availability_accepts_what_the_function_accepts(data):
     ours = agree(data, models.Availability.from_json, "Availability")
@@ -218,7 +218,7 @@ def test_the_published_availability_accepts_what_the_function_accepts(data):
         assert ours.status == models.SCHEDULED and ours.participants == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=hypothesis_examples(300), deadline=None)
 @given(bookings)
 def test_the_published_booking_accepts_what_the_function_accepts(data):
     ours = agree(data, models.BookingRequest.from_json, "BookingRequest")
@@ -227,7 +227,7 @@ def test_the_published_booking_accepts_what_the_function_accepts(data):
         assert (ours.owner, ours.id, ours.type) == (data["owner"], data["id"], data.get("type"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=hypothesis_examples(300), deadline=None)
 @given(user_updates)
 def test_the_published_profile_update_accepts_what_the_function_accepts(data):
     ours = agree(data, models.UserUpdate.from_json, "UserUpdate")

@@ -20,7 +20,7 @@ from payments import settings as payments_settings
 from support import add_user, body, http_event, snapshot
 from tournaments import settings as tournament_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 THREE_TABLES = {
     "USERS_TABLE": "test-users",
     "AVAILABILITIES_TABLE": "test-availabilities",

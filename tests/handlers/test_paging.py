@@ -8,11 +8,13 @@ from test_meetings import add_meeting
 
 from handlers.availability import get as get_availability
 from handlers.meeting import list as list_meetings
-from support import add_user, body, http_event, publish, uuid
+from support import add_user, body, http_event, hypothesis_examples, publish, uuid
 
 limits = st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40)
 examples = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=hypothesis_examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

@@ -817,7 +817,7 @@ def test_without_tournaments_the_calendar_lists_none(tables, monkeypatch):
 
 def test_tournaments_add_one_read_beside_the_calendars_others(on, site, monkeypatch):
     """With tournaments on, the calendar reads them with one Query made at the same time as its
-    own parts: one call more, the same critical path (tests/test_round_trips.py)."""
+    own parts: one call more, the same critical path (tests/handlers/test_round_trips.py)."""
     site.get(f"{LICHESS}/api/tournament/Qa1Bc2De", json=ARENA)
     post_tournament(ARENA_URL)
     counted = RoundTrips().install(on, monkeypatch)

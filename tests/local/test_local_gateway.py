@@ -264,7 +264,7 @@ def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
 
 def test_without_a_feature_its_functions_and_routes_are_left_out():
     # `make run` without a Stripe key is a stage without payments, as `simple` is on AWS.
-    path = Path(__file__).resolve().parent.parent / "serverless.yml"
+    path = Path(__file__).resolve().parents[2] / "serverless.yml"
     off = serverless.load(path, "local", frozenset())
     on = serverless.load(path, "local", frozenset({"payments"}))
 

@@ -3,7 +3,7 @@ exactly once.
 
 The changes are real: the API's own handlers publish, book, join, cancel and delete against the
 moto tables, and moto's stream records (NEW_AND_OLD_IMAGES) are handed to the function as
-Lambda hands them over (tests/test_notify.Streams).
+Lambda hands them over (tests/handlers/test_notify.Streams).
 """
 
 import botocore.session

@@ -15,7 +15,7 @@ import pytest
 
 from support import SERVICE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every function serverless.yml deploys, so a new one is checked as soon as it is declared.
 HANDLERS = sorted({function.module for function in SERVICE.functions.values()})
