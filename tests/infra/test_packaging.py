@@ -1435,7 +1435,8 @@ def test_every_function_has_error_and_throttle_alarms(full: Package):
 
 def test_payments_functions_alarm_on_their_error_logs(full: Package):
     """A refund Stripe failed, a payment the reconciliation could not settle for 30 minutes:
-    each an ERROR line in a payments function's log (tests/handlers/test_payments.py), each alarmed."""
+    each an ERROR line in a payments function's log (tests/handlers/test_payments.py), each
+    alarmed."""
     alarms = full.of_type("AWS::CloudWatch::Alarm")
     filters = full.of_type("AWS::Logs::MetricFilter")
     for function in ("stripeWebhook", "refundPayments", "reconcilePayments"):
