@@ -26,6 +26,7 @@ from local.serverless import Function, Route, Service
 SERVERLESS_YML = """
 service: svc
 provider:
+  name: aws
   stage: ${opt:stage, 'dev'}
   environment:
     TABLE: !Ref Table
@@ -35,7 +36,10 @@ provider:
   httpApi:
     authorizers:
       jwt:
+        type: jwt
         identitySource: $request.header.X-Token
+        issuerUrl: https://issuer.example
+        audience: [client]
 custom:
   level: DEBUG
 functions:
