@@ -266,6 +266,48 @@ def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
     assert body["event"]["routeKey"] == "GET /echo"
 
 
+CACHED_YML = """
+service: svc
+provider:
+  name: aws
+  environment:
+    LEVEL: ${env:ONEREADING_LEVEL, 'INFO'}
+    CLUB: ${file(./config/${sls:stage}.yml):club}
+functions:
+  hello:
+    handler: handlers/hello.handler
+"""
+
+
+def test_the_frameworks_reading_is_cached_by_what_it_is_read_from(tmp_path: Path, monkeypatch):
+    # The framework reads serverless.yml once; later sessions take its document from
+    # .serverless/ until serverless.yml, config/**, a secret file or an env var it reads changes.
+    (tmp_path / "serverless.yml").write_text(CACHED_YML)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "local.yml").write_text("club: Dojo\n")
+    monkeypatch.delenv("ONEREADING_LEVEL", raising=False)
+    path = tmp_path / "serverless.yml"
+    assert serverless.load(path, "local").environment() == {"LEVEL": "INFO", "CLUB": "Dojo"}
+
+    framework = serverless.SLS
+    monkeypatch.setattr(serverless, "SLS", tmp_path / "no-framework")
+    assert serverless.load(path, "local").environment() == {"LEVEL": "INFO", "CLUB": "Dojo"}
+
+    monkeypatch.setenv("ONEREADING_LEVEL", "DEBUG")  # a variable serverless.yml reads
+    with pytest.raises(RuntimeError, match="npm ci"):
+        serverless.load(path, "local")
+    monkeypatch.setenv("UNRELATED", "1")  # one it does not: no new reading for it
+    monkeypatch.setattr(serverless, "SLS", framework)
+    assert serverless.load(path, "local").environment() == {"LEVEL": "DEBUG", "CLUB": "Dojo"}
+
+    (tmp_path / "config" / "local.yml").write_text("club: Other\n")
+    assert serverless.load(path, "local").environment() == {"LEVEL": "DEBUG", "CLUB": "Other"}
+    monkeypatch.setattr(serverless, "SLS", tmp_path / "no-framework")
+    monkeypatch.setenv("UNRELATED", "2")
+    assert serverless.load(path, "local").environment()["CLUB"] == "Other"
+    assert len(list((tmp_path / ".serverless" / "print").iterdir())) == 1  # the stale ones go
+
+
 def test_without_a_feature_its_functions_and_routes_are_left_out():
     # `make run` without a Stripe key is a stage without payments, as `simple` is on AWS.
     path = Path(__file__).resolve().parent.parent / "serverless.yml"
