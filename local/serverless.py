@@ -1,11 +1,13 @@
 """What the local stack reads from serverless.yml: tables, user pool, functions and routes.
 
 serverless.yml is the one description of the deployed stack, and the Serverless Framework is
-the one reader of it: the local stack and the tests take the framework's own resolved document
-(`sls print --stage <stage> --format json`: every `${...}` variable resolved, CloudFormation tags
-in their long form, `{"Ref": ...}`, `{"Fn::GetAtt": [...]}`), never a second resolver. The
-document is cached under .serverless/ by a hash of everything it is resolved from, so only the
-first run after a change pays the framework's ~3 s (docs/one-reading.md).
+the one reader of it: the local stack and the tests take the framework's own document
+(`sls local-service`, config/plugins/local-service.js: every `${...}` variable resolved,
+CloudFormation tags in their long form, `{"Ref": ...}`, `{"Fn::GetAtt": [...]}`, the stage's
+features applied by config/plugins/stage-features.js and each function's role added by
+serverless-plugin-custom-roles, as `sls package` does), never a second reader. The document is
+cached under .serverless/ by a hash of everything it is made from, so only the first run after a
+change pays the framework's ~3 s (docs/one-reading.md).
 """
 
 import hashlib
@@ -148,17 +150,16 @@ def _function_logical_id(name: str) -> str:
 
 
 def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Service:
-    """serverless.yml for `stage`, as the framework resolves it; with `features`, only the
-    functions of those features (and those of none), as config/plugins/stage-features.js deploys
-    them (its merging runs only when packaging, not in `sls print`)."""
-    document = resolved(path, stage)
+    """serverless.yml for `stage`, as the framework shapes it for packaging. `features`: those
+    on (each passed as `--param=<feature>=true`, which config/<stage>.yml reads); None: the
+    stage's own (config/test.yml: every one)."""
+    document = resolved(path, stage, features)
     service = Service(
         name=str(document.get("service")), stage=stage, document=document, features=features
     )
     provider = document.get("provider") or {}
+    # The functions of features that are off are already gone (stage-features.js).
     for name, config in (document.get("functions") or {}).items():
-        if config.get("feature") and not service.has_feature(config["feature"]):
-            continue
         module, _, attribute = config["handler"].rpartition(".")
         service.functions[name] = Function(
             name=name,
@@ -225,44 +226,40 @@ def _schedule(function: str, event: Any) -> list[Schedule]:
     return [Schedule(function, rate) for rate in ([rates] if isinstance(rates, str) else rates)]
 
 
-def resolved(path: Path, stage: str) -> dict[str, Any]:
-    """`sls print --stage <stage> --format json` of the service whose serverless.yml is `path`,
-    from .serverless/ when nothing it is resolved from has changed since."""
+def resolved(path: Path, stage: str, features: frozenset[str] | None = None) -> dict[str, Any]:
+    """`sls local-service` of the service whose serverless.yml is `path`, from .serverless/ when
+    nothing it is made from has changed since."""
     directory = path.resolve().parent
-    cache = directory / ".serverless" / "print" / f"{stage}-{_inputs_digest(directory, stage)}.json"
+    arguments = ["--stage", stage]
+    arguments += [f"--param={feature}=true" for feature in sorted(features or ())]
+    variant = "+".join([stage, *sorted(features or ())])  # local+payments: one cache each
+    cache = directory / ".serverless" / "local-service" / variant
+    cache = cache / f"{_inputs_digest(directory, arguments)}.json"
     try:
         return json.loads(cache.read_text())
     except (OSError, ValueError):
         pass
-    document = _print(directory, stage)
+    if not SLS.exists():
+        raise RuntimeError(f"{SLS} is missing: `npm ci` (make node_modules/.installed) first")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    for stale in cache.parent.glob(f"{stage}-*.json"):
-        stale.unlink(missing_ok=True)
-    # Written whole, then renamed: parallel test workers never read half a document.
+    # Written whole by the framework, then renamed: parallel test workers, each of which may
+    # run it, never read half a document.
     partial = cache.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(document))
+    command = [str(SLS), "local-service", *arguments, "--output", str(partial)]
+    result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"{' '.join(command[1:-2])} in {directory} failed:\n{result.stdout}{result.stderr}"
+        )
+    document = json.loads(partial.read_text())
+    for stale in cache.parent.glob("*.json"):  # made from inputs that changed since
+        stale.unlink(missing_ok=True)
     partial.replace(cache)
     return document
 
 
-def _print(directory: Path, stage: str) -> dict[str, Any]:
-    if not SLS.exists():
-        raise RuntimeError(f"{SLS} is missing: `npm ci` (make node_modules/.installed) first")
-    result = subprocess.run(
-        [str(SLS), "print", "--stage", stage, "--format", "json"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"sls print --stage {stage} in {directory} failed:\n{result.stdout}{result.stderr}"
-        )
-    return json.loads(result.stdout)
-
-
-def _inputs_digest(directory: Path, stage: str) -> str:
+def _inputs_digest(directory: Path, arguments: list[str]) -> str:
     """What the resolved document depends on: serverless.yml, config/**, the secret files,
     the framework's and plugins' versions (package-lock.json) and the environment variables
     those read. A file's absence counts, so creating a secret file re-reads."""
@@ -270,7 +267,7 @@ def _inputs_digest(directory: Path, stage: str) -> str:
     files += [directory / name for name in SECRET_FILES]
     config = directory / "config"
     files += sorted(p for p in config.rglob("*") if p.is_file()) if config.is_dir() else []
-    digest = hashlib.sha256(stage.encode())
+    digest = hashlib.sha256(" ".join(arguments).encode())
     names: set[str] = set()
     for file in files:
         content = file.read_bytes() if file.is_file() else None

@@ -21,10 +21,12 @@ from local.events import HttpRequest, http_event, http_response
 from local.lambdas import Lambdas
 from local.routing import Router
 from local.server import LocalApi, bind
-from local.serverless import Function, Route, Service
+from local.serverless import ROOT, Function, Route, Service
 
 SERVERLESS_YML = """
 service: svc
+plugins:
+  - ./config/plugins/local-service
 provider:
   name: aws
   stage: ${opt:stage, 'dev'}
@@ -63,8 +65,16 @@ resources:
 """
 
 
+def _service(directory: Path, serverless_yml: str) -> None:
+    """A service of its own in `directory`, read by the framework as ours is (its plugin)."""
+    (directory / "serverless.yml").write_text(serverless_yml)
+    plugin = ROOT / "config" / "plugins" / "local-service.js"
+    (directory / "config" / "plugins").mkdir(parents=True)
+    (directory / "config" / "plugins" / plugin.name).write_bytes(plugin.read_bytes())
+
+
 def test_serverless_yml_is_read_with_tags_and_variables(tmp_path: Path):
-    (tmp_path / "serverless.yml").write_text(SERVERLESS_YML)
+    _service(tmp_path, SERVERLESS_YML)
     service = serverless.load(tmp_path / "serverless.yml", "local")
     assert service.environment() == {
         "TABLE": "local-things",
@@ -268,6 +278,8 @@ def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
 
 CACHED_YML = """
 service: svc
+plugins:
+  - ./config/plugins/local-service
 provider:
   name: aws
   environment:
@@ -282,8 +294,7 @@ functions:
 def test_the_frameworks_reading_is_cached_by_what_it_is_read_from(tmp_path: Path, monkeypatch):
     # The framework reads serverless.yml once; later sessions take its document from
     # .serverless/ until serverless.yml, config/**, a secret file or an env var it reads changes.
-    (tmp_path / "serverless.yml").write_text(CACHED_YML)
-    (tmp_path / "config").mkdir()
+    _service(tmp_path, CACHED_YML)
     (tmp_path / "config" / "local.yml").write_text("club: Dojo\n")
     monkeypatch.delenv("ONEREADING_LEVEL", raising=False)
     path = tmp_path / "serverless.yml"
@@ -305,7 +316,7 @@ def test_the_frameworks_reading_is_cached_by_what_it_is_read_from(tmp_path: Path
     monkeypatch.setattr(serverless, "SLS", tmp_path / "no-framework")
     monkeypatch.setenv("UNRELATED", "2")
     assert serverless.load(path, "local").environment()["CLUB"] == "Other"
-    assert len(list((tmp_path / ".serverless" / "print").iterdir())) == 1  # the stale ones go
+    assert len(list((tmp_path / ".serverless" / "local-service" / "local").iterdir())) == 1
 
 
 def test_without_a_feature_its_functions_and_routes_are_left_out():
