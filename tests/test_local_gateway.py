@@ -14,8 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local import iam, serverless
 from local import server as server_module
-from local import serverless
 from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.events import HttpRequest, http_event, http_response
 from local.lambdas import Lambdas
@@ -329,6 +329,14 @@ def test_without_a_feature_its_functions_and_routes_are_left_out():
     streams_and_triggers = {"createUser", "notify", "countStatistics"}
     assert {route.function for route in off.routes} == set(off.functions) - streams_and_triggers
     assert "POST /stripe/webhook" in {route.key for route in on.routes}
+    # A function's `withFeature` is merged only where the feature is on (by the framework's
+    # plugin, config/plugins/stage-features.js): its environment and its role's grants.
+    assert "STRIPE_SECRET_NAME" in on.environment()
+    assert "STRIPE_SECRET_NAME" not in off.environment()
+    payments = "arn:aws:dynamodb:us-east-1:123456789012:table/local-payments"
+    for service, granted in ((on, True), (off, False)):
+        resources = str(iam.role(service, "cancelMeeting").statements)
+        assert (payments in resources) is granted
 
 
 # --- the HTTP front end (werkzeug): what API Gateway answers before any function runs ---
