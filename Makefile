@@ -49,18 +49,18 @@ PYRIGHT := node_modules/.bin/pyright
 typecheck: $(VENV)/.installed node_modules/.installed
 	$(PYRIGHT)
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed node_modules/.installed
 	$(PY) -m local
 
 bench: $(VENV)/.installed node_modules/.installed
 	$(PY) -m bench
 
 # What requests read as the data grows (1k, 10k, 50k availabilities and meetings): a few minutes.
-bench-scale: $(VENV)/.installed
+bench-scale: $(VENV)/.installed node_modules/.installed
 	$(PY) -m bench.scale
 
 # `make run` through a working day: memory and booking latency at 0, 1k, 10k operations.
-bench-day: $(VENV)/.installed
+bench-day: $(VENV)/.installed node_modules/.installed
 	$(PY) -m bench.day
 
 lint: $(VENV)/.installed

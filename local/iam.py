@@ -1,14 +1,14 @@
 """Each function's own IAM role, enforced on every AWS call it makes, as AWS enforces it.
 
 moto checks no IAM: a call a role does not grant succeeds locally and fails on AWS. Here the
-role of a function is read from serverless.yml exactly as serverless-plugin-custom-roles builds
-it for the stage (the provider's shared statements, the function's `iamRoleStatements`, those
-of its `withFeature` features that are on, its log group, the streams its `stream` events
-read), with the CloudFormation references resolved to the local ARNs (account 123456789012,
-us-east-1, the stage's table names). Every botocore call in the process goes through
-`BaseClient._make_api_call`; `install` wraps it so that, while a function runs, each call is
-first turned into the authorisation requests AWS makes for it (a BatchGetItem: one per table;
-a TransactWriteItems: one per item, with the item's own action; a Query on an index: the
+role of a function is the one serverless-plugin-custom-roles builds for the stage, read from the
+framework's own document (local/serverless.py: the provider's shared statements, the function's
+`iamRoleStatements`, those of its `withFeature` features that are on, its log group, the streams
+its `stream` events read), with the CloudFormation references resolved to the local ARNs
+(account 123456789012, us-east-1, the stage's table names). Every botocore call in the process
+goes through `BaseClient._make_api_call`; `install` wraps it so that, while a function runs, each
+call is first turned into the authorisation requests AWS makes for it (a BatchGetItem: one per
+table; a TransactWriteItems: one per item, with the item's own action; a Query on an index: the
 index's ARN) and each request is evaluated against the role: an explicit Deny wins, otherwise
 some Allow must match the action, the resource and the conditions. A refused call raises the
 ClientError AWS answers (AccessDeniedException, with AWS's message), before it reaches moto.
@@ -323,46 +323,33 @@ def install(current_role: Callable[[], Role | None], keys: dict[str, str]) -> Ca
     return uninstall
 
 
-# --- a function's role, from serverless.yml ---------------------------------------------
+# --- a function's role, as the framework builds it -------------------------------------
 
 
 def role(service: Any, function: str) -> Role:
-    """`function`'s role as serverless-plugin-custom-roles builds it for `service`'s stage and
-    features (a local.serverless.Service), its references resolved to local ARNs."""
-    # A function serverless.yml does not declare (a test's own) has no grant at all.
-    config = (service.document.get("functions") or {}).get(function) or {}
-    provider = service.document.get("provider") or {}
-    shared = ((provider.get("iam") or {}).get("role") or {}).get("statements")
-    statements = [*(shared or provider.get("iamRoleStatements") or [])]
-    statements += config.get("iamRoleStatements") or []
-    for feature, extra in (config.get("withFeature") or {}).items():
-        if service.has_feature(feature):  # config/plugins/stage-features.js
-            statements += (extra or {}).get("iamRoleStatements") or []
-    deployed = f"{service.name}-{service.stage}-{function}"
-    log_group = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/{deployed}"
-    statements += [
-        {"Effect": "Allow", "Action": ["logs:CreateLogStream"], "Resource": [f"{log_group}:*"]},
-        {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": [f"{log_group}:*:*"]},
+    """`function`'s role in `service` (a local.serverless.Service): the AWS::IAM::Role that
+    serverless-plugin-custom-roles added for it when the framework shaped the stage (the
+    provider's shared statements, the function's `iamRoleStatements` with those of its features
+    that are on, its log group, the streams its `stream` events read), its references resolved
+    to local ARNs."""
+    functions = service.document.get("functions") or {}
+    resources = (service.document.get("resources") or {}).get("Resources") or {}
+    config = functions.get(function)
+    if config is None:  # a function serverless.yml does not declare (a test's own): no grant
+        deployed = f"{service.name}-{service.stage}-{function}"
+        return Role(deployed, f"{deployed}-role", ())
+    logical_id = config.get("role")  # the plugin's <Function>LambdaFunctionRole
+    resource = resources.get(logical_id) if isinstance(logical_id, str) else None
+    if not resource or resource.get("Type") != "AWS::IAM::Role":
+        raise ValueError(f"{function}: no role of its own in the framework's document")
+    policies = resource["Properties"].get("Policies") or []
+    statements = [
+        statement
+        for policy in policies
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
     ]
-    streams = [
-        event["stream"]["arn"]
-        for event in config.get("events") or []
-        if isinstance(event, dict)
-        and isinstance(event.get("stream"), dict)
-        and event["stream"].get("type", "dynamodb") == "dynamodb"
-    ]
-    if streams:
-        actions = ["GetRecords", "GetShardIterator", "DescribeStream", "ListStreams"]
-        statements.append(
-            {
-                "Effect": "Allow",
-                "Action": [f"dynamodb:{action}" for action in actions],
-                "Resource": streams,
-            }
-        )
     resolved = tuple(_resolve(service, statement) for statement in statements)
-    logical_id = function[:1].upper() + function[1:] + "LambdaFunctionRole"
-    return Role(deployed, f"{service.name}-{service.stage}-{logical_id}", resolved)
+    return Role(config["name"], f"{service.name}-{service.stage}-{logical_id}", resolved)
 
 
 def partition_keys(service: Any) -> dict[str, str]:

@@ -1,45 +1,35 @@
 """What the local stack reads from serverless.yml: tables, user pool, functions and routes.
 
-serverless.yml is the one description of the deployed stack; the local stack builds its tables,
-its user pool and its routes from it, so the two cannot drift. CloudFormation tags (`!Ref`,
-`!GetAtt`, ...) load as their long form (`{"Ref": ...}`, `{"Fn::GetAtt": [...]}`) and
-`${...}` variables are resolved only as far as a local run needs.
+serverless.yml is the one description of the deployed stack, and the Serverless Framework is
+the one reader of it: the local stack and the tests take the framework's own document
+(`sls local-service`, config/plugins/local-service.js: every `${...}` variable resolved,
+CloudFormation tags in their long form, `{"Ref": ...}`, `{"Fn::GetAtt": [...]}`, the stage's
+features applied by config/plugins/stage-features.js and each function's role added by
+serverless-plugin-custom-roles, as `sls package` does), never a second reader. The document is
+cached under .serverless/ by a hash of everything it is made from, so only the first run after a
+change pays the framework's ~3 s (docs/one-reading.md).
 """
 
+import hashlib
+import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
 
-_VARIABLE = re.compile(r"\$\{([^${}]+)\}")  # innermost first: `${self:a.${sls:stage}}`
-_QUOTED = re.compile(r"""^(['"])(.*)\1$""")
-
-
-class _CloudFormationLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _tag)
+ROOT = Path(__file__).resolve().parent.parent
+# The pinned CLI (package.json); the framework itself, not a copy of its rules.
+SLS = ROOT / "node_modules" / ".bin" / "sls"
+# The git-ignored secret files config/secret-files.js and config/tournaments.js read.
+SECRET_FILES = ("oauth.yml", "discord.yml", "tournament.yml", "wix.yml")
+# The environment variables the inputs read (`${env:NAME}` in YAML, process.env.NAME in the
+# config's JavaScript): only those key the cache, so an unrelated variable costs no re-read.
+_ENV_READ = re.compile(r"\$\{env:(\w+)|process\.env\.(\w+)|process\.env\[['\"](\w+)")
 
 
 @dataclass(frozen=True)
@@ -160,18 +150,16 @@ def _function_logical_id(name: str) -> str:
 
 
 def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Service:
-    """serverless.yml for `stage`; with `features`, only the functions of those features (and
-    those of none), as config/plugins/stage-features.js deploys them."""
-    with path.open() as file:
-        raw = yaml.load(file, Loader=_CloudFormationLoader)
-    document = _Resolver(raw, stage).resolve(raw)
+    """serverless.yml for `stage`, as the framework shapes it for packaging. `features`: those
+    on (each passed as `--param=<feature>=true`, which config/<stage>.yml reads); None: the
+    stage's own (config/test.yml: every one)."""
+    document = resolved(path, stage, features)
     service = Service(
         name=str(document.get("service")), stage=stage, document=document, features=features
     )
     provider = document.get("provider") or {}
+    # The functions of features that are off are already gone (stage-features.js).
     for name, config in (document.get("functions") or {}).items():
-        if config.get("feature") and not service.has_feature(config["feature"]):
-            continue
         module, _, attribute = config["handler"].rpartition(".")
         service.functions[name] = Function(
             name=name,
@@ -238,57 +226,57 @@ def _schedule(function: str, event: Any) -> list[Schedule]:
     return [Schedule(function, rate) for rate in ([rates] if isinstance(rates, str) else rates)]
 
 
-class _Resolver:
-    """Resolves `${...}` variables the way the Serverless Framework would for this stage.
+def resolved(path: Path, stage: str, features: frozenset[str] | None = None) -> dict[str, Any]:
+    """`sls local-service` of the service whose serverless.yml is `path`, from .serverless/ when
+    nothing it is made from has changed since."""
+    directory = path.resolve().parent
+    arguments = ["--stage", stage]
+    arguments += [f"--param={feature}=true" for feature in sorted(features or ())]
+    variant = "+".join([stage, *sorted(features or ())])  # local+payments: one cache each
+    cache = directory / ".serverless" / "local-service" / variant
+    cache = cache / f"{_inputs_digest(directory, arguments)}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    if not SLS.exists():
+        raise RuntimeError(f"{SLS} is missing: `npm ci` (make node_modules/.installed) first")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole by the framework, then renamed: parallel test workers, each of which may
+    # run it, never read half a document.
+    partial = cache.with_suffix(f".{os.getpid()}.tmp")
+    command = [str(SLS), "local-service", *arguments, "--output", str(partial)]
+    result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"{' '.join(command[1:-2])} in {directory} failed:\n{result.stdout}{result.stderr}"
+        )
+    document = json.loads(partial.read_text())
+    for stale in cache.parent.glob("*.json"):  # made from inputs that changed since
+        stale.unlink(missing_ok=True)
+    partial.replace(cache)
+    return document
 
-    Sources: `sls:stage`/`opt:stage`, `self:<path>`, `aws:region`, `aws:accountId`, `env:<NAME>`
-    and quoted literals as fallbacks (`${opt:stage, 'dev'}`). Anything else (`ssm:`, `file()`)
-    resolves to its fallback, or to an empty string: the local stack does not need it.
-    """
 
-    def __init__(self, document: dict[str, Any], stage: str):
-        self.document = document
-        self.stage = stage
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: self.resolve(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if isinstance(value, str):
-            return self._string(value)
-        return value
-
-    def _string(self, text: str) -> Any:
-        while match := _VARIABLE.search(text):
-            value = self._variable(match[1])
-            if match[0] == text and not isinstance(value, str):
-                return value  # a whole-value variable may stand for a list or a mapping
-            text = text[: match.start()] + str(value) + text[match.end() :]
-        return text
-
-    def _variable(self, expression: str) -> Any:
-        for source in (part.strip() for part in expression.split(",")):
-            value = self._source(source)
-            if value is not None:
-                return value
-        return ""
-
-    def _source(self, source: str) -> Any:
-        if quoted := _QUOTED.match(source):
-            return quoted[2]
-        kind, _, name = source.partition(":")
-        if source in ("sls:stage", "opt:stage", "self:provider.stage"):
-            return self.stage
-        if kind == "self":
-            value: Any = self.document
-            for part in name.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            return None if value is None else self.resolve(value)
-        if source == "aws:region":
-            return REGION
-        if source == "aws:accountId":
-            return ACCOUNT_ID
-        if kind == "env":
-            return os.environ.get(name)
-        return None
+def _inputs_digest(directory: Path, arguments: list[str]) -> str:
+    """What the resolved document depends on: serverless.yml, config/**, the secret files,
+    the framework's and plugins' versions (package-lock.json) and the environment variables
+    those read. A file's absence counts, so creating a secret file re-reads."""
+    files = [directory / "serverless.yml", directory / "package-lock.json"]
+    files += [directory / name for name in SECRET_FILES]
+    config = directory / "config"
+    files += sorted(p for p in config.rglob("*") if p.is_file()) if config.is_dir() else []
+    digest = hashlib.sha256(" ".join(arguments).encode())
+    names: set[str] = set()
+    for file in files:
+        content = file.read_bytes() if file.is_file() else None
+        digest.update(f"\0{file.relative_to(directory)}\0".encode())
+        digest.update(b"-" if content is None else b"+" + hashlib.sha256(content).digest())
+        if content is not None:
+            text = content.decode(errors="replace")
+            names.update(name for match in _ENV_READ.findall(text) for name in match if name)
+    for name in sorted(names):
+        value = os.environ.get(name)
+        digest.update(f"\0{name}={'-' if value is None else '+' + value}".encode())
+    return digest.hexdigest()[:16]

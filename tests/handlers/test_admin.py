@@ -4,7 +4,6 @@ through the API), every user, availability and meeting in pages, and the Scan ke
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +12,17 @@ from handlers.admin import availabilities, meetings, statistics, users
 from handlers.availability import book
 from handlers.user import get as get_user
 from handlers.user import set as set_user
-from support import add_user, availability, body, http_event, hypothesis_examples, snapshot, uuid
+from local import iam
+from support import (
+    SERVICE,
+    add_user,
+    availability,
+    body,
+    http_event,
+    hypothesis_examples,
+    snapshot,
+    uuid,
+)
 from support import publish as store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,22 +174,19 @@ def test_put_user_cannot_make_anyone_an_admin(club):
 
 
 def test_only_the_admin_lists_may_scan():
-    """serverless.yml grants dynamodb:Scan to the three admin list functions only, each on its
-    own table: every other path is Queries and key reads (the contract's rule)."""
-    functions = yaml.safe_load((ROOT / "serverless.yml").read_text())["functions"]
+    """The roles the framework builds grant dynamodb:Scan to the three admin list functions only,
+    each on its own table: every other path is Queries and key reads (the contract's rule)."""
     scanning = {}
-    for name, function in functions.items():
-        statements = [s for s in function.get("iamRoleStatements") or [] if isinstance(s, dict)]
-        for feature in (function.get("withFeature") or {}).values():
-            statements += [s for s in feature.get("iamRoleStatements") or [] if isinstance(s, dict)]
-        for statement in statements:
+    for name in SERVICE.functions:
+        for statement in iam.role(SERVICE, name).statements:
             if "dynamodb:Scan" in statement.get("Action", []):
                 scanning.setdefault(name, []).extend(statement["Resource"])
 
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/test-"
     assert scanning == {
-        "adminListUsers": ["${self:custom.arn.users}"],
-        "adminListAvailabilities": ["${self:custom.arn.availabilities}"],
-        "adminListMeetings": ["${self:custom.arn.meetings}"],
+        "adminListUsers": [f"{table}users"],
+        "adminListAvailabilities": [f"{table}availabilities"],
+        "adminListMeetings": [f"{table}meetings"],
     }
 
 

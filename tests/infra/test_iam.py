@@ -1,6 +1,8 @@
 """The local IAM: the policy evaluator (local/iam.py), the requests AWS makes for each call,
-the roles read from serverless.yml, and that the handler tests cannot escape them."""
+the roles the framework builds from serverless.yml, and that the handler tests cannot escape
+them."""
 
+import copy
 import json
 
 import boto3
@@ -13,6 +15,7 @@ from api.secrets import stage_secret
 from handlers.availability import book
 from handlers.availability import set as set_availability
 from local import iam
+from local.serverless import Service
 from support import SERVICE, add_user, availability, http_event
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/test-users"
@@ -132,6 +135,21 @@ def test_roles_come_from_serverless_yml_with_local_arns():
     # Every function serverless.yml declares resolves, whatever its statements reference.
     for function in SERVICE.functions:
         json.dumps(iam.role(SERVICE, function).as_json())
+
+
+def test_a_role_is_the_one_the_framework_built_not_a_copy():
+    # The role enforced is the AWS::IAM::Role serverless-plugin-custom-roles put in the
+    # framework's document (the one deployed), not one rebuilt from the function's statements.
+    document = copy.deepcopy(SERVICE.document)
+    role_id = document["functions"]["getUser"]["role"]
+    only = allow(["sqs:SendMessage"], ["*"])
+    statements = {"Version": "2012-10-17", "Statement": [only]}
+    policy = {"PolicyName": "only", "PolicyDocument": statements}
+    document["resources"]["Resources"][role_id]["Properties"]["Policies"] = [policy]
+    service = Service(name=SERVICE.name, stage=SERVICE.stage, document=document)
+    assert iam.role(service, "getUser").statements == (only,)
+    # A function the document does not declare (a test's own) has no grant at all.
+    assert iam.role(SERVICE, "undeclared").statements == ()
 
 
 def test_every_handler_runs_with_its_function_role():

@@ -14,18 +14,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local import iam, serverless
 from local import server as server_module
-from local import serverless
 from local.authorizer import Denied, JwtAuthorizer, as_strings
 from local.events import HttpRequest, http_event, http_response
 from local.lambdas import Lambdas
 from local.routing import Router
 from local.server import LocalApi, bind
-from local.serverless import Function, Route, Service
+from local.serverless import ROOT, Function, Route, Service
 
 SERVERLESS_YML = """
 service: svc
+plugins:
+  - ./config/plugins/local-service
 provider:
+  name: aws
   stage: ${opt:stage, 'dev'}
   environment:
     TABLE: !Ref Table
@@ -35,7 +38,10 @@ provider:
   httpApi:
     authorizers:
       jwt:
+        type: jwt
         identitySource: $request.header.X-Token
+        issuerUrl: https://issuer.example
+        audience: [client]
 custom:
   level: DEBUG
 functions:
@@ -59,8 +65,16 @@ resources:
 """
 
 
+def _service(directory: Path, serverless_yml: str) -> None:
+    """A service of its own in `directory`, read by the framework as ours is (its plugin)."""
+    (directory / "serverless.yml").write_text(serverless_yml)
+    plugin = ROOT / "config" / "plugins" / "local-service.js"
+    (directory / "config" / "plugins").mkdir(parents=True)
+    (directory / "config" / "plugins" / plugin.name).write_bytes(plugin.read_bytes())
+
+
 def test_serverless_yml_is_read_with_tags_and_variables(tmp_path: Path):
-    (tmp_path / "serverless.yml").write_text(SERVERLESS_YML)
+    _service(tmp_path, SERVERLESS_YML)
     service = serverless.load(tmp_path / "serverless.yml", "local")
     assert service.environment() == {
         "TABLE": "local-things",
@@ -262,6 +276,49 @@ def test_a_crashing_function_is_a_500_and_the_server_goes_on(caplog):
     assert body["event"]["routeKey"] == "GET /echo"
 
 
+CACHED_YML = """
+service: svc
+plugins:
+  - ./config/plugins/local-service
+provider:
+  name: aws
+  environment:
+    LEVEL: ${env:ONEREADING_LEVEL, 'INFO'}
+    CLUB: ${file(./config/${sls:stage}.yml):club}
+functions:
+  hello:
+    handler: handlers/hello.handler
+"""
+
+
+def test_the_frameworks_reading_is_cached_by_what_it_is_read_from(tmp_path: Path, monkeypatch):
+    # The framework reads serverless.yml once; later sessions take its document from
+    # .serverless/ until serverless.yml, config/**, a secret file or an env var it reads changes.
+    _service(tmp_path, CACHED_YML)
+    (tmp_path / "config" / "local.yml").write_text("club: Dojo\n")
+    monkeypatch.delenv("ONEREADING_LEVEL", raising=False)
+    path = tmp_path / "serverless.yml"
+    assert serverless.load(path, "local").environment() == {"LEVEL": "INFO", "CLUB": "Dojo"}
+
+    framework = serverless.SLS
+    monkeypatch.setattr(serverless, "SLS", tmp_path / "no-framework")
+    assert serverless.load(path, "local").environment() == {"LEVEL": "INFO", "CLUB": "Dojo"}
+
+    monkeypatch.setenv("ONEREADING_LEVEL", "DEBUG")  # a variable serverless.yml reads
+    with pytest.raises(RuntimeError, match="npm ci"):
+        serverless.load(path, "local")
+    monkeypatch.setenv("UNRELATED", "1")  # one it does not: no new reading for it
+    monkeypatch.setattr(serverless, "SLS", framework)
+    assert serverless.load(path, "local").environment() == {"LEVEL": "DEBUG", "CLUB": "Dojo"}
+
+    (tmp_path / "config" / "local.yml").write_text("club: Other\n")
+    assert serverless.load(path, "local").environment() == {"LEVEL": "DEBUG", "CLUB": "Other"}
+    monkeypatch.setattr(serverless, "SLS", tmp_path / "no-framework")
+    monkeypatch.setenv("UNRELATED", "2")
+    assert serverless.load(path, "local").environment()["CLUB"] == "Other"
+    assert len(list((tmp_path / ".serverless" / "local-service" / "local").iterdir())) == 1
+
+
 def test_without_a_feature_its_functions_and_routes_are_left_out():
     # `make run` without a Stripe key is a stage without payments, as `simple` is on AWS.
     path = Path(__file__).resolve().parents[2] / "serverless.yml"
@@ -272,6 +329,14 @@ def test_without_a_feature_its_functions_and_routes_are_left_out():
     streams_and_triggers = {"createUser", "notify", "countStatistics"}
     assert {route.function for route in off.routes} == set(off.functions) - streams_and_triggers
     assert "POST /stripe/webhook" in {route.key for route in on.routes}
+    # A function's `withFeature` is merged only where the feature is on (by the framework's
+    # plugin, config/plugins/stage-features.js): its environment and its role's grants.
+    assert "STRIPE_SECRET_NAME" in on.environment()
+    assert "STRIPE_SECRET_NAME" not in off.environment()
+    payments = "arn:aws:dynamodb:us-east-1:123456789012:table/local-payments"
+    for service, granted in ((on, True), (off, False)):
+        resources = str(iam.role(service, "cancelMeeting").statements)
+        assert (payments in resources) is granted
 
 
 # --- the HTTP front end (werkzeug): what API Gateway answers before any function runs ---
