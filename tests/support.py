@@ -9,7 +9,6 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from botocore.exceptions import ClientError
-from hypothesis import settings
 
 import database.parallel
 import local.aws
@@ -31,7 +30,12 @@ TABLE_NAMES = {
 def hypothesis_examples(full: int) -> int:
     """A property test's `max_examples`: `full` in `make test`, the same share of it as the
     loaded profile's default is of hypothesis's own (a quarter in make test-fast's `fast`
-    profile, tests/conftest.py). Read when the test module is imported, after the profile."""
+    profile, tests/conftest.py). Read when the test module is imported, after the profile.
+    hypothesis is imported here, not with support: it loads zoneinfo, whose absence from a
+    free booking's modules tests/infra/test_imports.py checks in a process that imports
+    support."""
+    from hypothesis import settings
+
     share = settings.default.max_examples / settings.get_profile("default").max_examples
     return max(1, round(full * share))
 
