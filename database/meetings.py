@@ -194,7 +194,7 @@ def cancel_writes(
     names the meeting it became (`rescheduled_to`)."""
     meeting = booking.meeting
     condition, values = _still(booking)
-    sets = {":refund": refund} if refund else {}
+    sets: dict[str, object] = {":refund": refund} if refund else {}
     if rescheduled_to is not None:
         sets[":to"] = rescheduled_to
     update = {
