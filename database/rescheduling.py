@@ -109,20 +109,36 @@ def reschedule(
         (write, Conflict(MEETING_CHANGED))
         for write in cancel_writes(leaving, old.participant, reopen=reopen, rescheduled_to=moved.id)
     ]
-    if same_day:
-        assert day is not None and booking.day_guard is not None
-        writes.append((_day_swap(day, old, moved), Conflict(DAY_FULL)))
     if payment is not None:
         writes.append((_ledger_move(payment, old, moved), Conflict(PAYMENT_CHANGED)))
-    commit(writes)
-    return moved
+    if not same_day:
+        commit(writes)
+        return moved
+    assert day is not None
+    # The day's set as read is the swap's condition: a booking or cancel of that day committed
+    # in between fails it, and the move reads the day again (the rest of it still holds).
+    for _ in range(DAY_ATTEMPTS):
+        try:
+            commit([*writes, (_day_swap(day, old, moved), _DayChanged())])
+        except _DayChanged:
+            continue
+        return moved
+    raise Conflict(DAY_CHANGED)
+
+
+DAY_ATTEMPTS = 3
+DAY_CHANGED = "The coach's day changed while you rescheduled: please try again"
+
+
+class _DayChanged(Conflict):
+    """The day's set was not what the swap read (not a refusal: read it again)."""
 
 
 def _day_swap(day: DailyLimit, old: Meeting, moved: Meeting) -> dict:
     """The coach's day, with the moved meeting counted in place of the old one. Its set is read
     (strongly consistent: the one extra round trip, only for a move within a day that has a
-    limit) and written back whole, conditional on being exactly what was read: any booking or
-    cancel of that day meanwhile fails the transaction (409, try again)."""
+    limit) and written back whole, conditional on being exactly what was read: a booking or
+    cancel of that day meanwhile fails the transaction, which `reschedule` then tries again."""
     item = (
         dynamodb()
         .get_item(TableName=MEETINGS_TABLE, Key=to_item({"id": day.key}), ConsistentRead=True)

@@ -249,6 +249,31 @@ def test_a_move_within_the_day_counts_the_place_it_frees(limited):
     assert book_as("carol")["statusCode"] == 200
 
 
+def test_a_move_within_the_day_reads_the_day_again_after_a_booking_in_between(limited):
+    """The swap is conditional on the day's set as read: carol's booking of that day, committed
+    between that read and the move's transaction, makes the move read the day again."""
+    _limit(limited, 2)
+    late = availability(
+        id=uuid("r-late"), startTime="2030-01-01T18:00:00Z", endTime="2030-01-01T19:00:00Z"
+    )
+    publish(limited, {**late, "cohorts": ["ALL_COHORTS"]})
+    booked_between = []
+
+    def book_once(**_):
+        if not booked_between:
+            booked_between.append(book_as("carol", slot=uuid("r-late"), start=late["startTime"]))
+
+    limited.meta.events.register("after-call.dynamodb.GetItem", book_once)
+    try:
+        response = reschedule_as("bob", id=uuid("r-same"), startTime="2030-01-01T15:00:00Z")
+    finally:
+        limited.meta.events.unregister("after-call.dynamodb.GetItem", book_once)
+
+    assert booked_between[0]["statusCode"] == 200
+    assert response["statusCode"] == 200, response
+    assert _day(limited, "2030-01-01") == {uuid("r-same"), uuid("r-late")}
+
+
 def test_a_move_to_another_day_frees_the_old_day_and_needs_room_on_the_new(limited):
     assert book_as("carol", slot=A3, start="2030-01-02T14:00:00Z")["statusCode"] == 200
     before = snapshot(limited)
