@@ -94,6 +94,11 @@ def _booking(item: dict) -> Booking:
     )
 
 
+def booking_of(item: dict | None) -> Booking | None:
+    """The one-to-one meeting in a meetings-table item, as a Booking (None: none, or a seat)."""
+    return _booking(item) if item and _meeting(item) else None
+
+
 @dataclass
 class CancelTargets:
     """What `PUT /meeting/cancel/{id}` may mean for the caller, read in one round trip."""

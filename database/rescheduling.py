@@ -2,8 +2,8 @@
 transaction that books the new slot exactly as a booking does (database/availabilities.py's
 `book_writes`), cancels the old meeting exactly as its participant's cancel does
 (database/meetings.py's `cancel_writes`, reopening the slot), and, for a paid meeting, points
-the session's ledger record at the new meeting. No item is read twice: what the checks were
-made against is what every write is conditional on.
+the session's ledger record at the new meeting. What the checks were made against is what
+every write is conditional on, so a lost race changes nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -21,7 +21,7 @@ from database.client import (
     translate_errors,
 )
 from database.errors import Conflict, DataError
-from database.meetings import Booking, _booking, _meeting, cancel_writes
+from database.meetings import Booking, booking_of, cancel_writes
 from database.models import Availability, Meeting, OwnUser, Payment
 from database.times import expiration, format_time, now
 from database.zones import shifted
@@ -55,8 +55,7 @@ def read(meeting_id: str, caller: str, slot_id: str, owner: str | None) -> Targe
         if owner != caller:
             keys[USERS_TABLE].append({"username": owner})
     found = batch_get(keys)
-    item = found.get((MEETINGS_TABLE, meeting_id))
-    booking = _booking(item) if item and _meeting(item) else None
+    booking = booking_of(found.get((MEETINGS_TABLE, meeting_id)))
     player = found.get((USERS_TABLE, caller))
     targets = Targets(booking, None, None, _user(player))
     if booking is None:
