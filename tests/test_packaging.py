@@ -979,12 +979,15 @@ def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
     assert "secretsmanager" not in effective and "{{resolve:" not in effective
 
     functions = dev.of_type("AWS::Lambda::Function")
-    for name in (*STRIPE_FUNCTIONS, "setAvailability", "getStripeAccount"):
+    # setAvailability and rescheduleMeeting read the settings (a price, a refund window) but
+    # never Stripe.
+    settings_only = {"setAvailability", "rescheduleMeeting"}
+    for name in (*STRIPE_FUNCTIONS, *settings_only, "getStripeAccount"):
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
         assert env["STRIPE_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
         assert env["FRONTEND_HOST"] and env["PLATFORM_FEE_PERCENT"] == "0", name
         assert env["REFUND_WINDOW_HOURS"] == "24", name
-    for name in set(HANDLERS) - STRIPE_FUNCTIONS - {"setAvailability"}:
+    for name in set(HANDLERS) - STRIPE_FUNCTIONS - settings_only:
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
         assert "STRIPE_SECRET_NAME" not in env, name
     # The secret's name only: no key in the template, nor a secret resource holding one.
