@@ -28,7 +28,7 @@ FIELDS = {
         ("ownerCohorts", "deleterCohorts", "bookableCohorts", "groupCohorts", "types"),
     ),
     MEETINGS: (
-        ("created", "canceled"),
+        ("created", "canceled", "rescheduled"),
         ("ownerCohorts", "participantCohorts", "cancelerCohorts", "groupCohorts", "types"),
     ),
 }
@@ -75,7 +75,16 @@ def meeting_counts(old: Item | None, new: Item | None, lookups: Lookups) -> Coun
     was_on = old is not None and old.get("status") != CANCELED
     is_on = new is not None and new.get("status") != CANCELED
     # `new is not None` again: is_on says so, but not to a type checker.
-    if new is not None and is_on and not was_on:
+    if new is not None and is_on and not was_on and new.get("rescheduledFrom"):
+        # A reschedule is counted once: the slot it took was booked (so `deleted`, removals no
+        # booking accounts for, stays exact, by owner cohort too), and `rescheduled` once; it is
+        # no new meeting, and the meeting it moved is not counted canceled (below).
+        _add(counts, AVAILABILITIES, "booked")
+        moved = _add(counts, MEETINGS, "rescheduled")
+        published = new.get("availability") or {}
+        owner_cohort = published.get("ownerCohort") or lookups.cohort(new["owner"])
+        _add_key(moved, "ownerCohorts", owner_cohort)
+    elif new is not None and is_on and not was_on:
         _add(counts, AVAILABILITIES, "booked")
         booked = _add(counts, MEETINGS, "created")
         published = new.get("availability") or {}
@@ -83,7 +92,7 @@ def meeting_counts(old: Item | None, new: Item | None, lookups: Lookups) -> Coun
         _add_key(booked, "ownerCohorts", owner_cohort)
         _add_key(booked, "participantCohorts", lookups.cohort(new["participant"]))
         _add_key(booked, "types", new["type"])
-    elif was_on and new is not None and not is_on:
+    elif was_on and new is not None and not is_on and not new.get("rescheduledTo"):
         canceled = _add(counts, MEETINGS, "canceled")
         canceler = new.get("canceledBy")
         _add_key(canceled, "cancelerCohorts", lookups.cohort(canceler) if canceler else "")

@@ -395,53 +395,78 @@ def book(
     limit (`day`), the meeting's id joins that day's set in the same transaction, which holds
     at most the limit: of concurrent bookings of one day, only as many as there is room for
     commit (the set is one item, so they cannot all read "room left")."""
+    writes = book_writes(availability, meeting, payment, day=day) + list(also)
+    commit(writes)
+
+
+def book_writes(
+    availability: Availability,
+    meeting: Meeting,
+    payment: Payment | None = None,
+    *,
+    day: DailyLimit | None = None,
+    fields: dict | None = None,
+) -> list[tuple[dict, DataError]]:
+    """The booking's transaction items, each with the error its failed condition means: the
+    availability's Delete, the meeting's Put (with `fields` stored too), and the day's count.
+    A reschedule (database/rescheduling.py) commits them with its own."""
     condition, names, values = unchanged(availability)
     stored_meeting = {
         **meeting.to_json(),
         "availability": snapshot(availability),  # to reopen it if the participant cancels
         "expirationTime": expiration(meeting.startTime),
+        **(fields or {}),
     }
     if payment is not None:
         stored_meeting["checkoutSessionId"] = payment.checkout_session
+        if payment.payment_intent is not None:  # a paid meeting moved by a reschedule
+            stored_meeting["paymentIntentId"] = payment.payment_intent
     if day is not None:
         stored_meeting["dayGuard"] = day.key  # a cancel takes the meeting out of it
-        also = [*also, (day_writes(day, meeting), Conflict(DAY_FULL))]
+    writes: list[tuple[dict, DataError]] = [
+        (
+            {
+                "Delete": {
+                    "TableName": AVAILABILITIES_TABLE,
+                    "Key": to_item({"owner": availability.owner, "id": availability.id}),
+                    "ConditionExpression": f"attribute_exists(id) AND {condition}",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            NotFound(BOOKED_OR_MISSING),
+        ),
+        (
+            {
+                "Put": {
+                    "TableName": MEETINGS_TABLE,
+                    "Item": to_item(stored_meeting),
+                    # A canceled meeting is replaced only by a booking of the same owner's
+                    # slot: never another player's meeting, whatever ids old items have.
+                    "ConditionExpression": "attribute_not_exists(id) OR "
+                    "(#status = :canceled AND #owner = :owner)",
+                    "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                    "ExpressionAttributeValues": to_item(
+                        {":canceled": CANCELED, ":owner": availability.owner}
+                    ),
+                }
+            },
+            Conflict(ALREADY_BOOKED),
+        ),
+    ]
+    if day is not None:
+        writes.append((day_writes(day, meeting), Conflict(DAY_FULL)))
+    return writes
+
+
+def commit(writes: Sequence[tuple[dict, DataError | None]]) -> None:
+    """Commits a booking's transaction; a failed condition raises the error paired with its
+    item (None: the caller tells it itself from the ClientError)."""
     try:
-        dynamodb().transact_write_items(
-            TransactItems=[
-                {
-                    "Delete": {
-                        "TableName": AVAILABILITIES_TABLE,
-                        "Key": to_item({"owner": availability.owner, "id": availability.id}),
-                        "ConditionExpression": f"attribute_exists(id) AND {condition}",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": MEETINGS_TABLE,
-                        "Item": to_item(stored_meeting),
-                        # A canceled meeting is replaced only by a booking of the same owner's
-                        # slot: never another player's meeting, whatever ids old items have.
-                        "ConditionExpression": "attribute_not_exists(id) OR "
-                        "(#status = :canceled AND #owner = :owner)",
-                        "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
-                        "ExpressionAttributeValues": to_item(
-                            {":canceled": CANCELED, ":owner": availability.owner}
-                        ),
-                    }
-                },
-                *(write for write, _ in also),
-            ]
-        )
+        dynamodb().transact_write_items(TransactItems=[write for write, _ in writes])
     except ClientError as error:
-        if _cancelled_by_condition(error, index=0):
-            raise NotFound(BOOKED_OR_MISSING) from error
-        if _cancelled_by_condition(error, index=1):
-            raise Conflict(ALREADY_BOOKED) from error
-        for index, (_, refusal) in enumerate(also, start=2):
-            if _cancelled_by_condition(error, index=index):
+        for index, (_, refusal) in enumerate(writes):
+            if refusal is not None and _cancelled_by_condition(error, index=index):
                 raise refusal from error
         if _conflicting(error):
             raise Conflict("This availability is being booked by someone else") from error

@@ -94,6 +94,11 @@ def _booking(item: dict) -> Booking:
     )
 
 
+def booking_of(item: dict | None) -> Booking | None:
+    """The one-to-one meeting in a meetings-table item, as a Booking (None: none, or a seat)."""
+    return _booking(item) if item and _meeting(item) else None
+
+
 @dataclass
 class CancelTargets:
     """What `PUT /meeting/cancel/{id}` may mean for the caller, read in one round trip."""
@@ -182,22 +187,30 @@ def cancel(
 
 
 def cancel_writes(
-    booking: Booking, by: str, *, reopen: bool, refund: dict | None = None
+    booking: Booking,
+    by: str,
+    *,
+    reopen: bool,
+    refund: dict | None = None,
+    rescheduled_to: str | None = None,
 ) -> list[dict]:
     """The transaction items canceling the meeting as `booking` read it (and reopening its
-    slot): its Update, then the availability's Put."""
+    slot): its Update, then the availability's Put, then its day's release. A reschedule
+    names the meeting it became (`rescheduled_to`)."""
     meeting = booking.meeting
     condition, values = _still(booking)
+    sets: dict[str, object] = {":refund": refund} if refund else {}
+    if rescheduled_to is not None:
+        sets[":to"] = rescheduled_to
     update = {
         "TableName": MEETINGS_TABLE,
         "Key": to_item({"id": meeting.id}),
         "UpdateExpression": "SET #status = :canceled, canceledBy = :by"
-        + (", refund = :refund" if refund else ""),
+        + (", refund = :refund" if refund else "")
+        + (", rescheduledTo = :to" if rescheduled_to is not None else ""),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            {**values, ":canceled": CANCELED, ":by": by, **({":refund": refund} if refund else {})}
-        ),
+        "ExpressionAttributeValues": to_item({**values, ":canceled": CANCELED, ":by": by, **sets}),
     }
     writes = [{"Update": update}]
     if reopen and booking.availability is not None:

@@ -574,6 +574,22 @@ class BookingRequest(Struct):
         return _decode(cls, data)
 
 
+class RescheduleRequest(Struct):
+    """Body of `PUT /meeting/reschedule/{id}` (contract v4, "Rescheduling"): the slot of the same
+    owner to move the meeting to, and the game's start and type there (`type` defaults to the
+    meeting's). `owner`, optional, must be the meeting's owner: a client that sends it (it has
+    it from search) saves a round trip, since the slot's key is (owner, id)."""
+
+    id: Id
+    startTime: Instant
+    type: AvailabilityType | None = None
+    owner: Name | None = None
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RescheduleRequest":
+        return _decode(cls, data)
+
+
 class Refund(Struct):
     """The refund of a canceled priced meeting, made off the request path (contract v3)."""
 
@@ -596,6 +612,9 @@ class Meeting(Struct):
     checkoutUrl: str | None = None
     # A canceled priced meeting: the refund decided by the cancel, and how it went.
     refund: Refund | None = None
+    # A rescheduled meeting (contract v4): the meeting it became, and the one it was moved from.
+    rescheduledTo: str | None = None
+    rescheduledFrom: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Meeting":
@@ -612,6 +631,8 @@ class Meeting(Struct):
             price=Price.from_item(item.get("price")),
             checkoutUrl=item.get("checkoutUrl") if status == AWAITING_PAYMENT else None,
             refund=Refund(**item["refund"]) if "refund" in item else None,
+            rescheduledTo=item.get("rescheduledTo"),
+            rescheduledFrom=item.get("rescheduledFrom"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -632,6 +653,9 @@ class Meeting(Struct):
             published["checkoutUrl"] = self.checkoutUrl
         if self.refund is not None:
             published["refund"] = {"status": self.refund.status, "amount": self.refund.amount}
+        for moved in ("rescheduledTo", "rescheduledFrom"):  # only when set: new fields only
+            if getattr(self, moved) is not None:
+                published[moved] = getattr(self, moved)
         return published
 
     def other_member(self, username: str) -> str:
@@ -758,6 +782,7 @@ class MeetingStatistics(Struct):
     cancelerCohorts: dict[str, int]
     groupCohorts: dict[str, int]
     types: dict[str, int]
+    rescheduled: int = 0  # meetings moved (contract v4): each once, neither created nor canceled
 
 
 class Statistics(Struct):

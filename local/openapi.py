@@ -26,6 +26,7 @@ from database.models import (
     Onboarding,
     OwnUser,
     PayoutAccount,
+    RescheduleRequest,
     SeriesDeleted,
     Statistics,
     User,
@@ -118,6 +119,13 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         "Cancel a meeting, leave a group session, or (its owner) cancel the session",
         None,
         MeetingOrSession,
+        {},
+    ),
+    "PUT /meeting/reschedule/{id}": (
+        "The participant moves a scheduled one-to-one meeting to another open slot of the same "
+        "owner, in one step (answers the new Meeting)",
+        RescheduleRequest,
+        Meeting,
         {},
     ),
     "GET /calendar": (

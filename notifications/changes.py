@@ -160,6 +160,18 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
         or _status(old) != SCHEDULED
         or old["participant"] != new["participant"]
     )
+    if booked_now and new.get("rescheduledFrom"):  # a move: one message, naming both times
+        kind = _label(new.get("type", ""))
+        before = discord_time(new.get("rescheduledFromTime") or new["startTime"])
+        return [
+            DirectMessage(
+                key="rescheduled",
+                recipient=new["owner"],
+                setting="booking",
+                text=f"{plain(new['participant'])} rescheduled your {kind.lower()} "
+                f"from {before} to {when}.\n{link}",
+            )
+        ]
     if booked_now:  # a booking, or a re-booking of a reopened slot
         kind = _label(new.get("type", ""))
         return [
@@ -172,6 +184,8 @@ def meeting_changes(old: Item | None, new: Item | None, frontend: str) -> list[A
             )
         ]
     if _status(new) == CANCELED and old is not None and _status(old) == SCHEDULED:
+        if new.get("rescheduledTo"):
+            return []  # moved, not canceled: the new meeting's message tells the owner
         canceled_by = new.get("canceledBy", "")
         members = (new["owner"], new["participant"])
         if canceled_by not in members:
@@ -234,7 +248,8 @@ def plain(text: str) -> str:
 
 
 def discord_time(stored: str) -> str:
-    """A stored UTC time as Discord's timestamp markup: each reader sees their own time zone."""
+    """A stored UTC time as Discord's timestamp markup: each reader sees it in their own time
+    zone (a DM's reader is its recipient: the owner sees their own)."""
     epoch = int(datetime.fromisoformat(stored.replace("Z", "+00:00")).timestamp())
     return f"<t:{epoch}:f>"
 

@@ -11,6 +11,7 @@ from handlers.calendar import get as get_calendar
 from handlers.meeting import cancel as cancel_meeting
 from handlers.meeting import get as get_meeting
 from handlers.meeting import list as list_meetings
+from handlers.meeting import reschedule as reschedule_meeting
 from handlers.user import create
 from handlers.user import get as get_user
 from handlers.user import set as set_user
@@ -35,6 +36,7 @@ BOOKING = {
     "startTime": "2030-01-01T10:00:00Z",
     "type": "CLASSICAL_GAME",
 }
+MOVE = {"owner": "alice", "id": A1, "startTime": "2030-01-01T10:00:00Z"}
 
 # (name, handler, event, the original's calls, ours, our critical path: calls that wait for one
 # another). book was 4 calls one after another (read, read, delete, put): now one BatchGetItem
@@ -74,6 +76,15 @@ CASES = [
      http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": M1}), 2, 2, 2),
     ("cancelMeeting (leave)", cancel_meeting.handler,
      http_event("PUT /meeting/cancel/{id}", caller="carol", path={"id": G1}), 3, 3, 3),
+    # Version 4: one BatchGetItem (the meeting, the target slot, the owner's and the player's
+    # profiles), then the transaction. A body without the owner cannot name the slot's key
+    # before the meeting is read: one round trip more.
+    ("rescheduleMeeting", reschedule_meeting.handler,
+     http_event("PUT /meeting/reschedule/{id}", caller="bob", path={"id": M1}, body=MOVE),
+     2, 2, 2),
+    ("rescheduleMeeting (no owner)", reschedule_meeting.handler,
+     http_event("PUT /meeting/reschedule/{id}", caller="bob", path={"id": M1},
+                body={**MOVE, "owner": None}), 3, 3, 3),
     # the caller's cohort (version 3: it chooses what the caller can book), then five parts
     # read at once (own, both meeting sides, joined, bookable), then the joined sessions:
     # one more call and one more round trip than version 2's 5 calls, critical path 2

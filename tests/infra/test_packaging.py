@@ -39,6 +39,7 @@ HANDLERS = {
     "getMeeting": "handlers/meeting/get.handler",
     "listMeetings": "handlers/meeting/list.handler",
     "cancelMeeting": "handlers/meeting/cancel.handler",
+    "rescheduleMeeting": "handlers/meeting/reschedule.handler",  # contract v4
     "getCalendar": "handlers/calendar/get.handler",
     # contract version 3: the admins' pages, and their statistics counted from the streams
     "adminListUsers": "handlers/admin/users.handler",
@@ -59,7 +60,13 @@ PAYMENT_HANDLERS = {
     "reconcilePayments": "handlers/payments/reconcile.handler",
 }
 # The functions that read a time zone (contract v4): the tzdata layer.
-ZONE_FUNCTIONS = {"setUser", "setAvailability", "bookAvailability", "extendSeries"}
+ZONE_FUNCTIONS = {
+    "setUser",
+    "setAvailability",
+    "bookAvailability",
+    "extendSeries",
+    "rescheduleMeeting",
+}
 # Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
 BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
@@ -77,7 +84,12 @@ MEMBERSHIP_HANDLERS = {"getUserAccess": "handlers/user/access.handler"}
 # The functions that ask the shop: read access to the stage's shop secret (and only they).
 SHOP_FUNCTIONS = {"createUser", "getUserAccess"}
 # The functions that apply the membership rule: the shop's settings in their environment.
-MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {"getUser", "setUser", "bookAvailability"}
+MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {
+    "getUser",
+    "setUser",
+    "bookAvailability",
+    "rescheduleMeeting",
+}
 
 # RouteKey -> (function, needs the JWT authorizer)
 ROUTES = {
@@ -91,6 +103,7 @@ ROUTES = {
     "GET /meeting/{id}": ("getMeeting", True),
     "GET /meeting": ("listMeetings", True),
     "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
+    "PUT /meeting/reschedule/{id}": ("rescheduleMeeting", True),
     "GET /calendar": ("getCalendar", True),
     "GET /admin/user": ("adminListUsers", True),
     "GET /admin/availability": ("adminListAvailabilities", True),
@@ -151,6 +164,16 @@ DYNAMODB_GRANTS = {
         ),
         ("PutItem", AVAILABILITIES),
     },
+    "rescheduleMeeting": {
+        ("BatchGetItem", AVAILABILITIES),
+        ("DeleteItem", AVAILABILITIES),  # the new slot, booked
+        ("PutItem", AVAILABILITIES),  # the old slot, reopened
+        ("BatchGetItem", MEETINGS),
+        ("GetItem", MEETINGS),  # the day's set, for a move within a day that has a limit
+        ("PutItem", MEETINGS),
+        ("UpdateItem", MEETINGS),
+        ("BatchGetItem", USERS),
+    },
     "getCalendar": {
         ("GetItem", USERS),
         ("Query", AVAILABILITIES),
@@ -188,6 +211,7 @@ PAYMENT_GRANTS = {
     # ledger record and the player's unpaid holds.
     "bookAvailability": {("GetItem", USERS), ("PutItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
     "cancelMeeting": {("GetItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
+    "rescheduleMeeting": {("UpdateItem", PAYMENTS)},  # the ledger names the new meeting
     "stripeWebhook": {
         ("GetItem", MEETINGS),
         ("UpdateItem", MEETINGS),
@@ -956,12 +980,15 @@ def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
     assert "secretsmanager" not in effective and "{{resolve:" not in effective
 
     functions = dev.of_type("AWS::Lambda::Function")
-    for name in (*STRIPE_FUNCTIONS, "setAvailability", "getStripeAccount"):
+    # setAvailability and rescheduleMeeting read the settings (a price, a refund window) but
+    # never Stripe.
+    settings_only = {"setAvailability", "rescheduleMeeting"}
+    for name in (*STRIPE_FUNCTIONS, *settings_only, "getStripeAccount"):
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
         assert env["STRIPE_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
         assert env["FRONTEND_HOST"] and env["PLATFORM_FEE_PERCENT"] == "0", name
         assert env["REFUND_WINDOW_HOURS"] == "24", name
-    for name in set(HANDLERS) - STRIPE_FUNCTIONS - {"setAvailability"}:
+    for name in set(HANDLERS) - STRIPE_FUNCTIONS - settings_only:
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
         assert "STRIPE_SECRET_NAME" not in env, name
     # The secret's name only: no key in the template, nor a secret resource holding one.

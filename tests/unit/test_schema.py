@@ -290,9 +290,10 @@ def test_responses_are_the_published_records(record, name, to_json):
     answer = to_json(record)
 
     published(name).validate(sent(answer))
-    # In the Struct's order; `price`, `checkoutUrl` and `refund` only when they have a value.
+    # In the Struct's order; `price`, `checkoutUrl`, `refund` and a reschedule's links only when
+    # they have a value.
     fields = SCHEMAS[name]["properties"]
-    optional = ("price", "checkoutUrl", "refund")
+    optional = ("price", "checkoutUrl", "refund", "rescheduledTo", "rescheduledFrom")
     assert list(answer) == [n for n in fields if n in answer or n not in optional]
 
 
