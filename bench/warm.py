@@ -1,10 +1,11 @@
 """Warm requests with DynamoDB answering instantly, and the DynamoDB calls each one makes.
 
-Run as `python -m bench.warm ITERATIONS OUT.json` (bench/__main__ does, in a fresh process
-whose stdout takes the handlers' logs). A `before-send` hook on the handlers' own client
-(`database.client.dynamodb()`) answers every call with a canned HTTP 200 JSON body, so botocore
-still serialises, signs and parses everything; only the network is gone. The unit is one such
-stubbed GetItem, timed the same way in the same rounds.
+Run as `python -m bench.warm ITERATIONS OUT.json [GROUP]` (bench/__main__ does, in a fresh
+process whose stdout takes the handlers' logs, once per group of cases.env_groups(): the cases
+with that group's feature settings, which a function reads once). A `before-send` hook on the
+handlers' own client (`database.client.dynamodb()`) answers every call with a canned HTTP 200
+JSON body, so botocore still serialises, signs and parses everything; only the network is gone.
+The unit is one such stubbed GetItem, timed the same way in the same rounds.
 
 Then the same requests again with every call made to wait NETWORK_RTT first, as a deployed
 function waits for DynamoDB: what a player waits for is then mostly the round trips that
@@ -29,7 +30,9 @@ from bench.cases import (
     MEETING_ITEMS,
     MEETINGS,
     TABLE_ENV,
+    USER_ITEMS,
     USERS,
+    env_groups,
     round_availabilities,
     round_meetings,
     status,
@@ -68,6 +71,11 @@ def canned_responses() -> dict[tuple[str, str], bytes]:
         ("Query", "ParticipantIndex"): page(MEETING_ITEMS[:1]),
         ("UpdateItem", USERS): {"Attributes": item(ALICE)},
         ("Query", "JoinedIndex"): page([]),
+        # The admin's pages: a page of each table.
+        ("Scan", USERS): page(USER_ITEMS),
+        ("Scan", AVAILABILITIES): page(ALICE_AVAILABILITIES),
+        ("Scan", MEETINGS): page(MEETING_ITEMS),
+        ("Query", "StartTimeIndex"): page([]),  # no tournament yet
         # One answer for every BatchGetItem: each request picks the keys it asked for
         # (booking: the availability and erin, the player; cancelling: the meeting).
         ("BatchGetItem", None): {
@@ -103,8 +111,9 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
     client.meta.events.register("before-call.dynamodb", trips.called)
 
 
-def main(iterations: int, out: str) -> None:
-    os.environ.update(TABLE_ENV)
+def main(iterations: int, out: str, group: int = 0) -> None:
+    settings = env_groups()[group]
+    os.environ.update(TABLE_ENV | dict(settings))
     import database.parallel
     from database.client import dynamodb
 
@@ -117,7 +126,7 @@ def main(iterations: int, out: str) -> None:
 
     runs = {"GetItem": get_item}
     counts, critical_paths, failed = {}, {}, {}
-    for case in CASES:
+    for case in [case for case in CASES if case.env == settings]:
         handler = importlib.import_module(case.module).handler
         event = case.event(0)
         trips.reset()
@@ -193,4 +202,4 @@ def main(iterations: int, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], *(int(group) for group in sys.argv[3:4]))
