@@ -38,6 +38,11 @@ TABLE_ENV = {
 TOURNAMENTS_ENV = {"TOURNAMENTS_TABLE": TOURNAMENTS}
 # The secret's name turns payments on; GET /payments/account reads no secret and calls no Stripe.
 PAYMENTS_ENV = {"STRIPE_SECRET_NAME": "dojo-scheduler/bench/stripe"}
+# A shop to ask; GET /user/access asks it at most once a minute per player (membership.check).
+MEMBERSHIP_ENV = {
+    "SHOP_SECRET_NAME": "dojo-scheduler/bench/shop",
+    "SHOP_URL": "http://127.0.0.1:9",  # never reached: mia's check is recent (MIA)
+}
 
 # bob searches this day; the per-round availabilities (2031) stay outside it, so every
 # search returns the same page however many rounds have booked or deleted theirs.
@@ -85,7 +90,14 @@ def _meeting(id: str, owner: str, participant: str) -> dict:
 
 ALICE = {**_user("alice", "1500-1600"), "isAdmin": True}  # the admin routes' caller
 ERIN = _user("erin", "1200-1300")  # books dave's availabilities
-USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ERIN]
+# A member whose membership was checked within the minute at every round: her access is read
+# from her profile (the claim to ask the shop again is refused), as for most page loads.
+MIA = {
+    **_user("mia", "1200-1300"),
+    "subscriptionStatus": "SUBSCRIBED",
+    "membershipCheckedAt": 4102444800,
+}  # 2100-01-01: never due
+USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ERIN, MIA]
 ALICE_AVAILABILITIES = [
     _availability("alice", f"alice-{n}", "2030-01-01", ["ALL_COHORTS", "1500-1600"])
     for n in range(3)
@@ -189,6 +201,8 @@ CASES = [
          lambda r: http_event("GET /public/tournaments", caller=None), 1, TOURNAMENTS_ENV),
     Case("payments/account", "getStripeAccount", "handlers.payments.account", None,
          lambda r: http_event("GET /payments/account"), 1, PAYMENTS_ENV),
+    Case("user/access", "getUserAccess", "handlers.user.access", None,
+         lambda r: http_event("GET /user/access", caller="mia"), 1, MEMBERSHIP_ENV),
 ]  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from bench.cases import (
     ERIN,
     MEETING_ITEMS,
     MEETINGS,
+    MIA,
     TABLE_ENV,
     USER_ITEMS,
     USERS,
@@ -94,7 +95,17 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
     counts calls and critical path in `trips`."""
     from botocore.awsrequest import AWSResponse
 
+    from database.client import to_item
+
     answers = canned_responses()
+    # The claim to ask the shop again, refused: mia's membership was checked within the minute.
+    checked_recently = json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "message": "The conditional request failed",
+            "Item": to_item(MIA),
+        }
+    ).encode()
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
 
     def reply(request, **_):
@@ -104,6 +115,8 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
         operation = (target.decode() if isinstance(target, bytes) else target).split(".")[-1]
         params = json.loads(request.body)
         where = params.get("IndexName") or params.get("TableName")
+        if "membershipCheckedAt <=" in params.get("ConditionExpression", ""):
+            return AWSResponse(request.url, 400, headers, _Body(checked_recently))
         body = answers.get((operation, where), b"{}")  # writes: PutItem, DeleteItem, Transact
         return AWSResponse(request.url, 200, headers, _Body(body))
 
