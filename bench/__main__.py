@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import cold, doc, package
-from bench.cases import CASES, ROOT
+from bench.cases import CASES, ROOT, env_groups
 
 COLD_TARGET = 1.25  # × the floor's cold start
 WARM_TARGET = 0.25  # × one stubbed GetItem
@@ -47,12 +47,23 @@ def spread(values: list[float], scale: float = 1, digits: int = 0) -> str:
 
 
 def warm_run(iterations: int) -> dict:
+    """bench.warm in a fresh process per group of feature settings (cases.env_groups), merged:
+    each case's figures from its group's run, the GetItem unit from the first (no features)."""
+    merged: dict = {}
+    for group in reversed(range(len(env_groups()))):  # the first group's unit last, kept
+        for key, value in _warm_group(iterations, group).items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
+def _warm_group(iterations: int, group: int) -> dict:
     """bench.warm in a fresh process (its stdout takes the handlers' logs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(cold.child_env("http://127.0.0.1:9"))  # never reached: the hook answers
+    env.update(env_groups()[group])  # read as the process starts: settings are read at import
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.warm", str(iterations), out.name],
+            [sys.executable, "-m", "bench.warm", str(iterations), out.name, str(group)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -6,8 +6,8 @@ availability, so each round `r` books and deletes its own (`book-r`, `del-r`).
 """
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,13 +16,32 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import TABLE_NAMES, http_event, post_confirmation_event  # noqa: E402
 from support import uuid as _id  # noqa: E402 (ids as the API issues them: UUIDs)
 
-USERS, AVAILABILITIES, MEETINGS = (
-    TABLE_NAMES[name] for name in ("UsersTable", "AvailabilitiesTable", "MeetingsTable")
+USERS, AVAILABILITIES, MEETINGS, STATISTICS, TOURNAMENTS = (
+    TABLE_NAMES[name]
+    for name in (
+        "UsersTable",
+        "AvailabilitiesTable",
+        "MeetingsTable",
+        "StatisticsTable",
+        "TournamentsTable",
+    )
 )
 TABLE_ENV = {
     "USERS_TABLE": USERS,
     "AVAILABILITIES_TABLE": AVAILABILITIES,
     "MEETINGS_TABLE": MEETINGS,
+    "STATISTICS_TABLE": STATISTICS,  # read by the admin's statistics only
+}
+# A feature's settings, only in the environment of its cases' functions, as on a stage where
+# only those functions have them: with them, the version 1 functions would do more (the
+# calendar lists tournaments where their table is set).
+TOURNAMENTS_ENV = {"TOURNAMENTS_TABLE": TOURNAMENTS}
+# The secret's name turns payments on; GET /payments/account reads no secret and calls no Stripe.
+PAYMENTS_ENV = {"STRIPE_SECRET_NAME": "dojo-scheduler/bench/stripe"}
+# A shop to ask; GET /user/access asks it at most once a minute per player (membership.check).
+MEMBERSHIP_ENV = {
+    "SHOP_SECRET_NAME": "dojo-scheduler/bench/shop",
+    "SHOP_URL": "http://127.0.0.1:9",  # never reached: mia's check is recent (MIA)
 }
 
 # bob searches this day; the per-round availabilities (2031) stay outside it, so every
@@ -69,9 +88,16 @@ def _meeting(id: str, owner: str, participant: str) -> dict:
     }
 
 
-ALICE = _user("alice", "1500-1600")
+ALICE = {**_user("alice", "1500-1600"), "isAdmin": True}  # the admin routes' caller
 ERIN = _user("erin", "1200-1300")  # books dave's availabilities
-USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ERIN]
+# A member whose membership was checked within the minute at every round: her access is read
+# from her profile (the claim to ask the shop again is refused), as for most page loads.
+MIA = {
+    **_user("mia", "1200-1300"),
+    "subscriptionStatus": "SUBSCRIBED",
+    "membershipCheckedAt": 4102444800,
+}  # 2100-01-01: never due
+USER_ITEMS = [ALICE, *(_user(name, "1200-1300") for name in ("bob", "dave")), ERIN, MIA]
 ALICE_AVAILABILITIES = [
     _availability("alice", f"alice-{n}", "2030-01-01", ["ALL_COHORTS", "1500-1600"])
     for n in range(3)
@@ -122,6 +148,7 @@ class Case:
     original: int | None  # DynamoDB calls the Go backend made (None: new in version 2)
     event: Callable[[int], dict]  # round -> event
     max_calls: int | None = None  # a stricter target than `original` (or the only one)
+    env: Mapping[str, str] = field(default_factory=dict)  # its feature's settings, if any
 
     @property
     def call_target(self) -> int:
@@ -160,7 +187,33 @@ CASES = [
     # Version 3: + the caller's cohort (GetItem) and the bookable availabilities (Query).
     Case("calendar/get", "getCalendar", "handlers.calendar.get", None,
          lambda r: http_event("GET /calendar", caller="bob"), 6),
+    # Since version 2: the admin's pages (the caller's profile, then a page of a table; the
+    # counters: two items read together), the public tournaments, the payout account.
+    Case("admin/users", "adminListUsers", "handlers.admin.users", None,
+         lambda r: http_event("GET /admin/user"), 2),
+    Case("admin/availabilities", "adminListAvailabilities", "handlers.admin.availabilities", None,
+         lambda r: http_event("GET /admin/availability"), 2),
+    Case("admin/meetings", "adminListMeetings", "handlers.admin.meetings", None,
+         lambda r: http_event("GET /admin/meeting"), 2),
+    Case("admin/statistics", "adminGetStatistics", "handlers.admin.statistics", None,
+         lambda r: http_event("GET /admin/statistics"), 3),
+    Case("tournaments/list", "listTournaments", "handlers.tournaments.list", None,
+         lambda r: http_event("GET /public/tournaments", caller=None), 1, TOURNAMENTS_ENV),
+    Case("payments/account", "getStripeAccount", "handlers.payments.account", None,
+         lambda r: http_event("GET /payments/account"), 1, PAYMENTS_ENV),
+    Case("user/access", "getUserAccess", "handlers.user.access", None,
+         lambda r: http_event("GET /user/access", caller="mia"), 1, MEMBERSHIP_ENV),
 ]  # fmt: skip
+
+
+def env_groups() -> list[Mapping[str, str]]:
+    """The distinct feature settings of CASES, {} (none) first: the warm run serves each group
+    in a process of its own, since a function reads its settings once."""
+    groups: list[Mapping[str, str]] = [{}]
+    for case in CASES:
+        if case.env not in groups:
+            groups.append(case.env)
+    return groups
 
 
 def status(result: dict) -> int:

@@ -80,13 +80,18 @@ def command(case, round: int, *flags: str) -> list[str]:
     return [*python, HANDLER_CHILD, case.module, json.dumps(case.event(round))]
 
 
+def case_env(case, env: dict) -> dict:
+    """`env` plus the case's feature settings (a tournament or payment function's)."""
+    return {**env, **case.env} if case is not None else env
+
+
 def run_child(case, round: int, env: dict) -> tuple[float, dict]:
     """(seconds from spawn to the child's result, the result); Failed unless it answered 200."""
     started = time.perf_counter()
     with subprocess.Popen(
         command(case, round),
         cwd=ROOT,
-        env=env,
+        env=case_env(case, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -103,7 +108,11 @@ def run_child(case, round: int, env: dict) -> tuple[float, dict]:
 def importtime_child(case, round: int, env: dict) -> str:
     """The child's `-X importtime` report (its stderr)."""
     proc = subprocess.run(
-        command(case, round, "-X", "importtime"), cwd=ROOT, env=env, capture_output=True, text=True
+        command(case, round, "-X", "importtime"),
+        cwd=ROOT,
+        env=case_env(case, env),
+        capture_output=True,
+        text=True,
     )
     reports = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if not reports:

@@ -1,10 +1,11 @@
 """Warm requests with DynamoDB answering instantly, and the DynamoDB calls each one makes.
 
-Run as `python -m bench.warm ITERATIONS OUT.json` (bench/__main__ does, in a fresh process
-whose stdout takes the handlers' logs). A `before-send` hook on the handlers' own client
-(`database.client.dynamodb()`) answers every call with a canned HTTP 200 JSON body, so botocore
-still serialises, signs and parses everything; only the network is gone. The unit is one such
-stubbed GetItem, timed the same way in the same rounds.
+Run as `python -m bench.warm ITERATIONS OUT.json [GROUP]` (bench/__main__ does, in a fresh
+process whose stdout takes the handlers' logs, once per group of cases.env_groups(): the cases
+with that group's feature settings, which a function reads once). A `before-send` hook on the
+handlers' own client (`database.client.dynamodb()`) answers every call with a canned HTTP 200
+JSON body, so botocore still serialises, signs and parses everything; only the network is gone.
+The unit is one such stubbed GetItem, timed the same way in the same rounds.
 
 Then the same requests again with every call made to wait NETWORK_RTT first, as a deployed
 function waits for DynamoDB: what a player waits for is then mostly the round trips that
@@ -28,8 +29,11 @@ from bench.cases import (
     ERIN,
     MEETING_ITEMS,
     MEETINGS,
+    MIA,
     TABLE_ENV,
+    USER_ITEMS,
     USERS,
+    env_groups,
     round_availabilities,
     round_meetings,
     status,
@@ -68,6 +72,11 @@ def canned_responses() -> dict[tuple[str, str], bytes]:
         ("Query", "ParticipantIndex"): page(MEETING_ITEMS[:1]),
         ("UpdateItem", USERS): {"Attributes": item(ALICE)},
         ("Query", "JoinedIndex"): page([]),
+        # The admin's pages: a page of each table.
+        ("Scan", USERS): page(USER_ITEMS),
+        ("Scan", AVAILABILITIES): page(ALICE_AVAILABILITIES),
+        ("Scan", MEETINGS): page(MEETING_ITEMS),
+        ("Query", "StartTimeIndex"): page([]),  # no tournament yet
         # One answer for every BatchGetItem: each request picks the keys it asked for
         # (booking: the availability and erin, the player; cancelling: the meeting).
         ("BatchGetItem", None): {
@@ -86,7 +95,17 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
     counts calls and critical path in `trips`."""
     from botocore.awsrequest import AWSResponse
 
+    from database.client import to_item
+
     answers = canned_responses()
+    # The claim to ask the shop again, refused: mia's membership was checked within the minute.
+    checked_recently = json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "message": "The conditional request failed",
+            "Item": to_item(MIA),
+        }
+    ).encode()
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
 
     def reply(request, **_):
@@ -96,6 +115,8 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
         operation = (target.decode() if isinstance(target, bytes) else target).split(".")[-1]
         params = json.loads(request.body)
         where = params.get("IndexName") or params.get("TableName")
+        if "membershipCheckedAt <=" in params.get("ConditionExpression", ""):
+            return AWSResponse(request.url, 400, headers, _Body(checked_recently))
         body = answers.get((operation, where), b"{}")  # writes: PutItem, DeleteItem, Transact
         return AWSResponse(request.url, 200, headers, _Body(body))
 
@@ -103,8 +124,9 @@ def install(client, trips: RoundTrips, network: list[float]) -> None:
     client.meta.events.register("before-call.dynamodb", trips.called)
 
 
-def main(iterations: int, out: str) -> None:
-    os.environ.update(TABLE_ENV)
+def main(iterations: int, out: str, group: int = 0) -> None:
+    settings = env_groups()[group]
+    os.environ.update(TABLE_ENV | dict(settings))
     import database.parallel
     from database.client import dynamodb
 
@@ -117,7 +139,7 @@ def main(iterations: int, out: str) -> None:
 
     runs = {"GetItem": get_item}
     counts, critical_paths, failed = {}, {}, {}
-    for case in CASES:
+    for case in [case for case in CASES if case.env == settings]:
         handler = importlib.import_module(case.module).handler
         event = case.event(0)
         trips.reset()
@@ -193,4 +215,4 @@ def main(iterations: int, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], *(int(group) for group in sys.argv[3:4]))

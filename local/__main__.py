@@ -3,8 +3,9 @@ DynamoDB in this process, each function's execution environments in processes of
 
 PORT (default 4000) is the API's port, MOTO_PORT moto's (default: any free port), SEED=0 skips
 the demo data, LAMBDA_CONCURRENCY (default 10) caps the execution environments per function.
-The tables' streams run their functions (notify) as Lambda would; Discord is a stand-in under
-/_local/discord unless DISCORD_AUTH (with DISCORD_GUILD_ID, DISCORD_CHANNEL_ID) names a real bot.
+The tables' streams run their functions (notify) as Lambda would. Each outside service (Discord,
+Stripe, the shop, Lichess, ...) is a stand-in under /_local/<name> unless the developer gives its
+real key: STAND_INS below, each plugged in through local/standins.py's interface.
 Ctrl-C (or SIGTERM) stops everything and prints what each function served.
 The tables and the user pool are kept across restarts in LOCAL_DATA (default `.local/`,
 local/persistence.py); FRESH=1 starts empty (with the demo data).
@@ -24,27 +25,36 @@ from local import (
     chesscom,
     discord,
     lichess,
-    mongo,
     pages,
     payments,
     persistence,
     schedule,
     serverless,
     shop,
+    standins,
     streams,
 )
-from local import stripe as stripe_stand_in
 from local import tournaments as local_tournaments
 from local.authorizer import JwtAuthorizer
 from local.cognito import CognitoEndpoint
 from local.lambdas import DEFAULT_CONCURRENCY, FunctionError, Lambdas, stats_table
 from local.openapi import document
-from local.seed import DEMO, DEMO_PASSWORD, email_of, login_of, seed
+from local.seed import DEMO, DEMO_PASSWORD, login_of, seed
 from local.server import COGNITO_PATH, LocalApi, LocalServer, bind
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
 log = logging.getLogger("local")
+
+# The stand-ins, started in this order (their banner lines and console panels in it too).
+STAND_INS: tuple[standins.StandIn, ...] = (
+    discord.STAND_IN,
+    payments.STAND_IN,
+    shop.STAND_IN,
+    lichess.STAND_IN,
+    chesscom.STAND_IN,
+    local_tournaments.STAND_IN,
+)
 
 
 def main() -> int:
@@ -58,34 +68,21 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
 
-    # Payments on, against the Stripe stand-in unless a real test key is given; with
-    # LOCAL_PAYMENTS=off the stack is a stage without payments, like `simple`: no payment
-    # function or route (API Gateway's 404), and no `price` in the published schema.
-    features = frozenset({"payments"} if payments.requested() else ())
-    # Without TOURNAMENTS=1 the stack is a stage without tournament.yml: no tournament routes.
-    if local_tournaments.requested():
-        features |= {"tournaments"}
-    # MEMBERSHIP=1: the club's shop is asked who is a member (a stand-in unless WIX_API_KEY).
-    features |= {"membership"} if shop.requested() else set()
+    # The features the developer asked for (payments unless LOCAL_PAYMENTS=off, TOURNAMENTS=1,
+    # MEMBERSHIP=1); one not asked for makes a stage without it, like `simple` without
+    # payments: no function or route (API Gateway's 404), nothing of it in the schema.
+    features = frozenset(s.feature for s in STAND_INS if s.feature and s.requested())
     service = serverless.load(ROOT / "serverless.yml", STAGE, features)
     shell = dict(os.environ)  # the developer's settings (a Discord bot), before the stage's
     _isolate_from_aws()
     moto, moto_url = aws.start_moto(int(os.environ.get("MOTO_PORT", "0")))
-    bot = None
+    stops: list = []  # the started stand-ins' (a MongoDB server)
     try:
         # Every AWS client in this process, the handlers' included, now talks to moto.
         os.environ["AWS_ENDPOINT_URL"] = moto_url
         # The functions' environment, before any handler is imported: they read it at import.
         os.environ.update(service.environment())
         table_names = aws.create_tables(service)
-        if payments.enable_if_keyed(service):
-            log.info(
-                "Payments on (Stripe test mode); webhooks: stripe listen --forward-to "
-                "http://localhost:%s/stripe/webhook",
-                os.environ.get("PORT", "4000"),
-            )
-        if "tournaments" in features:  # the bot's token and MongoDB
-            bot = local_tournaments.enable(service)
         pool = aws.create_user_pool(service)
         pool, kept = _restore(pool)
         keeper = persistence.Keeper(
@@ -95,17 +92,17 @@ def main() -> int:
             lambda: moto.app.lock,
             lambda: moto.app.changes,
         )
-        server = _server(service, pool, moto_url, int(os.environ.get("PORT", "4000")), shell, bot)
+        port = int(os.environ.get("PORT", "4000"))
+        server, banner = _server(service, pool, moto_url, port, shell, stops)
         pollers = streams.start(service, server.api.lambdas.invoke, moto_url)
     except BaseException:
         moto.stop()
-        if bot:
-            bot[1].stop()
+        _stop(stops)
         raise
     config = server.api.config
     ready = threading.Thread(
         target=_announce,
-        args=(service.name, config, pool, moto_url, started, kept, bot),
+        args=(service.name, config, pool, moto_url, started, kept, banner),
         daemon=True,
     )
     ready.start()
@@ -131,10 +128,14 @@ def main() -> int:
         except Exception as error:  # said in one line: the stack is stopping anyway
             log.error("Could not save the local data in %s: %s", keeper.folder, error)
         moto.stop()
-        if bot:
-            bot[1].stop()
+        _stop(stops)
         log.info("What the functions served:\n%s", stats_table(server.api.lambdas.stats()))
     return 0
+
+
+def _stop(stops: list) -> None:
+    for stop in stops:
+        stop()
 
 
 def _stopping(output: logging.Handler) -> None:
@@ -193,8 +194,10 @@ def _server(
     moto_url: str,
     port: int,
     shell: dict[str, str],
-    bot: tuple[str, mongo.LocalMongo] | None = None,
-) -> LocalServer:
+    stops: list,
+) -> tuple[LocalServer, list[tuple[str, str]]]:
+    """The API's server, with every stand-in whose feature is on started and mounted (their
+    stop functions added to `stops`), and the stand-ins' banner lines."""
     try:
         server = bind(port)
     except OSError as error:
@@ -202,20 +205,21 @@ def _server(
         raise SystemExit(message) from None
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     # Before any environment starts: the functions read their settings at import.
-    os.environ.update(discord.keep_token_secret(service, discord.settings(shell, api_url)))
-    stripe_tool = None
-    if payments.requested() and not payments.keyed():  # else real Stripe, or no payments
-        stand_in = stripe_stand_in.StripeStandIn(api_url)
-        payments.enable_stand_in(
-            service,
-            api_url + stripe_stand_in.PATH,
-            stripe_stand_in.SECRET_KEY,
-            stand_in.webhook_secret,
-        )
-        stripe_tool = (stand_in.handle, "Stripe stand-in")
-    if bot:
-        os.environ.update(local_tournaments.site_settings(shell, api_url))
-    shop_stand_in = service.has_feature("membership") and shop.enable(service, shell, api_url)
+    context = standins.Context(service, shell, api_url)
+    stand_in_routes: dict[str, tuple[standins.Handler, str]] = {}
+    banner: list[tuple[str, str]] = []
+    try:
+        for stand_in in STAND_INS:
+            if stand_in.feature is None or service.has_feature(stand_in.feature):
+                running = standins.check(stand_in, stand_in.start(context))
+                os.environ.update(running.environment)
+                stand_in_routes |= running.routes
+                banner += running.banner
+                if running.stop:
+                    stops.append(running.stop)
+    except BaseException:  # a bad key (SystemExit), or a stand-in that cannot start
+        server.server_close()
+        raise
     concurrency = int(os.environ.get("LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
     try:
         lambdas = Lambdas(service, concurrency)
@@ -242,26 +246,16 @@ def _server(
     # The pages (API docs, console) start signed in as the demo player when there is one.
     demo = os.environ.get("SEED", "1") != "0"
     sign_in = {"login": login_of(DEMO, pool), "password": DEMO_PASSWORD} if demo else {}
-    site = pages.Pages(sign_in)
+    site = pages.Pages(sign_in, standins.console_panels(STAND_INS))
     tools |= {
         "/_local": (site.console, "console"),
         "/_local/docs": (site.docs, "docs"),
         pages.ASSETS: (site.asset, "asset"),
         "/_local/users": (cognito.users, "users"),
     }
-    if not shell.get("DISCORD_AUTH"):  # else notifications go to the real Discord
-        tools[discord.PATH] = (discord.DiscordStandIn().handle, "Discord stand-in")
-    if stripe_tool is not None:
-        tools[stripe_stand_in.PATH] = stripe_tool
-    if bot:  # tournaments: the sites' stand-ins and the bot's MongoDB
-        tools[lichess.PATH] = (lichess.LichessStandIn().handle, "Lichess stand-in")
-        tools[chesscom.PATH] = (chesscom.ChesscomStandIn().handle, "Chess.com stand-in")
-        tools[mongo.PATH] = (bot[1].handle, "MongoDB")
-    if shop_stand_in:  # the demo player is a member
-        members = [email_of(DEMO)]
-        tools[shop.PATH] = (shop.ShopStandIn(members).handle, "shop stand-in")
+    tools |= stand_in_routes
     server.api = LocalApi(service, lambdas, authorizer, cognito, config, openapi, tools)
-    return server
+    return server, banner
 
 
 def _announce(
@@ -271,7 +265,7 @@ def _announce(
     moto_url: str,
     started: float,
     kept: str | None,
-    bot: tuple[str, mongo.LocalMongo] | None = None,
+    banner: list[tuple[str, str]],
 ) -> None:
     demo = None
     if kept is None and os.environ.get("SEED", "1") != "0":  # kept data has them already
@@ -287,29 +281,9 @@ def _announce(
         f"  {'Console':<17} {api_url}/_local/ (the stand-ins, scheduled functions, stats)",
         f"  {'API docs':<17} {api_url}/_local/docs (try it out; {api_url}/_local/openapi.json)",
         f"  {'Stats':<17} {api_url}/_local/stats (also printed on Ctrl-C)",
-        f"  {'Discord':<17} "
-        + (
-            f"{api_url}{discord.PATH} (what notifications sent; a stand-in)"
-            if os.environ.get("DISCORD_API_URL", "").startswith(api_url)
-            else f"notifications go to Discord (server {os.environ.get('DISCORD_GUILD_ID')})"
-        ),
         f"  {'DynamoDB (moto)':<17} {moto_url}",
     ]
-    if os.environ.get("STRIPE_API_BASE", "").startswith(api_url):
-        lines.append(f"  {'Stripe':<17} {api_url}{stripe_stand_in.PATH} (payments; a stand-in)")
-    if bot:
-        lines += [
-            f"  {'Bot token':<17} {bot[0]}  (Authorization: Basic <token>)",
-            f"  {'Lichess':<17} {api_url}{lichess.PATH} (a stand-in)",
-            f"  {'Chess.com':<17} {api_url}{chesscom.PATH} (a stand-in)",
-            f"  {'MongoDB':<17} {bot[1].describe()}",
-        ]
-    if os.environ.get("SHOP_SECRET_NAME") and (shop_url := os.environ.get("SHOP_URL")):
-        stand_in = shop_url.startswith(api_url)
-        lines.append(
-            f"  {'Shop':<17} {shop_url}"
-            + (" (who is a member; a stand-in)" if stand_in else " (membership from the real shop)")
-        )
+    lines += [f"  {label:<17} {text}" for label, text in banner]  # the stand-ins'
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
     lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")

@@ -10,6 +10,8 @@ import threading
 from typing import Any
 
 from local.events import HttpRequest, HttpResponse, json_body, json_response
+from local.standins import Context, Started
+from local.tournaments import requested
 
 PATH = "/_local/chesscom"
 
@@ -48,3 +50,26 @@ class ChesscomStandIn:
                     self._answers[id] = given
                 return json_response(200, {"stored": f"{PATH}/pub/tournament/{id}"})
         return json_response(404, {"code": 0, "message": "Not found"})
+
+
+class Chesscom:
+    """Its plug (local/standins.py): on with TOURNAMENTS=1; createTournament reaches the site
+    at CHESSCOM_API_URL: this stand-in unless the shell names another (CHESSCOM_API_URL=https://api.chess.com)."""
+
+    name = "chesscom"
+    feature = "tournaments"
+    panel = None  # drawn in the Lichess panel (local/static/console.js, sites)
+
+    def requested(self) -> bool:
+        return requested()
+
+    def start(self, context: Context) -> Started:
+        url = context.shell.get("CHESSCOM_API_URL") or context.api_url + PATH
+        return Started(
+            routes={PATH: (ChesscomStandIn().handle, "Chess.com stand-in")},
+            banner=[("Chess.com", f"{context.api_url}{PATH} (a stand-in)")],
+            environment={"CHESSCOM_API_URL": url},
+        )
+
+
+STAND_IN = Chesscom()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from local.events import HttpRequest, HttpResponse, json_body, json_response
 from local.serverless import Service
+from local.standins import Context, Panel, Started
 
 log = logging.getLogger("local")
 
@@ -203,3 +204,35 @@ def _line(message: dict[str, Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class Discord:
+    """Its plug (local/standins.py): always on; the real Discord when the shell has
+    DISCORD_AUTH (the bot's token), else this stand-in."""
+
+    name = "discord"
+    feature = None
+    panel = Panel(
+        "Discord: messages sent",
+        PATH,
+        "Notifications go to the real Discord (DISCORD_AUTH is set).",
+    )
+
+    def requested(self) -> bool:
+        return True
+
+    def start(self, context: Context) -> Started:
+        # Before any environment starts: the functions read their settings at import.
+        environment = keep_token_secret(context.service, settings(context.shell, context.api_url))
+        if context.shell.get("DISCORD_AUTH"):
+            server = environment.get("DISCORD_GUILD_ID")
+            line = f"notifications go to Discord (server {server})"
+            return Started(banner=[("Discord", line)], environment=environment)
+        return Started(
+            routes={PATH: (DiscordStandIn().handle, "Discord stand-in")},
+            banner=[("Discord", f"{context.api_url}{PATH} (what notifications sent; a stand-in)")],
+            environment=environment,
+        )
+
+
+STAND_IN = Discord()

@@ -5,11 +5,13 @@ need no build step. The docs page is Swagger UI on the stage's generated OpenAPI
 comes from the pinned aws-lambda-powertools package (requirements.txt), which ships Swagger UI
 for its own event handler. The console only calls the control routes the stand-ins define
 (`/_local/discord`, `/_local/stripe`, `/_local/shop`, `/_local/schedule`, ...): it adds no
-behaviour of its own, so whatever it does a test can do with plain HTTP.
+behaviour of its own, so whatever it does a test can do with plain HTTP. Its stand-ins' sections
+are the registered stand-ins' panels (local/standins.py), in `{{PANELS}}`.
 """
 
 import json
 import mimetypes
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -28,10 +30,12 @@ _FILES = {
 
 class Pages:
     """The two pages and their assets. `sign_in` is what the sign-in forms start with: the
-    demo player's login and password when there is demo data, else empty."""
+    demo player's login and password when there is demo data, else empty; `panels` the
+    console's stand-in sections (local.standins.console_panels)."""
 
-    def __init__(self, sign_in: dict[str, str]):
+    def __init__(self, sign_in: dict[str, str], panels: Sequence[dict[str, str]] = ()):
         self.sign_in = json.dumps(sign_in)
+        self.panels = json.dumps(list(panels))
 
     def console(self, request: HttpRequest) -> HttpResponse:
         """`/_local/` (mounted at `/_local`: it answers that path only)."""
@@ -44,6 +48,7 @@ class Pages:
         if request.method != "GET" or request.raw_path.rstrip("/") != path:
             return _not_found()
         html = (STATIC / f"{name}.html").read_text().replace("{{SIGN_IN}}", self.sign_in)
+        html = html.replace("{{PANELS}}", self.panels)
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")]
         return HttpResponse(200, headers, html.encode())
 

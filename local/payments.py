@@ -20,11 +20,16 @@ read it from there.
   STRIPE_WEBHOOK_SECRET, to http://localhost:4000/stripe/webhook (docs/stripe-stand-in.md).
 """
 
+import logging
 import os
 from urllib.parse import urlsplit
 
 from local import aws
+from local import stripe as stripe_stand_in
 from local.serverless import Service
+from local.standins import Context, Panel, Started
+
+log = logging.getLogger("local")
 
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
@@ -68,3 +73,39 @@ def enable_stand_in(
 def _enable(service: Service, keys: dict[str, str]) -> None:
     aws.create_secret(service, "stripe", keys)
     os.environ.setdefault("FRONTEND_HOST", "http://localhost:3000")
+
+
+class Stripe:
+    """Its plug (local/standins.py): on with payments (unless LOCAL_PAYMENTS=off); the real
+    Stripe (or another server) with STRIPE_SECRET_KEY, else the stand-in."""
+
+    name = "stripe"
+    feature = "payments"
+    panel = Panel(
+        "Stripe: Checkout Sessions, refunds, events, accounts",
+        stripe_stand_in.PATH,
+        "No stand-in Stripe: payments are off, or a real Stripe key is in use.",
+        render="stripe",
+    )
+
+    def requested(self) -> bool:
+        return requested()
+
+    def start(self, context: Context) -> Started:
+        if enable_if_keyed(context.service):
+            log.info(
+                "Payments on (Stripe test mode); webhooks: stripe listen --forward-to "
+                "http://localhost:%s/stripe/webhook",
+                os.environ.get("PORT", "4000"),
+            )
+            return Started()
+        stand_in = stripe_stand_in.StripeStandIn(context.api_url)
+        url = context.api_url + stripe_stand_in.PATH
+        enable_stand_in(context.service, url, stripe_stand_in.SECRET_KEY, stand_in.webhook_secret)
+        return Started(
+            routes={stripe_stand_in.PATH: (stand_in.handle, "Stripe stand-in")},
+            banner=[("Stripe", f"{url} (payments; a stand-in)")],
+        )
+
+
+STAND_IN = Stripe()

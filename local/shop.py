@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote
 from local import aws
 from local.events import HttpRequest, HttpResponse, json_response
 from local.serverless import Service
+from local.standins import Context, Panel, Started
 
 log = logging.getLogger("local")
 
@@ -129,3 +130,35 @@ def _now() -> str:
 
 def _text(status: int, text: str) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "text/plain")], text.encode())
+
+
+class Shop:
+    """Its plug (local/standins.py): on with MEMBERSHIP=1; the real shop with WIX_API_KEY,
+    else this stand-in, where the demo player is a member."""
+
+    name = "shop"
+    feature = "membership"
+    panel = Panel(
+        "Club shop: members and outages",
+        PATH,
+        "Membership is off: start with MEMBERSHIP=1.",
+        render="shop",
+    )
+
+    def requested(self) -> bool:
+        return requested()
+
+    def start(self, context: Context) -> Started:
+        from local.seed import DEMO, email_of
+
+        stand_in = enable(context.service, context.shell, context.api_url)
+        url = os.environ["SHOP_URL"]
+        if not stand_in:
+            return Started(banner=[("Shop", f"{url} (membership from the real shop)")])
+        return Started(
+            routes={PATH: (ShopStandIn([email_of(DEMO)]).handle, "shop stand-in")},
+            banner=[("Shop", f"{url} (who is a member; a stand-in)")],
+        )
+
+
+STAND_IN = Shop()

@@ -10,11 +10,12 @@ local/mongo.py). The functions reach Lichess and Chess.com through their stand-i
 
 import os
 import secrets
-from collections.abc import Mapping
 
-from local import aws, chesscom, lichess
+from local import aws
+from local.mongo import PATH as MONGO_PATH
 from local.mongo import LocalMongo
 from local.serverless import Service
+from local.standins import Context, Started
 
 
 def requested() -> bool:
@@ -32,10 +33,28 @@ def enable(service: Service) -> tuple[str, LocalMongo]:
     return token, mongo
 
 
-def site_settings(shell: Mapping[str, str], api_url: str) -> dict[str, str]:
-    """The sites' base URLs for the functions: the stand-ins on this stack, unless the shell
-    names others (LICHESS_API_URL=https://lichess.org reaches the real site)."""
-    return {
-        "LICHESS_API_URL": shell.get("LICHESS_API_URL") or api_url + lichess.PATH,
-        "CHESSCOM_API_URL": shell.get("CHESSCOM_API_URL") or api_url + chesscom.PATH,
-    }
+class BotAndMongo:
+    """Their plug (local/standins.py): on with TOURNAMENTS=1; the bot's token and MongoDB
+    (MONGO_URL's real server, or the stand-in). The sites' stand-ins are local/lichess.py and
+    local/chesscom.py; the console draws MongoDB in the sites' panel."""
+
+    name = "mongo"
+    feature = "tournaments"
+    panel = None
+
+    def requested(self) -> bool:
+        return requested()
+
+    def start(self, context: Context) -> Started:
+        token, mongo = enable(context.service)
+        return Started(
+            routes={MONGO_PATH: (mongo.handle, "MongoDB")},
+            banner=[
+                ("Bot token", f"{token}  (Authorization: Basic <token>)"),
+                ("MongoDB", mongo.describe()),
+            ],
+            stop=mongo.stop,
+        )
+
+
+STAND_IN = BotAndMongo()

@@ -197,16 +197,20 @@ function schedules(state) {
     }));
 }
 
+// A panel names how its stand-in's state is drawn (local/standins.py's Panel.render).
+const RENDERERS = { render, stripe, shop, sites };
+
+// The stand-ins' sections, one per registered panel, before the scheduled functions'.
+for (const panel of PANELS) {
+  document.getElementById("schedule").before(
+    el("section", { id: panel.id }, el("h2", {}, panel.title), el("div", { class: "body" })));
+}
+
 async function refresh() {
   await Promise.all([
     player(),
     show("users", "/_local/users", render, "no user pool"),
-    show("discord", "/_local/discord", render,
-      "Notifications go to the real Discord (DISCORD_AUTH is set)."),
-    show("stripe", "/_local/stripe", stripe,
-      "No stand-in Stripe: payments are off, or a real Stripe key is in use."),
-    show("shop", "/_local/shop", shop, "Membership is off: start with MEMBERSHIP=1."),
-    show("sites", "/_local/lichess", sites, "Tournaments are off: start with TOURNAMENTS=1."),
+    ...PANELS.map((p) => show(p.id, p.path, RENDERERS[p.render], p.off)),
     show("schedule", "/_local/schedule", schedules, ""),
     show("stats", "/_local/stats", render, ""),
   ]);
