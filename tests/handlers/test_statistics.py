@@ -105,7 +105,7 @@ EXPECTED = {
     "meetingStatistics": {
         "created": 2,
         "canceled": 2,
-        "rescheduled": 0,  # contract v4 (tests/test_reschedule.py counts one)
+        "rescheduled": 0,  # contract v4 (tests/handlers/test_reschedule.py counts one)
         "ownerCohorts": {"1500-1600": 2},
         "participantCohorts": {"1200-1300": 1, "0-400": 1},
         "cancelerCohorts": {"1200-1300": 1, "1500-1600": 1},

@@ -3,7 +3,7 @@ price, only while a cancel would still be refunded; the payment moves with the m
 ledger record names the new one, in the same transaction): no new Checkout Session, no refund,
 and Stripe's events for the session, delivered again, change nothing; a later cancel follows
 the refund policy against the new start. Stripe's API is mocked with `responses`, as in
-tests/test_payments.py, whose fixtures these are."""
+tests/handlers/test_payments.py, whose fixtures these are."""
 
 # ruff: noqa: F811 (the fixtures are test_payments')
 

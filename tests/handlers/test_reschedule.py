@@ -1,7 +1,7 @@
 """rescheduleMeeting (contract v4, "Rescheduling") on free meetings: the move in one
 transaction, who may move what where, the booking rules on the new slot (the daily limit
 counting the day the move frees), races with bookings, cancels and other reschedules, the
-owner's message and the statistics. Paid meetings: tests/test_reschedule_payments.py."""
+owner's message and the statistics. Paid meetings: tests/handlers/test_reschedule_payments.py."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
