@@ -71,3 +71,10 @@ def test_the_fast_profile_runs_a_quarter_of_the_examples(profile, examples):
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [str(examples), "1"]
+
+
+def test_no_two_test_files_share_a_name():
+    """The tiers have no __init__.py: pytest imports each file by its name, and a second file of
+    that name in another tier stops the whole collection ("import file mismatch")."""
+    names = [path.name for path in TESTS.rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
