@@ -49,6 +49,9 @@ HANDLERS = {
     # contract version 4: repeating availabilities
     "deleteSeries": "handlers/availability/delete_series.handler",
     "extendSeries": "handlers/availability/extend_series.handler",
+    # contract version 4: calendar feeds
+    "calendarFeedAddress": "handlers/calendar/feed_address.handler",
+    "getCalendarFeed": "handlers/calendar/feed.handler",
 }
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
@@ -97,6 +100,9 @@ ROUTES = {
     "GET /admin/meeting": ("adminListMeetings", True),
     "GET /admin/statistics": ("adminGetStatistics", True),
     "DELETE /availability/series/{seriesId}": ("deleteSeries", True),
+    "POST /user/calendar-feed": ("calendarFeedAddress", True),
+    "DELETE /user/calendar-feed": ("calendarFeedAddress", True),
+    "GET /public/calendar-feed/{file}": ("getCalendarFeed", False),  # the token authenticates
 }
 PAYMENT_ROUTES = {
     "POST /payments/account": ("connectStripeAccount", True),
@@ -169,6 +175,21 @@ DYNAMODB_GRANTS = {
         ("UpdateItem", MEETINGS),
         ("Query", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
+    },
+    # The caller's hash, then their item and the token items in one transaction.
+    "calendarFeedAddress": {
+        ("GetItem", USERS),
+        ("UpdateItem", USERS),
+        ("PutItem", USERS),
+        ("DeleteItem", USERS),
+    },
+    "getCalendarFeed": {
+        ("GetItem", USERS),
+        ("Query", AVAILABILITIES),
+        ("Query", OWNER_INDEX),
+        ("Query", PARTICIPANT_INDEX),
+        ("Query", JOINED_INDEX),
+        ("BatchGetItem", AVAILABILITIES),
     },
     "extendSeries": {
         ("Query", SERIES_INDEX),
