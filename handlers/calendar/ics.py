@@ -30,6 +30,14 @@ def _meeting_end(item: dict, start: datetime) -> datetime:
     return parse_time(end) if end else start + DEFAULT_LENGTH
 
 
+def _text(value: str) -> str:
+    """`value` as an iCalendar TEXT can hold it: a line break is its one `\\n` (RFC 5545
+    3.3.11), and a control character other than a tab has no place in it at all (3.1), so
+    CRLF and a lone CR are line breaks and the other controls are dropped."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(c for c in value if c in "\n\t" or not (ord(c) < 32 or ord(c) == 127))
+
+
 def _event(item: dict, summary: str, end: datetime, stamp: datetime) -> Event:
     event = Event()
     event.add("uid", f"{item['id']}@{UID_DOMAIN}")
@@ -37,9 +45,9 @@ def _event(item: dict, summary: str, end: datetime, stamp: datetime) -> Event:
     event.add("dtstamp", stamp)
     event.add("dtstart", parse_time(item["startTime"]))
     event.add("dtend", end)
-    event.add("summary", summary)
-    event.add("location", item.get("location", ""))
-    event.add("description", item.get("description", ""))
+    event.add("summary", _text(summary))
+    event.add("location", _text(item.get("location", "")))
+    event.add("description", _text(item.get("description", "")))
     event.add("status", _status(item.get("status", "SCHEDULED")))
     return event
 
