@@ -9,6 +9,7 @@ import re
 import pytest
 from icalendar import Calendar
 
+from handlers.admin import users as admin_users
 from handlers.availability import book
 from handlers.availability import set as set_availability
 from handlers.calendar import feed, feed_address
@@ -141,6 +142,15 @@ def test_rotation_leaves_one_token_item_per_player(players):
     assert not any("feedOwner" in item or "calendarFeed" in item for item in items)
 
 
+def test_the_admins_user_list_holds_players_not_token_items(players):
+    add_user(players, "root", isAdmin=True)
+    new_url("bob")
+    response = admin_users.handler(http_event("GET /admin/user", caller="root"))
+    listed = [user["username"] for user in body(response)["users"]]
+    assert sorted(listed) == ["alice", "bob", "carol", "root"]
+    assert "calendarFeed" not in response["body"]
+
+
 def test_a_player_without_a_profile_gets_no_address(tables):
     assert address("nobody")["statusCode"] == 404
     assert snapshot(tables)["test-users"] == []
@@ -189,6 +199,8 @@ def test_the_owners_meetings_and_no_one_elses(players):
     # UTC times; the meeting ends where its slot ended (kept at booking)
     assert event["DTSTART"].to_ical() == b"20300101T100000Z"
     assert event["DTEND"].to_ical() == b"20300101T120000Z"
+    stored = players.get_item(TableName="test-meetings", Key={"id": {"S": A1}})["Item"]
+    assert stored["endTime"] == {"S": "2030-01-01T12:00:00.000Z"}
     alice = events_of(get(new_url("alice")))
     assert set(alice) == {f"{A1}@dojo-scheduler", f"{A2}@dojo-scheduler"}
     assert str(alice[f"{A2}@dojo-scheduler"]["SUMMARY"]) == "CLASSICAL_GAME with carol"
