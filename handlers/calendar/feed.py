@@ -15,7 +15,7 @@ from api.log import logger
 from database import feed
 from database.errors import DataError
 from database.times import now
-from handlers.calendar import ics
+from feeds import ics
 
 CACHE_CONTROL = "private, max-age=900"  # a feed changes seldom; a leaked copy stays private
 
