@@ -1,7 +1,7 @@
 """The iCalendar text of a calendar feed (RFC 5545), written by the `icalendar` package: it
 escapes text (`,` `;` `\\` newlines), folds lines at 75 octets without splitting a character
 and ends them with CRLF, so what players wrote reads back exactly in any conforming parser.
-Shipped only with the feed's function (serverless.yml `requirements`)."""
+Shipped only with the feed's function (its code, and icalendar as the layer it alone lists)."""
 
 from datetime import datetime, timedelta
 

@@ -1703,7 +1703,8 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
-    assert users == expected | ZONE_FUNCTIONS  # contract v4: the tzdata layer, on every stage
+    # contract v4: the tzdata layer, and the calendar feed's icalendar layer, on every stage
+    assert users == expected | ZONE_FUNCTIONS | {"getCalendarFeed"}
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
     assert "TzdataLambdaLayer" in effective
     for path in layers:
