@@ -14,7 +14,16 @@ from handlers.availability import book
 from handlers.availability import set as set_availability
 from handlers.calendar import feed, feed_address
 from handlers.meeting import cancel
-from support import add_user, availability, body, http_event, publish, snapshot, uuid
+from support import (
+    RoundTrips,
+    add_user,
+    availability,
+    body,
+    http_event,
+    publish,
+    snapshot,
+    uuid,
+)
 
 A1, A2, B1, S1 = uuid("feed-a1"), uuid("feed-a2"), uuid("feed-b1"), uuid("feed-s1")
 # What players write, hostile to a careless writer: every character RFC 5545 escapes, a
@@ -282,3 +291,26 @@ def test_an_unchanged_feed_is_a_304_and_a_change_a_new_etag(players):
     cancel_as("bob")
     changed = get(url, etag=etag)
     assert changed["statusCode"] == 200 and changed["headers"]["ETag"] != etag
+
+
+def test_a_poll_reads_by_key_only_and_waits_for_two_round_trips(players, monkeypatch):
+    """The token item, then the four parts at once (no Scan); a joined session adds one
+    BatchGetItem. Measured on a 304: what a poll that finds nothing changed costs."""
+    publish(players, availability(id=A1))
+    book_as("bob")
+    url = new_url("bob")
+    etag = get(url)["headers"]["ETag"]
+    trips = RoundTrips().install(players, monkeypatch)
+    assert get(url, etag=etag)["statusCode"] == 304
+    assert sorted(trips.calls) == ["GetItem", "Query", "Query", "Query", "Query"]
+    assert trips.critical_path == 2
+    session = availability(
+        id=S1, maxParticipants=3, startTime="2030-01-03T09:00:00Z", endTime="2030-01-03T12:00:00Z"
+    )
+    publish(players, session)
+    join = http_event("PUT /availability/book", caller="bob", body={"owner": "alice", "id": S1})
+    assert book.handler(join, None)["statusCode"] == 200
+    trips.reset()
+    assert get(url)["statusCode"] == 200
+    assert sorted(trips.calls) == ["BatchGetItem", "GetItem", "Query", "Query", "Query", "Query"]
+    assert trips.critical_path == 3
