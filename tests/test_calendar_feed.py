@@ -5,10 +5,12 @@ and the small RFC 5545 reader below)."""
 import hashlib
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
 
+from database.times import format_time, now
 from handlers.admin import users as admin_users
 from handlers.availability import book
 from handlers.availability import set as set_availability
@@ -314,3 +316,24 @@ def test_a_poll_reads_by_key_only_and_waits_for_two_round_trips(players, monkeyp
     assert get(url)["statusCode"] == 200
     assert sorted(trips.calls) == ["BatchGetItem", "GetItem", "Query", "Query", "Query", "Query"]
     assert trips.critical_path == 3
+
+
+def stored_meeting(client, id, start, status="SCHEDULED", participant="bob"):
+    item = {"id": id, "owner": "alice", "participant": participant, "startTime": start}
+    item |= {"type": "CLASSICAL_GAME", "status": status}
+    client.put_item(TableName="test-meetings", Item={k: {"S": v} for k, v in item.items()})
+
+
+def test_the_last_30_days_and_ahead_awaiting_payment_tentative(players):
+    recent = format_time(now() - timedelta(days=29))
+    old = format_time(now() - timedelta(days=31))
+    stored_meeting(players, A1, recent, status="CANCELED")
+    stored_meeting(players, A2, old, status="CANCELED")
+    stored_meeting(players, B1, "2030-01-05T10:00:00.000Z", status="AWAITING_PAYMENT")
+    events = events_of(get(new_url("bob")))
+    assert set(events) == {f"{A1}@dojo-scheduler", f"{B1}@dojo-scheduler"}
+    assert str(events[f"{A1}@dojo-scheduler"]["STATUS"]) == "CANCELLED"
+    tentative = events[f"{B1}@dojo-scheduler"]
+    assert str(tentative["STATUS"]) == "TENTATIVE"
+    # a meeting stored before version 4 kept no end and no slot: an hour
+    assert tentative["DTEND"].to_ical() == b"20300105T110000Z"
