@@ -8,7 +8,8 @@ STAGE ?= simple
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt \
-		layers/requests.txt layers/tzdata.txt tournaments/requirements.txt
+		layers/requests.txt layers/tzdata.txt tournaments/requirements.txt \
+		layers/icalendar.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -42,7 +42,9 @@ def _scan_page(
 
 @translate_errors
 def all_users(limit: int, start: str | None) -> tuple[list[OwnUser], str | None]:
-    items, token = _scan_page({"TableName": USERS_TABLE}, {"username"}, limit, start)
+    # not the calendar feeds' token items (database/feed.py), which share the table
+    request = {"TableName": USERS_TABLE, "FilterExpression": "attribute_not_exists(feedOwner)"}
+    items, token = _scan_page(request, {"username"}, limit, start)
     return [OwnUser.from_item(item) for item in items], token
 
 

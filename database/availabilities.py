@@ -15,6 +15,7 @@ from uuid import uuid4
 import msgspec
 from botocore.exceptions import ClientError
 
+from database import sequence
 from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
@@ -173,20 +174,23 @@ def _replacement(availability: Availability) -> dict:
             names["#zone"] = "timezone"
             values[":zone"] = availability.recurrence.timezone
             condition += " AND #recurrence.#zone = :zone"
-    return {
-        "TableName": AVAILABILITIES_TABLE,
-        "Key": to_item({"owner": availability.owner, "id": availability.id}),
-        "UpdateExpression": "SET "
-        + ", ".join(f"#f{n} = :f{n}" for n in range(len(fields)))
-        + " REMOVE "
-        + ", ".join(f"#r{n}" for n in range(len(removed))),
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": to_item(values),
-        # On a failure, tells a missing item (404) from one with participants (409) or with
-        # another recurrence (400).
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
+    # a changed time, location or description: the calendar feeds' copies are replaced
+    return sequence.raised(
+        {
+            "TableName": AVAILABILITIES_TABLE,
+            "Key": to_item({"owner": availability.owner, "id": availability.id}),
+            "UpdateExpression": "SET "
+            + ", ".join(f"#f{n} = :f{n}" for n in range(len(fields)))
+            + " REMOVE "
+            + ", ".join(f"#r{n}" for n in range(len(removed))),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+            # On a failure, tells a missing item (404) from one with participants (409) or with
+            # another recurrence (400).
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    )
 
 
 _NOBODY_JOINED = "attribute_not_exists(participantCount) OR participantCount = :zero"
@@ -414,6 +418,8 @@ def book_writes(
     stored_meeting = {
         **meeting.to_json(),
         "availability": snapshot(availability),  # to reopen it if the participant cancels
+        # where the meeting ends (a calendar feed's DTEND): its slot's end, as booked
+        "endTime": format_time(availability.endTime),
         "expirationTime": expiration(meeting.startTime),
         **(fields or {}),
     }
@@ -677,15 +683,16 @@ def cancel_session(session: Availability) -> Availability:
     if session.status == CANCELED:
         return session
     try:
-        result = dynamodb().update_item(
-            TableName=AVAILABILITIES_TABLE,
-            Key=to_item({"owner": session.owner, "id": session.id}),
-            UpdateExpression="SET #status = :canceled",
-            ConditionExpression="attribute_exists(id) AND #status <> :canceled",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item({":canceled": CANCELED}),
-            ReturnValues="ALL_NEW",
-        )
+        update = {
+            "TableName": AVAILABILITIES_TABLE,
+            "Key": to_item({"owner": session.owner, "id": session.id}),
+            "UpdateExpression": "SET #status = :canceled",
+            "ConditionExpression": "attribute_exists(id) AND #status <> :canceled",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
+        }
+        # its members' calendar feeds replace the event with the canceled one
+        result = dynamodb().update_item(**sequence.raised(update), ReturnValues="ALL_NEW")
     except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":
             current = get_availability(session.owner, session.id)

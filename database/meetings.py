@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from database import sequence
 from database.availabilities import day_release, seat_id, stored
 from database.client import (
     AVAILABILITIES_TABLE,
@@ -144,11 +145,16 @@ def _seat(item: dict | None, username: str) -> dict | None:
 
 def get_sessions(keys: list[tuple[str, str]]) -> list[Availability]:
     """The group sessions (owner, id) in `keys`, in that order (those gone are left out)."""
+    return [Availability.from_item(item) for item in get_sessions_items(keys)]
+
+
+def get_sessions_items(keys: list[tuple[str, str]]) -> list[dict]:
+    """get_sessions' items as stored (with what only the store keeps: their `sequence`)."""
     if not keys:
         return []
     found = batch_get({AVAILABILITIES_TABLE: [{"owner": o, "id": i} for o, i in keys]})
     items = (found.get((AVAILABILITIES_TABLE, o, i)) for o, i in keys)
-    return [Availability.from_item(from_item(item)) for item in items if item]
+    return [from_item(item) for item in items if item]
 
 
 @translate_errors
@@ -212,7 +218,7 @@ def cancel_writes(
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": to_item({**values, ":canceled": CANCELED, ":by": by, **sets}),
     }
-    writes = [{"Update": update}]
+    writes = [{"Update": sequence.raised(update)}]  # calendar feeds show the cancel
     if reopen and booking.availability is not None:
         writes.append(
             {

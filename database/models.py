@@ -755,6 +755,12 @@ class UserPage(Struct):
     lastEvaluatedKey: str | None = None
 
 
+class CalendarFeedAddress(Struct):
+    """`POST /user/calendar-feed`: the caller's new secret feed address (database/feed.py)."""
+
+    url: str
+
+
 class SeriesDeleted(Struct):
     """`DELETE /availability/series/{seriesId}`: how many open occurrences were deleted."""
 

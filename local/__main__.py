@@ -267,11 +267,11 @@ def _announce(
     kept: str | None,
     banner: list[tuple[str, str]],
 ) -> None:
-    demo = None
+    demo = feed = None
     if kept is None and os.environ.get("SEED", "1") != "0":  # kept data has them already
         try:
             paid = os.environ.get("STRIPE_API_BASE", "").startswith(config["apiUrl"])
-            seed(config["apiUrl"], config["cognitoEndpoint"], pool, paid)
+            feed = seed(config["apiUrl"], config["cognitoEndpoint"], pool, paid)
             demo = f"{login_of(DEMO, pool)} / {DEMO_PASSWORD}"
         except Exception:
             log.exception("Demo data could not be created")
@@ -286,6 +286,8 @@ def _announce(
     lines += [f"  {label:<17} {text}" for label, text in banner]  # the stand-ins'
     if demo:
         lines.append(f"  {'Demo login':<17} {demo}")
+    if feed:  # the demo player's; POST /user/calendar-feed makes anyone's
+        lines.append(f"  {'Calendar feed':<17} {feed} (docs/calendar-feed.md)")
     lines.append(f"  {'Data':<17} {kept or 'new'} (kept in {persistence.directory(ROOT)})")
     log.info(
         "%s is running locally (ready in %.1f s; Ctrl-C to stop)\n%s",

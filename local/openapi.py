@@ -18,6 +18,7 @@ from database.models import (
     Availability,
     AvailabilityPage,
     BookingRequest,
+    CalendarFeedAddress,
     CalendarPage,
     ErrorBody,
     Meeting,
@@ -134,6 +135,26 @@ _OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, di
         None,
         CalendarPage,
         {"startTime": ("Default: 24 hours ago.", _TIME), **_PAGING},
+    ),
+    "POST /user/calendar-feed": (
+        "A new secret address of the caller's calendar feed (iCalendar); the earlier one "
+        "stops working",
+        None,
+        CalendarFeedAddress,
+        {},
+    ),
+    "DELETE /user/calendar-feed": (
+        "The caller's calendar feed address stops working",
+        None,
+        None,
+        {},
+    ),
+    "GET /public/calendar-feed/{file}": (
+        "A player's calendar feed (text/calendar, RFC 5545) at its secret address "
+        "(`<token>.ics`); 404 for any other",
+        None,
+        None,
+        {},
     ),
     "GET /admin/user": ("Every player's profile (admins only)", None, UserPage, _PAGING),
     "GET /admin/availability": (

@@ -90,9 +90,11 @@ def login_of(player: Player, pool: UserPool) -> str:
     return email if "email" in pool.username_attributes else player.username
 
 
-def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: bool) -> None:
+def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: bool) -> str:
     """The players and their offers; a priced offer only with the stand-in Stripe, whose
-    onboarding link (a control route) enables the coach's account at once."""
+    onboarding link (a control route) enables the coach's account at once. Answers the demo
+    player's calendar feed address (docs/calendar-feed.md)."""
+    feed = ""
     cognito = boto3.client("cognito-idp", endpoint_url=cognito_endpoint)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     for player in PLAYERS:
@@ -119,6 +121,8 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: b
             "timezone": player.timezone,
         }
         user = _call(api_url, "PUT", "/user", token, profile)
+        if player is DEMO:
+            feed = _call(api_url, "POST", "/user/calendar-feed", token, {})["url"]
         if any(offer.price for offer in player.offers) and stripe_stand_in:
             onboarding = _call(api_url, "POST", "/payments/account", token, {})
             _call(onboarding["onboardingUrl"], "POST", "", None, {})
@@ -143,6 +147,7 @@ def seed(api_url: str, cognito_endpoint: str, pool: UserPool, stripe_stand_in: b
             if offer.rule:  # the series' zone is the owner's (PUT /user above)
                 availability["recurrence"] = {"rule": offer.rule}
             _call(api_url, "PUT", "/availability", token, availability)
+    return feed
 
 
 def _call(api_url: str, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:

@@ -56,6 +56,8 @@ FORBIDDEN = [
     "dateutil.rrule",
     "database.recurrence",
     "database.series",
+    # The calendar feed's iCalendar writer: in getCalendarFeed's zip only.
+    "icalendar",
 ]
 SERIES = ["zoneinfo", "dateutil.rrule", "database.recurrence", "database.series"]
 # The functions that talk to Stripe (serverless.yml gives them stripe and the key's secret):
@@ -85,6 +87,8 @@ TOURNAMENT_FUNCTIONS = {
 ALLOWED = {
     "handlers.availability.extend_series": SERIES,
     "handlers.availability.delete_series": SERIES,
+    # icalendar loads zoneinfo and dateutil's rrule itself (its time zones and RRULE values).
+    "handlers.calendar.feed": ["icalendar", "zoneinfo", "dateutil.rrule"],
     "handlers.stream.notify": ["requests", "notifications", *SECRET],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,

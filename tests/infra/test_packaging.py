@@ -50,6 +50,9 @@ HANDLERS = {
     # contract version 4: repeating availabilities
     "deleteSeries": "handlers/availability/delete_series.handler",
     "extendSeries": "handlers/availability/extend_series.handler",
+    # contract version 4: calendar feeds
+    "calendarFeedAddress": "handlers/calendar/feed_address.handler",
+    "getCalendarFeed": "handlers/calendar/feed.handler",
 }
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
@@ -110,6 +113,9 @@ ROUTES = {
     "GET /admin/meeting": ("adminListMeetings", True),
     "GET /admin/statistics": ("adminGetStatistics", True),
     "DELETE /availability/series/{seriesId}": ("deleteSeries", True),
+    "POST /user/calendar-feed": ("calendarFeedAddress", True),
+    "DELETE /user/calendar-feed": ("calendarFeedAddress", True),
+    "GET /public/calendar-feed/{file}": ("getCalendarFeed", False),  # the token authenticates
 }
 PAYMENT_ROUTES = {
     "POST /payments/account": ("connectStripeAccount", True),
@@ -193,6 +199,21 @@ DYNAMODB_GRANTS = {
         ("UpdateItem", MEETINGS),
         ("Query", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
+    },
+    # The caller's hash, then their item and the token items in one transaction.
+    "calendarFeedAddress": {
+        ("GetItem", USERS),
+        ("UpdateItem", USERS),
+        ("PutItem", USERS),
+        ("DeleteItem", USERS),
+    },
+    "getCalendarFeed": {
+        ("GetItem", USERS),
+        ("Query", AVAILABILITIES),
+        ("Query", OWNER_INDEX),
+        ("Query", PARTICIPANT_INDEX),
+        ("Query", JOINED_INDEX),
+        ("BatchGetItem", AVAILABILITIES),
     },
     "extendSeries": {
         ("Query", SERIES_INDEX),
@@ -1711,7 +1732,8 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
-    assert users == expected | ZONE_FUNCTIONS  # contract v4: the tzdata layer, on every stage
+    # contract v4: the tzdata layer, and the calendar feed's icalendar layer, on every stage
+    assert users == expected | ZONE_FUNCTIONS | {"getCalendarFeed"}
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
     assert "TzdataLambdaLayer" in effective
     for path in layers:
