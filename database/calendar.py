@@ -7,8 +7,8 @@ import functools
 from datetime import datetime
 
 from database.availabilities import bookable_query, in_search_range, owned_query
-from database.client import MEETINGS_TABLE, to_item, translate_errors
-from database.meetings import get_sessions, member_parts
+from database.client import translate_errors
+from database.meetings import get_sessions, joined_part, member_parts
 from database.models import SCHEDULED, Availability, Meeting
 from database.paging import Part, query_parts
 from database.times import format_time
@@ -19,25 +19,10 @@ SEARCH_KEY = frozenset({"status", "startTime", "owner", "id"})
 
 
 def _parts(username: str, since: str, bookable: Part) -> list[Part]:
-    joined = {
-        "TableName": MEETINGS_TABLE,
-        "IndexName": "JoinedIndex",
-        "KeyConditionExpression": "joinedBy = :member AND #start >= :since",
-        "FilterExpression": "#status = :scheduled",  # not the seats the player gave up
-        "ExpressionAttributeNames": {"#start": "startTime", "#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            {":member": username, ":since": since, ":scheduled": SCHEDULED}
-        ),
-    }
     return [
         Part("published", owned_query(username, since), frozenset({"owner", "id"})),
         *member_parts(username, since),
-        Part(
-            "joined",
-            joined,
-            frozenset({"joinedBy", "startTime", "id"}),
-            starts_at=("startTime", since),
-        ),
+        joined_part(username, since),
         bookable,
     ]
 

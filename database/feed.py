@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 from database import parallel
 from database.client import (
     AVAILABILITIES_TABLE,
-    MEETINGS_TABLE,
     USERS_TABLE,
     dynamodb,
     error_code,
@@ -28,8 +27,7 @@ from database.client import (
     translate_errors,
 )
 from database.errors import Conflict, NotFound
-from database.meetings import get_sessions_items, member_parts
-from database.models import SCHEDULED
+from database.meetings import get_sessions_items, joined_part, member_parts
 from database.paging import Part, query_parts
 from database.times import format_time
 
@@ -157,20 +155,10 @@ def _parts(username: str, since: str) -> list[Part]:
         "ExpressionAttributeNames": {"#owner": "owner", "#start": "startTime"},
         "ExpressionAttributeValues": to_item({":owner": username, ":since": since, ":zero": 0}),
     }
-    joined = {
-        "TableName": MEETINGS_TABLE,
-        "IndexName": "JoinedIndex",
-        "KeyConditionExpression": "joinedBy = :member AND #start >= :since",
-        "FilterExpression": "#status = :scheduled",  # not the seats the player gave up
-        "ExpressionAttributeNames": {"#start": "startTime", "#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            {":member": username, ":since": since, ":scheduled": SCHEDULED}
-        ),
-    }
     return [
         *member_parts(username, since),
         Part("sessions", sessions, frozenset({"owner", "id"})),
-        Part("joined", joined, frozenset({"joinedBy", "startTime", "id"})),
+        joined_part(username, since),
     ]
 
 

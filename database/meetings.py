@@ -37,6 +37,23 @@ def member_parts(username: str, since: str | None = None) -> list[Part]:
     ]
 
 
+def joined_part(username: str, since: str) -> Part:
+    """The group sessions a player joined and still holds a seat in, starting at `since` or
+    later (JoinedIndex: one seat item per member)."""
+    joined = {
+        "TableName": MEETINGS_TABLE,
+        "IndexName": "JoinedIndex",
+        "KeyConditionExpression": "joinedBy = :member AND #start >= :since",
+        "FilterExpression": "#status = :scheduled",  # not the seats the player gave up
+        "ExpressionAttributeNames": {"#start": "startTime", "#status": "status"},
+        "ExpressionAttributeValues": to_item(
+            {":member": username, ":since": since, ":scheduled": SCHEDULED}
+        ),
+    }
+    key = frozenset({"joinedBy", "startTime", "id"})
+    return Part("joined", joined, key, starts_at=("startTime", since))
+
+
 def _member_part(name: str, index: str, member: str, username: str, since: str | None) -> Part:
     request = {
         "TableName": MEETINGS_TABLE,
