@@ -613,6 +613,9 @@ def unreadable_token(request, token_from_secret, monkeypatch):
         yield mend
 
 
+SCHEDULING_MARGIN = 2.0  # seconds a busy 2-core machine may add to a bounded wait
+
+
 def test_an_unreadable_bot_token_fails_the_record_and_a_retry_sends_once(
     players, streams, discord_api, unreadable_token, monkeypatch
 ):
@@ -628,8 +631,10 @@ def test_an_unreadable_bot_token_fails_the_record_and_a_retry_sends_once(
     for records in (availabilities, meetings):
         started = time.monotonic()
         assert run(records) == sequence(records)  # retried by the stream
-        # Within the time a record is started with (notifications/deliver.py's RESERVE_MS).
-        assert time.monotonic() - started <= secrets.SECRET_SECONDS
+        # Within the time a record is started with (notifications/deliver.py's RESERVE_MS): the
+        # read's bound, plus a margin for a loaded machine (the hang itself takes the bound;
+        # botocore's default timeouts and retries would take minutes).
+        assert time.monotonic() - started <= secrets.SECRET_SECONDS + SCHEDULING_MARGIN
     assert len(discord_api.mock.calls) == 0  # nothing sent, not even a lookup
     assert released == [announce]  # the announcement's claim was taken, and given back
     assert store.claim_state(announce) is None
