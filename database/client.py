@@ -9,7 +9,7 @@ timeout, so a slow call fails as a 503 instead of the whole invocation timing ou
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import botocore.session
@@ -139,6 +139,18 @@ _KEYS = {
     "MEETINGS_TABLE": ("id",),
 }
 BATCH_READS = 5  # BatchGetItem rounds while DynamoDB leaves keys unprocessed
+
+
+def query_items(request: dict) -> Iterator[dict[str, dict]]:
+    """Every item a Query matches, page after page (the reads that must see them all: the
+    scheduled jobs' work lists, a series' occurrences)."""
+    request = dict(request)
+    while True:
+        page = dynamodb().query(**request)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _key_names(table: str) -> tuple[str, ...]:

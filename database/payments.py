@@ -42,6 +42,7 @@ from database.client import (
     dynamodb,
     error_code,
     from_item,
+    query_items,
     to_item,
     translate_errors,
 )
@@ -532,10 +533,4 @@ def due(kind: str, at: datetime) -> list[Record]:
         "ExpressionAttributeNames": {"#open": "open"},
         "ExpressionAttributeValues": to_item({":kind": kind, ":at": format_time(at)}),
     }
-    found = []
-    while True:
-        page = dynamodb().query(**request)
-        found += [Record.from_item(from_item(item)) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return found
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [Record.from_item(from_item(item)) for item in query_items(request)]

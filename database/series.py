@@ -41,6 +41,7 @@ from database.client import (
     dynamodb,
     error_code,
     from_item,
+    query_items,
     to_item,
     translate_errors,
 )
@@ -217,13 +218,7 @@ def due(at: datetime) -> list[Series]:
             {":active": ACTIVE, ":target": format_time(horizon(at))}
         ),
     }
-    found = []
-    while True:
-        page = dynamodb().query(**request)
-        found += [Series.from_item(from_item(item)) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return found
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [Series.from_item(from_item(item)) for item in query_items(request)]
 
 
 @translate_errors
@@ -301,14 +296,7 @@ def delete(owner: str, series_id: str, at: datetime) -> int:
     # Strongly consistent: an occurrence an extendSeries run made just before the series ended
     # is read too.
     request["ConsistentRead"] = True
-    deleted = 0
-    while True:
-        page = dynamodb().query(**request)
-        for item in page["Items"]:
-            deleted += _delete_open(owner, item["id"]["S"], series_id)
-        if "LastEvaluatedKey" not in page:
-            return deleted
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sum(_delete_open(owner, item["id"]["S"], series_id) for item in query_items(request))
 
 
 def _delete_open(owner: str, occurrence: str, series_id: str) -> int:
