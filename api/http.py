@@ -143,6 +143,11 @@ def error_response(error: ApiError) -> dict[str, Any]:
     return respond(error.status, {"code": error.status, "message": message})
 
 
+class Response(dict):
+    """A complete answer a route makes itself (status, headers, body), passed through as it
+    is: one that is not a JSON 200 (the calendar feed's text/calendar, its 304)."""
+
+
 def http_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
     @functools.wraps(route)
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -153,7 +158,8 @@ def http_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
             caller=request.claimed_username(),
         )
         try:
-            return respond(200, route(request))
+            answer = route(request)
+            return answer if isinstance(answer, Response) else respond(200, answer)
         except (ApiError, DataError) as raised:
             error = raised if isinstance(raised, ApiError) else as_api_error(raised)
             log = logger.warning if error.status < 500 else logger.error
