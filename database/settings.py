@@ -120,6 +120,8 @@ class Settings:
     tournaments_table: str
     # Lambda's runtime says so (AWS_EXECUTION_ENV=AWS_Lambda_python3.12): a deployed function.
     on_lambda: bool
+    # `make run` points every client at its one moto (AWS_ENDPOINT_URL): not DynamoDB's speed.
+    on_local_stack: bool
 
     def table(self, variable: str) -> str:
         """The name of the table of `variable` (one of TABLES): the variable's value, else
@@ -149,6 +151,7 @@ def read(environ: Mapping[str, str]) -> Settings:
         named={variable: name for variable, name in named.items() if name},
         tournaments_table=_table_name(environ, "TOURNAMENTS_TABLE"),
         on_lambda=(environ.get("AWS_EXECUTION_ENV") or "").startswith("AWS_Lambda_"),
+        on_local_stack=bool(environ.get("AWS_ENDPOINT_URL")),
     )
 
 

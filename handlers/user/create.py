@@ -7,12 +7,12 @@ although they are confirmed. So every step has a bound, and the bounds add up to
 measures the cold path).
 """
 
-import os
 from typing import Any
 
 from botocore.config import Config
 
 from api.log import logger
+from database import settings as data_settings
 from database.client import bounded_dynamodb
 from database.users import create_user
 from membership import settings
@@ -49,7 +49,7 @@ def _put_client():
     AWS_ENDPOINT_URL: one process serving every table, far slower than DynamoDB when thirty
     players sign up at once, and its Cognito waits for the trigger without a 5 s limit. There,
     the API's client (None: create_user's default)."""
-    return None if os.environ.get("AWS_ENDPOINT_URL") else bounded_dynamodb(PUT_CONFIG)
+    return None if data_settings.current().on_local_stack else bounded_dynamodb(PUT_CONFIG)
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
