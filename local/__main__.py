@@ -25,6 +25,7 @@ from local import (
     chesscom,
     discord,
     lichess,
+    mail,
     pages,
     payments,
     persistence,
@@ -49,6 +50,7 @@ log = logging.getLogger("local")
 # The stand-ins, started in this order (their banner lines and console panels in it too).
 STAND_INS: tuple[standins.StandIn, ...] = (
     discord.STAND_IN,
+    mail.STAND_IN,
     payments.STAND_IN,
     shop.STAND_IN,
     lichess.STAND_IN,

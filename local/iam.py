@@ -25,6 +25,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any
 
 ACCOUNT_ID = "123456789012"  # moto's default account (as local.serverless)
@@ -188,6 +189,8 @@ def requests(
     if service == "sqs" and "QueueUrl" in params:
         queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         return [Request(action, f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}", common)]
+    if service == "ses" and operation == "SendEmail":
+        return [Request(action, _ses_identity_arn(params, region), common)]
     # Anything else is authorised against "*": a role must grant it on every resource.
     return [Request(action, "*", common)]
 
@@ -263,6 +266,15 @@ def _secret_arn(secret_id: str, region: str) -> str:
     if secret_id.startswith("arn:"):
         return secret_id
     return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret_id}-XXXXXX"
+
+
+def _ses_identity_arn(params: dict[str, Any], region: str) -> str:
+    """The SES identity a SendEmail (API v2) is authorised on: the one it names
+    (FromEmailAddressIdentityArn), else its From address's domain."""
+    if params.get("FromEmailAddressIdentityArn"):
+        return params["FromEmailAddressIdentityArn"]
+    domain = parseaddr(params.get("FromEmailAddress") or "")[1].rpartition("@")[2]
+    return f"arn:aws:ses:{region}:{ACCOUNT_ID}:identity/{domain}"
 
 
 # --- AWS's answer -----------------------------------------------------------------------

@@ -42,6 +42,11 @@ PATCHES = (
         "tests/local/test_local_stream_retention.py",
     ),
     Patch("untracked", "BaseModel.__new__", "tests/local/test_local_stream_retention.py"),
+    Patch(
+        "mail",
+        "SESV2Response.send_email, SESBackend.send_raw_email",
+        "tests/local/test_local_mail.py",
+    ),
 )
 
 
@@ -65,9 +70,10 @@ def check(installed: str | None = None) -> None:
 def install() -> None:
     """Applies every patch (idempotent), after checking moto's version."""
     check()
-    from local import dynamodb_limits, stream_retention, transactions, untracked
+    from local import dynamodb_limits, mail, stream_retention, transactions, untracked
 
     dynamodb_limits.apply()  # refuse what DynamoDB refuses (sizes of keys and items)
     transactions.install()  # TransactWriteItems without table copies, tokens honoured
     stream_retention.install()  # stream records and iterators kept as long as DynamoDB does
     untracked.install()  # no list of every item moto ever made
+    mail.install()  # SES's refusals (size, headers, addresses) and each mail's time

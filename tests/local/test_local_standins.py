@@ -27,7 +27,7 @@ def test_make_run_names_the_stand_ins_only_in_the_list():
     """Each stand-in module is used by local/__main__.py as `<module>.STAND_IN` (the list) and
     nothing else: no path, class or setting of one of them is wired there by hand."""
     source = (LOCAL / "__main__.py").read_text()
-    modules = r"discord|payments|stripe\w*|shop|lichess|chesscom|mongo|local_tournaments"
+    modules = r"discord|payments|stripe\w*|shop|lichess|chesscom|mongo|local_tournaments|mail"
     by_hand = re.findall(rf"\b(?:{modules})\.(?!STAND_IN\b)\w+", source)
     assert by_hand == []
     for name in NAMES:
