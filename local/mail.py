@@ -141,7 +141,8 @@ def _shown(message: Any) -> dict[str, Any]:
             "time": getattr(message, "sent_at", None),
             "attachments": [],
         }
-    mime = email.message_from_string(raw, policy=email.policy.default)
+    # Read as a mail client stores it: with its own line ends (LF), not SMTP's (CRLF).
+    mime = email.message_from_string(raw.replace("\r\n", "\n"), policy=email.policy.default)
     body = mime.get_body(preferencelist=("plain",))
     return {
         "id": message.id,

@@ -185,6 +185,12 @@ function sites() {
     documents);
 }
 
+function mail(state) {
+  return el("div", {},
+    el("div", { class: "row" }, action("Empty", () => call("DELETE", "/_local/mail"))),
+    render(state.messages));
+}
+
 function schedules(state) {
   return el("table", {},
     el("tr", {}, ["function", "schedule", "run at (ISO, empty: now)", ""].map((h) => el("th", {}, h))),
@@ -198,7 +204,7 @@ function schedules(state) {
 }
 
 // A panel names how its stand-in's state is drawn (local/standins.py's Panel.render).
-const RENDERERS = { render, stripe, shop, sites };
+const RENDERERS = { render, stripe, shop, sites, mail };
 
 // The stand-ins' sections, one per registered panel, before the scheduled functions'.
 for (const panel of PANELS) {
