@@ -117,6 +117,22 @@ def test_batches_and_transactions_are_authorised_per_table_and_item():
     assert iam.requests("sts", "GetCallerIdentity", {}, "us-east-1", {})[0].resource == "*"
 
 
+def test_a_mail_is_authorised_on_the_ses_identity_it_sends_as():
+    """SES API v2 SendEmail: on the identity it names, else the From address's domain; a role
+    granting ses:SendEmail on the stage's identity sends as it and as nothing else."""
+    identity = "arn:aws:ses:us-east-1:123456789012:identity/example.org"
+    named = {"FromEmailAddress": "a@example.org", "FromEmailAddressIdentityArn": identity}
+    (request,) = iam.requests("ses", "SendEmail", named, "us-east-1", {})
+    assert (request.action, request.resource) == ("ses:SendEmail", identity)
+    by_address = {"FromEmailAddress": "ChessDojo <no-reply@example.org>"}
+    assert iam.requests("ses", "SendEmail", by_address, "us-east-1", {})[0].resource == identity
+    statements = [allow(["ses:SendEmail"], [identity])]
+    assert iam.decision(statements, request) == "Allow"
+    other = {"FromEmailAddress": "eve@elsewhere.org"}
+    (elsewhere,) = iam.requests("ses", "SendEmail", other, "us-east-1", {})
+    assert iam.decision(statements, elsewhere) == "ImplicitDeny"
+
+
 def test_roles_come_from_serverless_yml_with_local_arns():
     role = iam.role(SERVICE, "listMeetings")
     assert role.name == "dojo-scheduler-test-ListMeetingsLambdaFunctionRole"
