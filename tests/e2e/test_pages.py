@@ -99,6 +99,8 @@ def test_the_console_shows_the_players_the_stand_ins_and_the_stats(stack: Stack,
     users.get_by_text("anna@example.com").wait_for()
     # The demo data's announcements, as the stand-in Discord received them.
     page.locator("#discord").get_by_text("New availability").first.wait_for()
+    # The mail stand-in's section: what the stack mailed (nothing yet), and its button.
+    page.locator("#mail button", has_text="Empty").wait_for()
     # The demo player's calendar offers the others' open slots that admit their cohort.
     page.locator("#stats").get_by_text("getUser").first.wait_for()
 
