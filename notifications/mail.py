@@ -151,12 +151,14 @@ def message(
     mail["Message-ID"] = make_msgid(domain=address.rpartition("@")[2])
     mail.set_content(text, charset="utf-8")
     if attachment is not None:
-        maintype, _, subtype = attachment.content_type.partition("/")
+        maintype, _, subtype = attachment.content_type.strip().lower().partition("/")
+        if not (maintype and subtype) or maintype == "multipart":  # not a file's type
+            maintype, subtype = "application", "octet-stream"
         mail.add_attachment(
             attachment.data,
             maintype=maintype,
-            subtype=subtype or "octet-stream",
-            filename=attachment.filename,
+            subtype=subtype,
+            filename=" ".join(attachment.filename.split()) or "attachment",  # one line
         )
     return mail.as_bytes()
 

@@ -114,6 +114,19 @@ def test_a_non_ascii_attachment_name_survives(ses):
     assert part.get_payload(decode=True) == b"%PDF-1.7\x00\xff"
 
 
+def test_an_attachment_without_a_usable_type_or_name_is_still_one_file(ses):
+    attachment = mail.Attachment("a\r\nBcc: eve@example.net.txt", "calendar", b"data")
+
+    mail.send_mail("anna@example.com", "x", "y", attachment)
+
+    message = sent(ses)[0]
+    assert message["Bcc"] is None
+    [part] = message.iter_attachments()
+    assert part.get_filename() == "a Bcc: eve@example.net.txt"
+    assert part.get_content_type() == "application/octet-stream"
+    assert part.get_payload(decode=True) == b"data"
+
+
 def test_an_international_domain_is_sent_as_punycode(ses):
     mail.send_mail("anna@bücher.example", "x", "y")
 
