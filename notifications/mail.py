@@ -43,7 +43,10 @@ CONFIG = Config(
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 
 # SES's answers that mean "not this mail, ever" (botocore's sesv2 model; InvalidParameterValue
-# is SES API v1's name for a bad address, which some emulators answer).
+# is SES API v1's name for a bad address, which some emulators answer). Every other answer is
+# "not now": throttling and quotas, sending paused, 5xx, and AccessDeniedException too (a role
+# just deployed may take a moment to apply, and a missing grant is fixed by a deploy, not by
+# giving up on the mail).
 _DEFINITIVE = {
     "MessageRejected",
     "BadRequestException",
