@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+import roles
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ConnectTimeoutError,
@@ -20,6 +21,7 @@ from moto import mock_aws
 from moto.ses.models import ses_backends
 
 from database.settings import InvalidSetting
+from local import iam
 from notifications import mail
 
 FROM = "ChessDojo <no-reply@example.org>"
@@ -301,3 +303,17 @@ def test_timeouts_and_outages_are_retried_once_then_left_for_later(ses, fault, m
     with pytest.raises(mail.MailUnavailable):
         mail.send_mail("anna@example.com", "x", "y")
     assert len(attempts) == 2  # the first, and one retry: the next run tries again
+
+
+def test_a_function_role_must_grant_ses_send_email_on_the_identity(ses):
+    """As on AWS (local/iam.py): the mail is authorised on the identity it names."""
+    grant = {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [IDENTITY]}
+    allowed = iam.Role("dojo-scheduler-test-mailer", "mailer-role", (grant,))
+    elsewhere = {**grant, "Resource": ["arn:aws:ses:us-east-1:123456789012:identity/other.org"]}
+    denied = iam.Role("dojo-scheduler-test-mailer", "mailer-role", (elsewhere,))
+
+    with roles.running_as(allowed):
+        mail.send_mail("anna@example.com", "x", "y")
+    with roles.running_as(denied), pytest.raises(mail.MailUnavailable, match="AccessDenied"):
+        mail.send_mail("anna@example.com", "x", "y")
+    assert len(ses.sent_messages) == 1
