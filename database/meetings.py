@@ -265,7 +265,7 @@ def cancel_writes(
 def _still(booking: Booking) -> tuple[str, dict]:
     """A condition that the meeting is still as `booking` read it, and still on."""
     meeting, payment = booking.meeting, booking.payment
-    values = {":participant": meeting.participant, ":status": meeting.status}
+    values: dict[str, object] = {":participant": meeting.participant, ":status": meeting.status}
     # the sequence too: the slot it reopens carries it (database/sequence.py)
     values[":sequence"] = booking.sequence
     condition = "participant = :participant AND "
