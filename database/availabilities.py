@@ -481,7 +481,7 @@ def commit(writes: Sequence[tuple[dict, DataError | None]]) -> None:
     """Commits a booking's transaction; a failed condition raises the error paired with its
     item (None: the caller tells it itself from the ClientError)."""
     try:
-        dynamodb().transact_write_items(TransactItems=[write for write, _ in writes])
+        feed_version.transact([write for write, _ in writes])
     except ClientError as error:
         for index, (_, refusal) in enumerate(writes):
             if refusal is not None and _cancelled_by_condition(error, index=index):
@@ -647,8 +647,8 @@ def leave(session: Availability, username: str) -> Availability:
     if session.status == CANCELED or not session.has_joined(username):
         return session
     try:
-        dynamodb().transact_write_items(
-            TransactItems=[
+        feed_version.transact(
+            [
                 {
                     "Update": {
                         "TableName": AVAILABILITIES_TABLE,

@@ -13,16 +13,26 @@ made then, and opens nothing until an address is made). It also stamps `feedChan
 epoch second of the change: the feed's indexes are eventually consistent, so a feed read just
 after a change may not hold it yet, and is served without a validator until it has settled."""
 
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from database.client import USERS_TABLE, to_item
+from botocore.exceptions import ClientError
+
+from database.client import USERS_TABLE, dynamodb, error_code, to_item
 
 PREFIX = "calendar-feed-of#"
 OWNER = "feedOwner"
 VERSION = "feedVersion"
 CHANGED_AT = "feedChangedAt"
 TRANSACTION_LIMIT = 100  # DynamoDB's items in one TransactWriteItems
+# A player's feed item is written by each of their changes: two changes of one coach's meetings
+# at the same moment (two players booking two of their slots) meet on it, and DynamoDB cancels
+# one transaction (TransactionConflict) though neither refused the other. Such a transaction
+# is tried again, a few times, after a short random wait.
+ATTEMPTS = 4
+BACKOFF = 0.02  # seconds, doubled each time
 
 
 def key(username: str) -> dict:
@@ -50,3 +60,28 @@ def raises(usernames: Iterable[str], at: datetime) -> list[dict]:
         }
         for username in sorted(set(usernames))
     ]
+
+
+def transact(items: Sequence[dict]) -> None:
+    """TransactWriteItems of `items` (which raise feed versions), tried again while DynamoDB
+    cancels it only for a conflict with another transaction on one of its items: nothing was
+    written then, and the conditions are evaluated again. Any other failure (a condition
+    that failed) is raised at once, as is the conflict after the last attempt."""
+    for attempt in range(ATTEMPTS):
+        try:
+            dynamodb().transact_write_items(TransactItems=list(items))
+            return
+        except ClientError as error:
+            if attempt + 1 == ATTEMPTS or not conflict_only(error):
+                raise
+        time.sleep(random.uniform(0, BACKOFF * 2**attempt))
+
+
+def conflict_only(error: ClientError) -> bool:
+    """The transaction was canceled for a conflict with another one, and for nothing else."""
+    if error_code(error) == "TransactionConflictException":
+        return True
+    if error_code(error) != "TransactionCanceledException":
+        return False
+    reasons = {r.get("Code", "None") for r in error.response.get("CancellationReasons", [])}
+    return "TransactionConflict" in reasons and reasons <= {"TransactionConflict", "None"}

@@ -192,8 +192,8 @@ def cancel(
     (`also`, database.payments) are in the same transaction, and the meeting shows `refund`."""
     meeting = booking.meeting
     try:
-        dynamodb().transact_write_items(
-            TransactItems=cancel_writes(booking, by, reopen=reopen, refund=refund)
+        feed_version.transact(
+            cancel_writes(booking, by, reopen=reopen, refund=refund)
             + list(also)
             + feed_version.raises((meeting.owner, meeting.participant), now())
         )

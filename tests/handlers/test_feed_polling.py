@@ -6,16 +6,27 @@ a 304 made with exactly one DynamoDB call. Also SEQUENCE across a slot booked ag
 from datetime import timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 from icalendar import Calendar
 
 from database import availabilities
 from database import feed as feed_data
+from database import feed_version as feed_version_module
 from database.client import from_item, to_item
 from handlers.availability import book, delete
 from handlers.availability import set as set_availability
 from handlers.calendar import feed, feed_address
 from handlers.meeting import cancel, reschedule
-from support import RoundTrips, add_user, availability, body, http_event, publish, uuid
+from support import (
+    RoundTrips,
+    add_user,
+    availability,
+    body,
+    http_event,
+    publish,
+    snapshot,
+    uuid,
+)
 
 A1, A2, S1 = uuid("poll-a1"), uuid("poll-a2"), uuid("poll-s1")
 PLAYERS = ("alice", "bob", "carol", "dave")  # alice coaches; dave takes part in nothing
@@ -304,3 +315,60 @@ def test_a_move_back_into_the_first_slot_only_raises_the_sequence(tables, urls):
     back = sequence_in(urls["bob"], A1)
     assert back[1] == "CONFIRMED" and back[0] > left[0]
     assert sequence_in(urls["bob"], A2)[1] == "CANCELLED"
+
+
+# --- a coach's feed item is written by each of their changes -------------------------------------
+
+
+def conflict() -> ClientError:
+    """What DynamoDB answers a transaction that met another one on an item (here: the coach's
+    feed item, written by a booking of another of their slots at the same moment)."""
+    reasons = [{"Code": "None"}, {"Code": "None"}, {"Code": "TransactionConflict"}]
+    message = "Transaction cancelled, please refer cancellation reasons for specific reasons"
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": message},
+            "CancellationReasons": reasons,
+        },
+        "TransactWriteItems",
+    )
+
+
+def conflicts(client, times: int):
+    """The next `times` TransactWriteItems calls are canceled for a conflict."""
+    left = [times]
+
+    def cancel_it(**_):
+        if left[0]:
+            left[0] -= 1
+            raise conflict()
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", cancel_it)
+    return cancel_it
+
+
+def test_a_booking_that_met_another_change_on_a_feed_is_tried_again(tables, urls, monkeypatch):
+    monkeypatch.setattr(feed_version_module, "BACKOFF", 0)
+    publish(tables, availability(id=A1))
+    etags = ETags(urls)
+    hook = conflicts(tables, feed_version_module.ATTEMPTS - 1)
+    try:
+        book_as("bob")
+    finally:
+        tables.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+    assert etags.changed() == {"alice", "bob"}
+
+
+def test_a_conflict_that_lasts_is_a_409_that_changed_nothing(tables, urls, monkeypatch):
+    monkeypatch.setattr(feed_version_module, "BACKOFF", 0)
+    publish(tables, availability(id=A1))
+    before = snapshot(tables)
+    hook = conflicts(tables, feed_version_module.ATTEMPTS)
+    request = {"owner": "alice", "id": A1, "startTime": "2030-01-01T10:00:00Z"}
+    request["type"] = "CLASSICAL_GAME"
+    try:
+        response = book.handler(http_event("PUT /availability/book", caller="bob", body=request))
+    finally:
+        tables.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+    assert response["statusCode"] == 409
+    assert snapshot(tables) == before
