@@ -5,6 +5,7 @@ tests/ics_reader.py); a cancel shows there as CANCELLED with a higher SEQUENCE; 
 address stops working."""
 
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +19,11 @@ from local_stack import Stack, running_stack
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("local"), {"SEED": "1"}) as started:
+        deadline = time.monotonic() + 90
+        while "is running locally" not in started.output.read_text():  # the demo data is in
+            assert time.monotonic() < deadline, started.output.read_text()
+            time.sleep(0.2)
+        assert "Demo data could not be created" not in started.output.read_text()
         yield started
 
 
