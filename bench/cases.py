@@ -140,6 +140,25 @@ def seed_items(rounds: int) -> dict[str, list[dict]]:
     }
 
 
+def _feed_poll(etag: str | None) -> dict:
+    event = http_event(
+        "GET /public/calendar-feed/{file}", caller=None, path={"file": f"{FEED_TOKEN}.ics"}
+    )
+    if etag:
+        event["headers"]["if-none-match"] = etag
+    return event
+
+
+def _feed_etag() -> str:
+    """bob's feed's ETag today, as the function computes it (in this process, not the one
+    measured)."""
+    from datetime import UTC, datetime
+
+    from feeds import etag
+
+    return etag("bob", FEED_ITEM["feedVersion"], datetime.now(UTC).date().isoformat())
+
+
 SET_AVAILABILITY = {
     "owner": "alice",
     "ownerDiscord": "alice#1234",
@@ -161,6 +180,7 @@ class Case:
     event: Callable[[int], dict]  # round -> event
     max_calls: int | None = None  # a stricter target than `original` (or the only one)
     env: Mapping[str, str] = field(default_factory=dict)  # its feature's settings, if any
+    succeeds_with: int = 200  # its HTTP status (a feed poll that finds nothing changed: 304)
 
     @property
     def call_target(self) -> int:
@@ -218,8 +238,11 @@ CASES = [
     # Version 4: bob's calendar feed read in full, as an app's first poll (no If-None-Match):
     # his feed item, then his four parts at once. (One that finds it unchanged: the GetItem.)
     Case("calendar/feed", "getCalendarFeed", "handlers.calendar.feed", None,
-         lambda r: http_event("GET /public/calendar-feed/{file}", caller=None,
-                              path={"file": f"{FEED_TOKEN}.ics"}), 5),
+         lambda r: _feed_poll(None), 5),
+    # ...and an app's later poll that finds it unchanged: a 304 after one GetItem, which never
+    # loads the iCalendar writer.
+    Case("calendar/feed (unchanged)", "getCalendarFeed", "handlers.calendar.feed", None,
+         lambda r: _feed_poll(_feed_etag()), 1, succeeds_with=304),
 ]  # fmt: skip
 
 

@@ -7,28 +7,16 @@ every change the feed shows raises in the change's own transaction (database/fee
 so a poll that finds nothing changed is answered 304 after the one GetItem that opened the feed.
 """
 
-import hashlib
-
 from api.errors import NotFound
 from api.http import Request, Response, http_handler
 from api.log import logger
 from database import feed
 from database.times import now
-from feeds import ics
+from feeds import etag
 
 CACHE_CONTROL = "private, max-age=900"  # a feed changes seldom; a leaked copy stays private
-# Just after a change: read again next time (no validator, no freshness), see _etag.
+# Just after a change: read again next time (no validator, no freshness): database.feed.SETTLE.
 UNSETTLED = "private, no-cache"
-# Raised when what the feed is made of changes without a version's change (this code's output).
-FORMAT = "1"
-
-
-def _etag(opened: feed.Feed, day: str) -> str:
-    """The feed's version, for this player, this code and this UTC day: the day, because time
-    alone changes a feed (events leave it 30 days after their start) and so that a feed
-    re-reads at least daily whatever happens."""
-    text = "|".join((FORMAT, opened.owner, str(opened.version), day))
-    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
 def calendar_feed(request: Request) -> Response:
@@ -41,11 +29,15 @@ def calendar_feed(request: Request) -> Response:
     at = now()
     headers = {"Cache-Control": UNSETTLED}
     if opened.settled(at):
-        etag = _etag(opened, at.date().isoformat())
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-        matches = [tag.strip() for tag in (request.header("if-none-match") or "").split(",")]
-        if etag in matches or "*" in matches:
+        tag = etag(opened.owner, opened.version, at.date().isoformat())
+        headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+        matches = [given.strip() for given in (request.header("if-none-match") or "").split(",")]
+        if tag in matches or "*" in matches:
             return Response(statusCode=304, headers=headers)
+    # The iCalendar writer (the icalendar package, ~100 ms to import) only when one is
+    # written: a poll that finds nothing changed never loads it.
+    from feeds import ics
+
     # Read after the version: events newer than it only make the next poll read them again.
     meetings, sessions = feed.feed_items(opened.owner, at)
     return Response(
