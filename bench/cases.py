@@ -5,6 +5,8 @@ runs), so every request succeeds with status 200 both ways. Booking and deleting
 availability, so each round `r` books and deletes its own (`book-r`, `del-r`).
 """
 
+import base64
+import hashlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +105,16 @@ ALICE_AVAILABILITIES = [
     for n in range(3)
 ] + [_availability("alice", "alice-set", "2030-01-03", ["1500-1600"])]  # replaced by each round
 MEETING_ITEMS = [_meeting("m1", "alice", "bob"), _meeting("m2", "bob", "alice")]
+# bob's calendar-feed address (database/feed.py: `<name>.<secret>`) and his feed item, which
+# keeps its hash and his feed version (database/feed_version.py), changed long ago: settled.
+FEED_TOKEN = base64.urlsafe_b64encode(b"bob").decode().rstrip("=") + "." + "B" * 43
+FEED_ITEM = {
+    "username": "calendar-feed-of#bob",
+    "feedOwner": "bob",
+    "tokenHash": hashlib.sha256(FEED_TOKEN.encode()).hexdigest(),
+    "feedVersion": 7,
+    "feedChangedAt": 1767225600,
+}
 
 
 def round_meetings(round: int) -> list[dict]:
@@ -122,10 +134,29 @@ def seed_items(rounds: int) -> dict[str, list[dict]]:
     """Every item the emulator needs for rounds 0 (the warm-up) to `rounds`."""
     consumed = [item for r in range(rounds + 1) for item in round_availabilities(r)]
     return {
-        USERS: USER_ITEMS,
+        USERS: [*USER_ITEMS, FEED_ITEM],
         AVAILABILITIES: ALICE_AVAILABILITIES + consumed,
         MEETINGS: MEETING_ITEMS + [item for r in range(rounds + 1) for item in round_meetings(r)],
     }
+
+
+def _feed_poll(etag: str | None) -> dict:
+    event = http_event(
+        "GET /public/calendar-feed/{file}", caller=None, path={"file": f"{FEED_TOKEN}.ics"}
+    )
+    if etag:
+        event["headers"]["if-none-match"] = etag
+    return event
+
+
+def _feed_etag() -> str:
+    """bob's feed's ETag today, as the function computes it (in this process, not the one
+    measured)."""
+    from datetime import UTC, datetime
+
+    from feeds import etag
+
+    return etag("bob", FEED_ITEM["feedVersion"], datetime.now(UTC).date().isoformat())
 
 
 SET_AVAILABILITY = {
@@ -149,6 +180,7 @@ class Case:
     event: Callable[[int], dict]  # round -> event
     max_calls: int | None = None  # a stricter target than `original` (or the only one)
     env: Mapping[str, str] = field(default_factory=dict)  # its feature's settings, if any
+    succeeds_with: int = 200  # its HTTP status (a feed poll that finds nothing changed: 304)
 
     @property
     def call_target(self) -> int:
@@ -203,6 +235,14 @@ CASES = [
          lambda r: http_event("GET /payments/account"), 1, PAYMENTS_ENV),
     Case("user/access", "getUserAccess", "handlers.user.access", None,
          lambda r: http_event("GET /user/access", caller="mia"), 1, MEMBERSHIP_ENV),
+    # Version 4: bob's calendar feed read in full, as an app's first poll (no If-None-Match):
+    # his feed item, then his four parts at once. (One that finds it unchanged: the GetItem.)
+    Case("calendar/feed", "getCalendarFeed", "handlers.calendar.feed", None,
+         lambda r: _feed_poll(None), 5),
+    # ...and an app's later poll that finds it unchanged: a 304 after one GetItem, which never
+    # loads the iCalendar writer.
+    Case("calendar/feed (unchanged)", "getCalendarFeed", "handlers.calendar.feed", None,
+         lambda r: _feed_poll(_feed_etag()), 1, succeeds_with=304),
 ]  # fmt: skip
 
 

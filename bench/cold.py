@@ -100,7 +100,8 @@ def run_child(case, round: int, env: dict) -> tuple[float, dict]:
         for line in proc.stdout:
             if line.startswith("BENCH "):
                 wall = time.perf_counter() - started
-                return wall, check(json.loads(line.removeprefix("BENCH ")), output)
+                report = json.loads(line.removeprefix("BENCH "))
+                return wall, check(report, output, case.succeeds_with if case else 200)
             output.append(line)
     raise Failed(last_line(output) or f"exit status {proc.returncode}")
 
@@ -117,12 +118,13 @@ def importtime_child(case, round: int, env: dict) -> str:
     reports = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if not reports:
         raise Failed(last_line(proc.stdout.splitlines() + proc.stderr.splitlines()))
-    check(json.loads(reports[-1].removeprefix("BENCH ")), proc.stdout.splitlines())
+    report = json.loads(reports[-1].removeprefix("BENCH "))
+    check(report, proc.stdout.splitlines(), case.succeeds_with if case else 200)
     return proc.stderr
 
 
-def check(report: dict, output: list[str]) -> dict:
-    if report["status"] != 200:
+def check(report: dict, output: list[str], expected: int = 200) -> dict:
+    if report["status"] != expected:
         raise Failed(f"status {report['status']}: {last_line(output)}")
     return report
 

@@ -15,7 +15,7 @@ from uuid import uuid4
 import msgspec
 from botocore.exceptions import ClientError
 
-from database import sequence
+from database import feed_version, sequence
 from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
@@ -42,6 +42,7 @@ from database.models import (
     Payment,
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
+from database.sequence import Sequenced
 from database.times import expiration, format_time, now
 from database.zones import shifted
 
@@ -220,7 +221,7 @@ def get_with_player(
     player = found.get((USERS_TABLE, username))
     coach = found.get((USERS_TABLE, owner))
     return (
-        Availability.from_item(from_item(availability)) if availability else None,
+        Sequenced.from_item(from_item(availability)) if availability else None,
         OwnUser.from_item(from_item(player)) if player else None,
         OwnUser.from_item(from_item(coach)) if coach else None,
     )
@@ -400,7 +401,15 @@ def book(
     at most the limit: of concurrent bookings of one day, only as many as there is room for
     commit (the set is one item, so they cannot all read "room left")."""
     writes = book_writes(availability, meeting, payment, day=day) + list(also)
-    commit(writes)
+    commit(writes + members_feeds(meeting))
+
+
+def members_feeds(meeting: Meeting) -> list[tuple[dict, None]]:
+    """A one-to-one meeting's change, in both members' calendar feeds (feed_version), for
+    a transaction of `commit`'s."""
+    return [
+        (write, None) for write in feed_version.raises((meeting.owner, meeting.participant), now())
+    ]
 
 
 def book_writes(
@@ -421,6 +430,9 @@ def book_writes(
         # where the meeting ends (a calendar feed's DTEND): its slot's end, as booked
         "endTime": format_time(availability.endTime),
         "expirationTime": expiration(meeting.startTime),
+        # above the meeting this slot was booked as before, if any (the same UID): see
+        # database/sequence.py
+        sequence.SEQUENCE: sequence.carried(availability),
         **(fields or {}),
     }
     if payment is not None:
@@ -469,7 +481,7 @@ def commit(writes: Sequence[tuple[dict, DataError | None]]) -> None:
     """Commits a booking's transaction; a failed condition raises the error paired with its
     item (None: the caller tells it itself from the ClientError)."""
     try:
-        dynamodb().transact_write_items(TransactItems=[write for write, _ in writes])
+        feed_version.transact([write for write, _ in writes])
     except ClientError as error:
         for index, (_, refusal) in enumerate(writes):
             if refusal is not None and _cancelled_by_condition(error, index=index):
@@ -613,6 +625,8 @@ def _take_seat(session: Availability, player: Participant) -> None:
                     ),
                 }
             },
+            # the session appears in the player's feed (and in its owner's with a first member)
+            *feed_version.raises((session.owner, player.username), now()),
         ]
     )
 
@@ -633,8 +647,8 @@ def leave(session: Availability, username: str) -> Availability:
     if session.status == CANCELED or not session.has_joined(username):
         return session
     try:
-        dynamodb().transact_write_items(
-            TransactItems=[
+        feed_version.transact(
+            [
                 {
                     "Update": {
                         "TableName": AVAILABILITIES_TABLE,
@@ -661,6 +675,8 @@ def leave(session: Availability, username: str) -> Availability:
                         ),
                     }
                 },
+                # it leaves the player's feed (and its owner's with the last member)
+                *feed_version.raises((session.owner, username), now()),
             ]
         )
     except ClientError as error:
@@ -679,28 +695,58 @@ def leave(session: Availability, username: str) -> Availability:
 @translate_errors
 def cancel_session(session: Availability) -> Availability:
     """The owner cancels a group session: CANCELED, out of search, still on every member's
-    calendar. Canceling again changes nothing."""
-    if session.status == CANCELED:
-        return session
-    try:
-        update = {
-            "TableName": AVAILABILITIES_TABLE,
-            "Key": to_item({"owner": session.owner, "id": session.id}),
-            "UpdateExpression": "SET #status = :canceled",
-            "ConditionExpression": "attribute_exists(id) AND #status <> :canceled",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_item({":canceled": CANCELED}),
-        }
-        # its members' calendar feeds replace the event with the canceled one
-        result = dynamodb().update_item(**sequence.raised(update), ReturnValues="ALL_NEW")
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
+    calendar. Canceling again changes nothing.
+
+    Its owner's and every member's calendar feed show the cancel (feed_version), so the cancel
+    is conditional on the members being exactly those read: a join or leave meanwhile reads the
+    session again and tries again."""
+    for _ in range(JOIN_ATTEMPTS):
+        if session.status == CANCELED:
+            return session
+        try:
+            _cancel_session(session)
+        except ClientError as error:
+            if not (_cancelled_by_condition(error, index=0) or _conflicting(error)):
+                raise
             current = get_availability(session.owner, session.id)
             if current is None:
                 raise NotFound("Meeting not found") from error
-            return current
-        raise
-    return Availability.from_item(from_item(result["Attributes"]))
+            session = current
+            continue
+        return msgspec.structs.replace(session, status=CANCELED)
+    raise Conflict(SESSION_CHANGED)
+
+
+def _cancel_session(session: Availability) -> None:
+    members = [participant.username for participant in session.participants]
+    names = {"#status": "status", **({"#p": "participants"} if members else {})}
+    names.update({f"#m{n}": member for n, member in enumerate(members)})
+    # As many members as read, and each of them still there: the same members.
+    condition = "attribute_exists(id) AND #status <> :canceled AND " + (
+        "participantCount = :count"
+        if members
+        else "(attribute_not_exists(participantCount) OR participantCount = :count)"
+    )
+    # (short: MAX_PARTICIPANTS of these stay within an expression's 4 KB)
+    condition += "".join(f" AND attribute_exists(#p.#m{n})" for n in range(len(members)))
+    update = {
+        "TableName": AVAILABILITIES_TABLE,
+        "Key": to_item({"owner": session.owner, "id": session.id}),
+        "UpdateExpression": "SET #status = :canceled",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item({":canceled": CANCELED, ":count": len(members)}),
+    }
+    feeds = feed_version.raises([session.owner, *members], now())
+    # its members' calendar feeds replace the event with the canceled one
+    writes = [{"Update": sequence.raised(update)}]
+    room = feed_version.TRANSACTION_LIMIT - len(writes)
+    if len(feeds) > room:
+        # More feeds than one transaction holds (a full session of MAX_PARTICIPANTS): the rest
+        # are raised first. Should the cancel then fail, they were raised for nothing (one
+        # full read each); the cancel cannot commit without them.
+        dynamodb().transact_write_items(TransactItems=feeds[room:])
+    dynamodb().transact_write_items(TransactItems=writes + feeds[:room])
 
 
 def _cancelled_by(error: ClientError, reason: str, index: int | None = None) -> bool:

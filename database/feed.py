@@ -1,22 +1,32 @@
 """Calendar feeds (contract v4, "Calendar feed (iCalendar)"): a player's secret address and the
 events it shows.
 
-The secret is a random token (256 bits) that is never stored: the users table keeps its SHA-256
-twice, as the player's `calendarFeed` and as the key of a token item
-(`username` = `calendar-feed#<hash>`, `feedOwner` = the player), so the public route finds the
-owner with one GetItem on a key (no Scan) and a stolen table dump gives no working address.
-Rotation and revocation change both in one transaction, conditional on the hash read before:
-the old address stops working exactly when the new one starts."""
+The secret is a random token (256 bits) that is never stored. The address is
+`<player>.<secret>.ics`, the player's name in base64url before the secret: the public route
+finds the player's feed item (database/feed_version.py: `calendar-feed-of#<player>`) with one
+GetItem on its key (no Scan) and compares the SHA-256 of the token with the hash that item
+keeps, in constant time. That same item holds the player's feed version, which every change
+their feed shows raises: a poll that finds it unchanged is answered 304 after that one read.
+A stolen table dump gives no working address.
 
+The player's own item keeps the hash too, as `calendarFeed`: rotation and revocation change it
+and the feed item in one transaction, conditional on the hash read before, so the old address
+stops working exactly when the new one starts. An address made before the player's name was in
+it (`<secret>.ics`, 43 characters) still opens its feed through its token item
+(`calendar-feed#<hash>`, `feedOwner`) until the player makes a new one or revokes it."""
+
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from database import parallel
+from database import feed_version, parallel
 from database.client import (
     AVAILABILITIES_TABLE,
     USERS_TABLE,
@@ -32,16 +42,23 @@ from database.paging import Part, query_parts
 from database.times import format_time
 
 TOKEN_BYTES = 32  # 256 random bits (the contract asks for at least 128)
-# What secrets.token_urlsafe(TOKEN_BYTES) gives: anything else is no token of ours (a 404 with
-# no database call).
-TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
-_ITEM_PREFIX = "calendar-feed#"
+# What secrets.token_urlsafe(TOKEN_BYTES) gives, after the player's name in base64url (a name
+# has at most MAX_TEXT characters: 400 UTF-8 octets, 534 in base64). Anything else is no token
+# of ours (a 404 with no database call); a bare secret is an address made before the name was
+# in it.
+TOKEN = re.compile(r"(?:(?P<owner>[A-Za-z0-9_-]{2,540})\.)?[A-Za-z0-9_-]{43}")
+_ITEM_PREFIX = "calendar-feed#"  # a token item of an address made before the name was in it
 FEED_ATTRIBUTE = "calendarFeed"  # the player's current hash, on their own users-table item
-OWNER_ATTRIBUTE = "feedOwner"  # on a token item only: admin's user listing leaves those out
+OWNER_ATTRIBUTE = feed_version.OWNER  # token and feed items: the admins' user list leaves them out
+HASH_ATTRIBUTE = "tokenHash"
 
 LOOK_BACK = timedelta(days=30)  # past events (and cancels) stay in the feed this long
 PAGE = 100  # items read per part and round trip
 MAX_EVENTS = 2000  # the most one feed serves: a bounded response, whatever the history
+# The feed's parts are read on indexes, which DynamoDB updates a moment after the write: a feed
+# read this soon after a change may not show it yet, so it is served without a validator (the
+# next poll reads it again) instead of pinning its version to what may be the old events.
+SETTLE = timedelta(minutes=5)
 
 
 def _hash(token: str) -> str:
@@ -52,11 +69,35 @@ def _token_key(digest: str) -> dict:
     return to_item({"username": _ITEM_PREFIX + digest})
 
 
+def _name_part(username: str) -> str:
+    return base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
+
+
+def _name_of(part: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A live feed: whose it is, and the version of what it shows (database/feed_version.py)."""
+
+    owner: str
+    version: int
+    changed_at: int  # epoch second of the last change it shows (0: none recorded)
+
+    def settled(self, at: datetime) -> bool:
+        """The indexes the feed is read from have caught up with its last change."""
+        return at.timestamp() - self.changed_at >= SETTLE.total_seconds()
+
+
 @translate_errors
 def rotate(username: str) -> str:
     """A new secret token for `username`'s feed (returned once, never stored); the one before
     it, if any, stops working. 404 for a player with no profile."""
-    return _replace(username, secrets.token_urlsafe(TOKEN_BYTES))
+    return _replace(username, f"{_name_part(username)}.{secrets.token_urlsafe(TOKEN_BYTES)}")
 
 
 @translate_errors
@@ -89,9 +130,12 @@ def _replace(username: str, token: str | None) -> str:
     values = {":old": old} if old else {}
     if token is None:
         change, names = "REMOVE #feed", {"#feed": FEED_ATTRIBUTE}
+        feed_change, feed_values = "SET #owner = :owner REMOVE #hash", {":owner": username}
     else:
         change, names = "SET #feed = :new", {"#feed": FEED_ATTRIBUTE}
         values[":new"] = _hash(token)
+        feed_change = "SET #owner = :owner, #hash = :new"
+        feed_values = {":owner": username, ":new": _hash(token)}
     writes: list[dict] = [
         {
             "Update": {
@@ -102,23 +146,19 @@ def _replace(username: str, token: str | None) -> str:
                 "ExpressionAttributeNames": names,
                 **({"ExpressionAttributeValues": to_item(values)} if values else {}),
             }
-        }
-    ]
-    if old:
-        writes.append({"Delete": {"TableName": USERS_TABLE, "Key": _token_key(old)}})
-    if token is not None:
-        writes.append(
-            {
-                "Put": {
-                    "TableName": USERS_TABLE,
-                    "Item": {
-                        **_token_key(_hash(token)),
-                        **to_item({OWNER_ATTRIBUTE: username, "tokenHash": _hash(token)}),
-                    },
-                    "ConditionExpression": "attribute_not_exists(username)",
-                }
+        },
+        {
+            "Update": {
+                "TableName": USERS_TABLE,
+                "Key": feed_version.key(username),
+                "UpdateExpression": feed_change,
+                "ExpressionAttributeNames": {"#owner": OWNER_ATTRIBUTE, "#hash": HASH_ATTRIBUTE},
+                "ExpressionAttributeValues": to_item(feed_values),
             }
-        )
+        },
+    ]
+    if old:  # the token item of an address made before the name was in it, if it was one
+        writes.append({"Delete": {"TableName": USERS_TABLE, "Key": _token_key(old)}})
     try:
         dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
@@ -129,21 +169,57 @@ def _replace(username: str, token: str | None) -> str:
 
 
 @translate_errors
-def owner_of(token: str) -> str | None:
-    """The player whose feed `token` opens; None for a malformed, unknown or revoked one."""
-    if not TOKEN.fullmatch(token):
+def open_feed(token: str) -> Feed | None:
+    """The feed `token` opens, with its version; None for a malformed, unknown or revoked one
+    (a malformed one makes no database call). One GetItem (two for an address made before
+    the player's name was in it)."""
+    match = TOKEN.fullmatch(token)
+    if match is None:
         return None
     digest = _hash(token)
+    if match["owner"] is None:
+        return _open_unnamed(digest)
+    owner = _name_of(match["owner"])
+    if owner is None:
+        return None
+    item = (
+        dynamodb()
+        .get_item(TableName=USERS_TABLE, Key=feed_version.key(owner), ConsistentRead=True)
+        .get("Item")
+    )
+    return _feed(owner, from_item(item) if item else {}, digest)
+
+
+def _feed(owner: str, stored: dict, digest: str) -> Feed | None:
+    # Compared in constant time: the hash is the secret's stand-in, and nothing about it may
+    # leak through how long a refusal takes.
+    if not hmac.compare_digest(str(stored.get(HASH_ATTRIBUTE, "")), digest):
+        return None
+    if stored.get(OWNER_ATTRIBUTE) != owner:
+        return None
+    return Feed(
+        owner,
+        int(stored.get(feed_version.VERSION, 0)),
+        int(stored.get(feed_version.CHANGED_AT, 0)),
+    )
+
+
+def _open_unnamed(digest: str) -> Feed | None:
     item = dynamodb().get_item(TableName=USERS_TABLE, Key=_token_key(digest)).get("Item")
     if item is None:
         return None
-    stored = from_item(item)
-    # Found by its hash, so equal: compared again in constant time all the same, so that no
-    # later change of the lookup (a prefix, an index) can turn this into a timing oracle.
-    if not hmac.compare_digest(str(stored.get("tokenHash", "")), digest):
+    owner = from_item(item).get(OWNER_ATTRIBUTE)
+    if not isinstance(owner, str) or not _feed(owner, from_item(item), digest):
         return None
-    owner = stored.get(OWNER_ATTRIBUTE)
-    return owner if isinstance(owner, str) else None
+    versions = dynamodb().get_item(
+        TableName=USERS_TABLE, Key=feed_version.key(owner), ConsistentRead=True
+    )
+    stored = from_item(versions["Item"]) if "Item" in versions else {}
+    return Feed(
+        owner,
+        int(stored.get(feed_version.VERSION, 0)),
+        int(stored.get(feed_version.CHANGED_AT, 0)),
+    )
 
 
 def _parts(username: str, since: str) -> list[Part]:

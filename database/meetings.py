@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from database import sequence
+from database import feed_version, sequence
 from database.availabilities import day_release, seat_id, stored
 from database.client import (
     AVAILABILITIES_TABLE,
@@ -27,6 +27,7 @@ from database.client import (
 from database.errors import Conflict
 from database.models import CANCELED, SCHEDULED, Availability, Meeting, Payment, Refund
 from database.paging import Part, query_parts, starting_from
+from database.times import now
 
 
 def member_parts(username: str, since: str | None = None) -> list[Part]:
@@ -99,6 +100,7 @@ class Booking:
     availability: Availability | None
     payment: Payment | None = None  # a priced meeting's Stripe side
     day_guard: str | None = None  # the coach's day it counts on (a daily limit was set)
+    sequence: int = 0  # its calendar feeds' SEQUENCE, as read (database/sequence.py)
 
 
 def _booking(item: dict) -> Booking:
@@ -109,6 +111,7 @@ def _booking(item: dict) -> Booking:
         snapshot and Availability.from_item(snapshot),
         Payment.from_item(values),
         values.get("dayGuard"),
+        int(values.get(sequence.SEQUENCE, 0)),
     )
 
 
@@ -189,8 +192,10 @@ def cancel(
     (`also`, database.payments) are in the same transaction, and the meeting shows `refund`."""
     meeting = booking.meeting
     try:
-        dynamodb().transact_write_items(
-            TransactItems=cancel_writes(booking, by, reopen=reopen, refund=refund) + list(also)
+        feed_version.transact(
+            cancel_writes(booking, by, reopen=reopen, refund=refund)
+            + list(also)
+            + feed_version.raises((meeting.owner, meeting.participant), now())
         )
     except ClientError as error:
         if error_code(error) != "TransactionCanceledException":
@@ -232,17 +237,22 @@ def cancel_writes(
         + (", refund = :refund" if refund else "")
         + (", rescheduledTo = :to" if rescheduled_to is not None else ""),
         "ConditionExpression": condition,
-        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeNames": {"#status": "status", "#sequence": sequence.SEQUENCE},
         "ExpressionAttributeValues": to_item({**values, ":canceled": CANCELED, ":by": by, **sets}),
     }
     writes = [{"Update": sequence.raised(update)}]  # calendar feeds show the cancel
     if reopen and booking.availability is not None:
+        reopened = {
+            **stored(booking.availability),
+            "reopened": True,  # counted as no new availability (counters/changes.py)
+            # its next meeting, under the same id (UID), starts above this one's
+            sequence.SEQUENCE: sequence.reopened(booking.sequence),
+        }
         writes.append(
             {
                 "Put": {
                     "TableName": AVAILABILITIES_TABLE,
-                    # `reopened`: counted as no new availability (counters/changes.py)
-                    "Item": to_item({**stored(booking.availability), "reopened": True}),
+                    "Item": to_item(reopened),
                     "ConditionExpression": "attribute_not_exists(id)",
                 }
             }
@@ -255,8 +265,15 @@ def cancel_writes(
 def _still(booking: Booking) -> tuple[str, dict]:
     """A condition that the meeting is still as `booking` read it, and still on."""
     meeting, payment = booking.meeting, booking.payment
-    values = {":participant": meeting.participant, ":status": meeting.status}
+    values: dict[str, object] = {":participant": meeting.participant, ":status": meeting.status}
+    # the sequence too: the slot it reopens carries it (database/sequence.py)
+    values[":sequence"] = booking.sequence
     condition = "participant = :participant AND "
+    condition += (
+        "(attribute_not_exists(#sequence) OR #sequence = :sequence) AND "
+        if booking.sequence == 0
+        else "#sequence = :sequence AND "
+    )
     if meeting.status == SCHEDULED and payment is None:
         return condition + "(attribute_not_exists(#status) OR #status = :status)", values
     # A priced meeting: its Checkout Session too, so the slot's next booking is not touched.

@@ -36,7 +36,7 @@ from typing import TypeGuard
 
 from botocore.exceptions import ClientError
 
-from database import settings
+from database import feed_version, sequence, settings
 from database.client import (
     MEETINGS_TABLE,
     dynamodb,
@@ -309,10 +309,13 @@ def settle_paid(session: str, payment_intent: str, at: datetime) -> str:
         elif record.status == HELD:
             booking = get_booking(record.meeting_id)
             if _holding(booking, session):
+                meeting = booking.meeting
                 writes = [
                     _transition(record, CONFIRMED, intent),
                     _confirm_meeting(record, payment_intent),
                     _holds_release(record),
+                    # TENTATIVE becomes CONFIRMED in both members' calendar feeds
+                    *feed_version.raises((meeting.owner, meeting.participant), at),
                 ]
                 outcome = CONFIRMED
             else:  # no slot held for it (cannot happen while writes pair up; kept safe)
@@ -327,23 +330,26 @@ def settle_paid(session: str, payment_intent: str, at: datetime) -> str:
 
 
 def _confirm_meeting(record: Record, payment_intent: str) -> dict:
+    # TENTATIVE -> CONFIRMED: a change calendar apps must take (SEQUENCE raised)
     return {
-        "Update": {
-            "TableName": MEETINGS_TABLE,
-            "Key": to_item({"id": record.meeting_id}),
-            "UpdateExpression": "SET #status = :scheduled, paymentIntentId = :intent "
-            "REMOVE checkoutUrl",
-            "ConditionExpression": "#status = :awaiting AND checkoutSessionId = :session",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_item(
-                {
-                    ":scheduled": SCHEDULED,
-                    ":awaiting": AWAITING_PAYMENT,
-                    ":session": record.session,
-                    ":intent": payment_intent,
-                }
-            ),
-        }
+        "Update": sequence.raised(
+            {
+                "TableName": MEETINGS_TABLE,
+                "Key": to_item({"id": record.meeting_id}),
+                "UpdateExpression": "SET #status = :scheduled, paymentIntentId = :intent "
+                "REMOVE checkoutUrl",
+                "ConditionExpression": "#status = :awaiting AND checkoutSessionId = :session",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_item(
+                    {
+                        ":scheduled": SCHEDULED,
+                        ":awaiting": AWAITING_PAYMENT,
+                        ":session": record.session,
+                        ":intent": payment_intent,
+                    }
+                ),
+            }
+        )
     }
 
 
@@ -373,6 +379,8 @@ def settle_unpaid(session: str, at: datetime) -> str:
         if _holding(booking, session):
             reopen = booking.availability is not None and at < booking.availability.endTime
             writes += cancel_writes(booking, booking.meeting.participant, reopen=reopen)
+            meeting = booking.meeting  # its cancel, in both members' calendar feeds
+            writes += feed_version.raises((meeting.owner, meeting.participant), at)
         if _commit(writes):
             return RELEASED
     raise Conflict("The payment changed while it was recorded: please retry")

@@ -8,7 +8,7 @@ every write is conditional on, so a lost race changes nothing.
 
 from dataclasses import dataclass, replace
 
-from database.availabilities import DAY, book_writes, commit
+from database.availabilities import DAY, book_writes, commit, members_feeds
 from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
@@ -23,6 +23,7 @@ from database.client import (
 from database.errors import Conflict, DataError
 from database.meetings import Booking, booking_of, cancel_writes
 from database.models import Availability, Meeting, OwnUser, Payment
+from database.sequence import Sequenced
 from database.times import expiration, format_time, now
 from database.zones import shifted
 
@@ -69,7 +70,7 @@ def read(meeting_id: str, caller: str, slot_id: str, owner: str | None) -> Targe
             }
         )
     slot = found.get((AVAILABILITIES_TABLE, real_owner, slot_id))
-    targets.slot = Availability.from_item(from_item(slot)) if slot else None
+    targets.slot = Sequenced.from_item(from_item(slot)) if slot else None
     targets.coach = _user(found.get((USERS_TABLE, real_owner)))
     return targets
 
@@ -110,6 +111,7 @@ def reschedule(
     ]
     if payment is not None:
         writes.append((_ledger_move(payment, old, moved), Conflict(PAYMENT_CHANGED)))
+    writes += members_feeds(moved)  # the same two members: each feed's version raised once
     if not same_day:
         commit(writes)
         return moved

@@ -1,7 +1,9 @@
 """The calendar feed (contract v4, "Calendar feed (iCalendar)"): the secret address, rotation and
 revocation, and the feed as two independent iCalendar parsers read it (the `icalendar` package,
-and the small RFC 5545 reader below)."""
+and the small RFC 5545 reader below). Its polling (one read when nothing changed, every change
+a new ETag for every player it shows for) is in test_feed_polling.py."""
 
+import base64
 import hashlib
 import json
 import re
@@ -9,7 +11,9 @@ from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
+from ics_reader import simple_events
 
+from database import feed as feed_data
 from database.times import format_time, now
 from handlers.admin import users as admin_users
 from handlers.availability import book
@@ -31,6 +35,12 @@ A1, A2, B1, S1 = uuid("feed-a1"), uuid("feed-a2"), uuid("feed-b1"), uuid("feed-s
 # What players write, hostile to a careless writer: every character RFC 5545 escapes, a
 # line break, a CR, an emoji (4 UTF-8 octets, which a fold must not split) and length.
 HOSTILE = 'Room 5, "A"; back\\slash\nsecond line\n\t🙂 end:' + "é🙂" * 40
+
+
+@pytest.fixture(autouse=True)
+def settled(monkeypatch):
+    """Reads as if the indexes had caught up at once (test_feed_polling.py tests the wait)."""
+    monkeypatch.setattr(feed_data, "SETTLE", timedelta(0))
 
 
 @pytest.fixture
@@ -83,52 +93,33 @@ def cancel_as(caller, id=A1):
     assert response["statusCode"] == 200, response
 
 
-# --- an independent reader: RFC 5545 3.1 (unfolding) and 3.3.11 (TEXT), nothing else ---------
-
-
-def unfold(text: bytes) -> list[str]:
-    """Content lines: each ends with CRLF, none longer than 75 octets, folds removed."""
-    assert text.endswith(b"\r\n")
-    physical = text[:-2].split(b"\r\n")
-    assert all(b"\n" not in line and b"\r" not in line for line in physical)
-    assert all(len(line) <= 75 for line in physical), max(physical, key=len)
-    joined = b"\r\n".join(physical).replace(b"\r\n ", b"").replace(b"\r\n\t", b"")
-    return [line.decode("utf-8") for line in joined.split(b"\r\n")]  # a split character fails
-
-
-def unescape(value: str) -> str:
-    escapes = {"\\\\": "\\", "\\;": ";", "\\,": ",", "\\n": "\n", "\\N": "\n"}
-    return re.sub(r"\\[\\;,nN]", lambda m: escapes[m.group()], value)
-
-
-def simple_events(text: bytes) -> dict[str, dict[str, str]]:
-    events, current = {}, None
-    for line in unfold(text):
-        name, _, value = line.partition(":")  # no parameters in this feed's properties
-        if line == "BEGIN:VEVENT":
-            current = {}
-        elif line == "END:VEVENT":
-            assert current is not None
-            events[current["UID"]] = current
-            current = None
-        elif current is not None:
-            current[name] = (
-                unescape(value) if name in ("SUMMARY", "LOCATION", "DESCRIPTION") else value
-            )
-    return events
-
-
 # --- the address ---------------------------------------------------------------------------------
+
+
+ADDRESS = r"https://[^/]+/public/calendar-feed/(([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43}))\.ics"
+
+
+def name_part(username):
+    return base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
 
 
 def test_the_token_is_random_and_stored_only_hashed(players):
     url = new_url("bob")
-    token = re.fullmatch(r"https://[^/]+/public/calendar-feed/([A-Za-z0-9_-]{43})\.ics", url)[1]
-    assert len(token) * 6 >= 128
+    token, name, secret = re.fullmatch(ADDRESS, url).groups()
+    assert name == name_part("bob")  # the player's feed item is found by key (one GetItem)
+    assert len(secret) * 6 >= 128
     assert new_url("carol") != url
     stored = json.dumps(snapshot(players))
-    assert token not in stored
+    assert secret not in stored
     assert hashlib.sha256(token.encode()).hexdigest() in stored
+
+
+def test_any_name_is_in_an_address_that_works(tables):
+    for name in ("bob", "é🙂 x/y?#", "a" * 100):
+        add_user(tables, name)
+        url = new_url(name)
+        assert re.fullmatch(ADDRESS, url), url
+        assert get(url)["statusCode"] == 200
 
 
 def test_a_new_address_retires_the_old_one_and_delete_revokes(players):
@@ -143,14 +134,53 @@ def test_a_new_address_retires_the_old_one_and_delete_revokes(players):
     assert get(new_url("bob"))["statusCode"] == 200
 
 
-def test_rotation_leaves_one_token_item_per_player(players):
+def test_rotation_keeps_one_hash_per_player(players):
     for _ in range(3):
         new_url("bob")
     items = players.scan(TableName="test-users")["Items"]
-    assert sum("feedOwner" in item for item in items) == 1
+    assert sum("tokenHash" in item for item in items) == 1
+    assert sum("calendarFeed" in item for item in items) == 1
     address("bob", "DELETE")
     items = players.scan(TableName="test-users")["Items"]
-    assert not any("feedOwner" in item or "calendarFeed" in item for item in items)
+    assert not any("tokenHash" in item or "calendarFeed" in item for item in items)
+
+
+def legacy_address(client, owner):
+    """An address as made before the player's name was in it: `<secret>.ics`, its hash on the
+    player's item and as the key of a token item."""
+    token = "L" * 43
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    client.put_item(
+        TableName="test-users",
+        Item={
+            "username": {"S": f"calendar-feed#{digest}"},
+            "feedOwner": {"S": owner},
+            "tokenHash": {"S": digest},
+        },
+    )
+    client.update_item(
+        TableName="test-users",
+        Key={"username": {"S": owner}},
+        UpdateExpression="SET calendarFeed = :hash",
+        ExpressionAttributeValues={":hash": {"S": digest}},
+    )
+    return f"https://example/public/calendar-feed/{token}.ics"
+
+
+def test_an_address_made_before_names_were_in_it_works_until_rotated(players, monkeypatch):
+    publish(players, availability(id=A1))
+    book_as("bob")
+    old = legacy_address(players, "bob")
+    first = get(old)
+    assert f"{A1}@dojo-scheduler" in events_of(first)
+    trips = RoundTrips().install(players, monkeypatch)
+    assert get(old, etag=first["headers"]["ETag"])["statusCode"] == 304
+    assert trips.calls == ["GetItem", "GetItem"]  # its token item, then the feed item
+    new = new_url("bob")
+    assert get(old)["statusCode"] == 404
+    assert get(new)["statusCode"] == 200
+    keys = [item["username"]["S"] for item in players.scan(TableName="test-users")["Items"]]
+    assert not any(key.startswith("calendar-feed#") for key in keys)  # its token item is gone
 
 
 def test_the_admins_user_list_holds_players_not_token_items(players):
@@ -167,11 +197,16 @@ def test_a_player_without_a_profile_gets_no_address(tables):
     assert snapshot(tables)["test-users"] == []
 
 
+BOB = name_part("bob")
+
+
 @pytest.mark.parametrize(
     "file",
     [
         "x.ics",
         "A" * 43 + ".ics",  # well formed, never issued
+        f"{BOB}." + "A" * 43 + ".ics",  # bob's name, a secret never issued
+        f"{name_part('nobody')}." + "A" * 43 + ".ics",  # a player with no feed at all
         "A" * 43,  # no .ics
         "../" + "A" * 40 + ".ics",
         "A" * 5000 + ".ics",
@@ -183,6 +218,31 @@ def test_anything_but_a_live_token_is_the_same_404(players, file):
     response = get(file)
     assert response["statusCode"] == 404
     assert json.loads(response["body"]) == {"code": 404, "message": "Not found"}
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "x.ics",
+        "A.".ljust(45, "A") + ".ics",  # a name part that is no base64
+        "_w." + "A" * 43 + ".ics",  # base64 of no UTF-8 text
+        "A" * 600 + "." + "A" * 43 + ".ics",  # longer than any name
+        "A" * 44 + ".ics",
+    ],
+)
+def test_a_malformed_token_makes_no_database_call(players, monkeypatch, file):
+    trips = RoundTrips().install(players, monkeypatch)
+    assert get(file)["statusCode"] == 404
+    assert trips.calls == []
+
+
+def test_one_players_secret_opens_no_other_feed(players):
+    """The name in the address is not the credential: bob's secret under alice's name (whose
+    feed is live too) is the same 404."""
+    bob = re.fullmatch(ADDRESS, new_url("bob"))
+    new_url("alice")
+    forged = f"{name_part('alice')}.{bob[3]}.ics"
+    assert get(forged)["statusCode"] == 404
 
 
 def test_a_revoked_token_is_the_same_404(players):
@@ -295,15 +355,14 @@ def test_an_unchanged_feed_is_a_304_and_a_change_a_new_etag(players):
     assert changed["statusCode"] == 200 and changed["headers"]["ETag"] != etag
 
 
-def test_a_poll_reads_by_key_only_and_waits_for_two_round_trips(players, monkeypatch):
-    """The token item, then the four parts at once (no Scan); a joined session adds one
-    BatchGetItem. Measured on a 304: what a poll that finds nothing changed costs."""
+def test_a_read_reads_by_key_only_and_waits_for_two_round_trips(players, monkeypatch):
+    """The feed item, then the four parts at once (no Scan); a joined session adds one
+    BatchGetItem. (A poll that finds nothing changed: test_feed_polling.py, one GetItem.)"""
     publish(players, availability(id=A1))
     book_as("bob")
     url = new_url("bob")
-    etag = get(url)["headers"]["ETag"]
     trips = RoundTrips().install(players, monkeypatch)
-    assert get(url, etag=etag)["statusCode"] == 304
+    assert get(url)["statusCode"] == 200
     assert sorted(trips.calls) == ["GetItem", "Query", "Query", "Query", "Query"]
     assert trips.critical_path == 2
     session = availability(

@@ -97,6 +97,8 @@ def test_participant_cancel_reopens_the_availability_exactly_as_it_was(booked):
     reopened = availability_item(client)
     # same id, window, types, text, TTL; marked reopened, so no statistic counts it as new
     assert reopened.pop("reopened") == {"BOOL": True}
+    # and the SEQUENCE its next meeting (the same UID) starts at: above the canceled one's 1
+    assert reopened.pop("sequence") == {"N": "2"}
     assert reopened == published
     assert A1 in search_as("carol")
     # both members still see the canceled meeting

@@ -788,6 +788,35 @@ def test_a_completed_checkout_confirms_the_meeting(held, stripe_api):
     assert stripe_api.calls("/refunds") == []
 
 
+def feed_versions(tables) -> dict[str, int]:
+    """Each player's calendar-feed version (database/feed_version.py): a change of it is a new
+    ETag for their feed (tests/handlers/test_feed_polling.py)."""
+    versions = {}
+    for name in ("alice", "bob", "carol"):
+        key = to_item({"username": f"calendar-feed-of#{name}"})
+        item = tables.get_item(TableName="test-users", Key=key).get("Item")
+        versions[name] = int(from_item(item)["feedVersion"]) if item else 0
+    return versions
+
+
+@pytest.mark.parametrize(
+    ("settled", "status"), [(paid, "SCHEDULED"), (expired, "CANCELED")], ids=["paid", "expired"]
+)
+def test_a_settled_hold_shows_in_both_members_calendar_feeds(held, stripe_api, settled, status):
+    """TENTATIVE becomes CONFIRMED, or CANCELLED: both members' feeds change, in the same
+    transaction; no one else's."""
+    tables = _tables()
+    before = feed_versions(tables)
+    assert before["alice"] == before["bob"] == 1  # the booking itself
+
+    assert deliver(settled("cs_test_0001"))["statusCode"] == 200
+
+    assert meeting(tables)["status"] == status
+    after = feed_versions(tables)
+    assert after == {**before, "alice": 2, "bob": 2}
+    assert meeting(tables)["sequence"] == 1  # a change calendar apps take (SEQUENCE raised)
+
+
 def test_a_redelivered_completion_changes_nothing(held, stripe_api):
     tables = _tables()
     assert deliver(paid("cs_test_0001"))["statusCode"] == 200

@@ -105,7 +105,9 @@ def test_the_participant_moves_the_meeting_in_one_step(booked):
     assert old["status"] == "CANCELED" and old["rescheduledTo"] == A2
     assert old["canceledBy"] == "bob"
     # The old slot is open again exactly as published; the new one is the meeting now.
-    assert item(client, "availabilities", owner="alice", id=A1) == {**old_slot, "reopened": True}
+    # (with the SEQUENCE its next meeting under the same id starts at: above the canceled one's)
+    reopened = {**old_slot, "reopened": True, "sequence": 2}
+    assert item(client, "availabilities", owner="alice", id=A1) == reopened
     assert item(client, "availabilities", owner="alice", id=A2) is None
     # Both members see the new time, and the old meeting moved.
     for member in ("alice", "bob"):

@@ -1376,6 +1376,20 @@ def test_api_throttling_comes_from_the_stage_settings(any_stage: Package):
     assert route["ThrottlingBurstLimit"] == settings["throttleBurst"] >= settings["throttleRate"]
 
 
+def test_the_calendar_feed_has_a_throttle_of_its_own(any_stage: Package):
+    """Open to anyone holding (or guessing at) an address, polled hours apart by calendar apps:
+    its route's limit (feedThrottleRate/feedThrottleBurst, else 10 and 20) is its own, never
+    above the stage's (prod: a fifth of it; dev and simple: the same)."""
+    settings = stage_settings(any_stage.stage)
+    (stage,) = any_stage.of_type("AWS::ApiGatewayV2::Stage").values()
+    feed = stage["Properties"]["RouteSettings"]["GET /public/calendar-feed/{file}"]
+    assert feed["ThrottlingRateLimit"] == settings.get("feedThrottleRate", 10)
+    assert feed["ThrottlingBurstLimit"] == settings.get("feedThrottleBurst", 20)
+    assert 0 < feed["ThrottlingRateLimit"] <= feed["ThrottlingBurstLimit"]
+    assert feed["ThrottlingRateLimit"] <= settings["throttleRate"]
+    assert feed["ThrottlingBurstLimit"] <= settings["throttleBurst"]
+
+
 def test_no_stage_reserves_concurrency_as_shipped(any_stage: Package):
     """A reservation must fit the account's concurrency quota, which a new account has far
     below 1,000 and packaging cannot see: every stage deploys without one, bounded by the API's
