@@ -84,6 +84,8 @@ class Service:
     # The stage features (`feature:` of a function, e.g. payments) whose functions are here;
     # None: every function, whatever its feature.
     features: frozenset[str] | None = None
+    # Where serverless.yml is: its handlers/ holds the functions' code (None: this repository).
+    directory: Path | None = None
 
     def has_feature(self, feature: str) -> bool:
         return self.features is None or feature in self.features
@@ -155,7 +157,11 @@ def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Serv
     stage's own (config/test.yml: every one)."""
     document = resolved(path, stage, features)
     service = Service(
-        name=str(document.get("service")), stage=stage, document=document, features=features
+        name=str(document.get("service")),
+        stage=stage,
+        document=document,
+        features=features,
+        directory=path.resolve().parent,
     )
     provider = document.get("provider") or {}
     # The functions of features that are off are already gone (stage-features.js).

@@ -9,7 +9,7 @@ import hashlib
 import json
 
 from api.errors import NotFound
-from api.http import Request, Response, http_handler
+from api.http import Operation, Request, Response, http_handler
 from api.log import logger
 from database import feed
 from database.times import now
@@ -43,4 +43,11 @@ def calendar_feed(request: Request) -> Response:
     )
 
 
-handler = http_handler(calendar_feed)
+handler = http_handler(
+    calendar_feed,
+    Operation(
+        "GET /public/calendar-feed/{file}",
+        "A player's calendar feed (text/calendar, RFC 5545) at its secret address "
+        "(`<token>.ics`); 404 for any other",
+    ),
+)
