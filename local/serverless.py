@@ -155,13 +155,23 @@ def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Serv
     """serverless.yml for `stage`, as the framework shapes it for packaging. `features`: those
     on (each passed as `--param=<feature>=true`, which config/<stage>.yml reads); None: the
     stage's own (config/test.yml: every one)."""
-    document = resolved(path, stage, features)
+    return service_of(resolved(path, stage, features), stage, features, path.resolve().parent)
+
+
+def service_of(
+    document: dict[str, Any],
+    stage: str,
+    features: frozenset[str] | None = None,
+    directory: Path | None = None,
+) -> Service:
+    """The Service of a framework document (`sls local-service`'s output); `directory`: where
+    its serverless.yml and handlers/ are."""
     service = Service(
         name=str(document.get("service")),
         stage=stage,
         document=document,
         features=features,
-        directory=path.resolve().parent,
+        directory=directory,
     )
     provider = document.get("provider") or {}
     # The functions of features that are off are already gone (stage-features.js).
