@@ -280,26 +280,47 @@ def declared_in(source: str, filename: str = "<handler>") -> list[Operation]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if len(targets) == 1 and isinstance(targets[0], ast.Name) and node.value:
                 constants[targets[0].id] = node.value
+        elif isinstance(node, ast.ClassDef):  # a Struct declared beside its handler
+            constants[node.name] = node
+    values: dict[str, Any] = {}  # each name evaluated once: one class object per class
 
     def value(name: str) -> Any:
+        if name not in values:
+            values[name] = _value(name)
+        return values[name]
+
+    def _value(name: str) -> Any:
         if name in imported:
             module, attribute = imported[name]
             loaded = importlib.import_module(module)
             return loaded if attribute is None else getattr(loaded, attribute)
+        if isinstance(constants.get(name), ast.ClassDef):
+            namespace = names_in(constants[name], required=False)
+            exec(compile(ast.Module([constants[name]], []), filename, "exec"), namespace)
+            return namespace[name]
         if name in constants:
             return evaluate(constants[name])
-        if hasattr(builtins, name):
-            return getattr(builtins, name)
         raise NameError(f"{filename}: {name} is neither imported nor a module constant")
 
+    def names_in(node: ast.AST, required: bool = True) -> dict[str, Any]:
+        """The module-level names `node` reads, evaluated (a class body's own names, which
+        cannot be, are left to the class body when not `required`)."""
+        namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "declarations"}
+        for name in {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }:
+            if hasattr(builtins, name) and name not in imported and name not in constants:
+                continue
+            try:
+                namespace[name] = value(name)
+            except NameError:
+                if required:
+                    raise
+        return namespace
+
     def evaluate(expression: ast.expr) -> Any:
-        names = {
-            node.id
-            for node in ast.walk(expression)
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-        }
         code = compile(ast.Expression(expression), filename, "eval")
-        return eval(code, {"__builtins__": builtins, **{name: value(name) for name in names}})
+        return eval(code, names_in(expression))
 
     calls = [
         node

@@ -5,6 +5,7 @@ routes and the reading to what the handlers really declare."""
 
 import importlib
 
+import msgspec
 import pytest
 
 from api.http import TIME, Operation, Query
@@ -47,6 +48,18 @@ handler = http_handler(
         ),
         Operation("PUT /x", "A y", request=OwnUser, response=MeetingOrSession, example={"a": 1}),
     ]
+    beside = """
+import msgspec
+from api.http import Operation
+class Answer(msgspec.Struct):
+    said: str
+    times: int = 1
+raise SystemExit
+handler = (Operation("POST /y", "A y", request=Answer, response=Answer),)
+"""
+    (operation,) = declared_in(beside)
+    assert operation.request is operation.response  # one class, however often it is named
+    assert msgspec.convert({"said": "hi"}, operation.response).times == 1
     unknown = "from api.http import Operation\nOperation('GET /x', SUMMARY)\n"
     with pytest.raises(NameError, match="SUMMARY"):
         declared_in(unknown)
