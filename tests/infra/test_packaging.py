@@ -1792,7 +1792,7 @@ def test_the_checklist_endpoint_s_own_test_passes(simple: Package):
     """Step 3: its test, run in the copy as `make test` runs the handler tier there (its
     function's role read from the copy's serverless.yml, tests/roles.py)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0"]
         + ["tests/handlers/test_checklist_probe.py"],
         cwd=simple.service_dir,
         env={**clean_env(), "PYTHONDONTWRITEBYTECODE": "1"},
