@@ -16,15 +16,19 @@ each secret's readers are checked on their own).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = Path(__file__).resolve().parent / "grants.json"
-# The stage features `make run` can switch on (config/local.yml's `${param:...}`): the pin's
-# base is the local stage without any, and each feature's part what turning it on adds.
-FEATURES = ("payments", "membership", "tournaments")
+# The stage features `make run` can switch on (config/local.yml's `${param:<feature>, ...}`,
+# docs/one-reading.md): the pin's base is the local stage without any, and each feature's part
+# what turning it on adds. A new feature is found here with nothing to add.
+FEATURES = tuple(
+    sorted(set(re.findall(r"\$\{param:(\w+)", (ROOT / "config" / "local.yml").read_text())))
+)
 # What the test stage (config/test.yml: every feature) adds to the local one with all of
 # FEATURES: prod's sesMailRequired (checkSesAccount), which the local stage never has.
 SES = "sesMailRequired"

@@ -72,14 +72,6 @@ SERIES_INDEX = f"{MEETINGS}/index/SeriesIndex"
 PAYMENTS = "PaymentsTable"
 OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
-# The stage features each packaged stage has (config/<stage>.yml): the parts of the grants pin
-# (tests/infra/grants.json) its roles must add up to.
-STAGE_FEATURES = {
-    "simple": (),
-    "dev": ("payments", "membership"),
-    "prod": ("payments", "membership", grants.SES),
-}
-
 
 def handlers_of(package: Package) -> dict[str, str]:
     """Each function the framework reads in the packaged copy's serverless.yml for the stage
@@ -101,8 +93,16 @@ def background_functions(package: Package) -> set[str]:
     return set(package.service.functions) - {route.function for route in package.service.routes}
 
 
+def features_of(package: Package) -> tuple[str, ...]:
+    """The parts of the grants pin (tests/infra/grants.json) the stage's roles add up to: the
+    features its settings (config/<stage>.yml, as the framework resolved them) switch on."""
+    settings = package.service.document["custom"]["stage"]
+    parts = (*grants.FEATURES, grants.SES)
+    return tuple(part for part in parts if str(settings.get(part)).lower() == "true")
+
+
 def grants_of(package: Package) -> dict[str, set]:
-    return grants.expected(STAGE_FEATURES[package.stage])
+    return grants.expected(features_of(package))
 
 
 # Dummy values shaped like real ones (a Google client secret, a Discord bot token), so a
@@ -614,6 +614,15 @@ def test_no_wildcards_in_iam(package: Package):
         if any(a.startswith("dynamodb:") for a in actions):
             assert "*" not in as_list(statement["Resource"]), statement
             assert "NotResource" not in statement and "NotAction" not in statement
+
+
+def test_the_stages_features(any_stage: Package):
+    expected = {
+        "simple": (),
+        "dev": ("membership", "payments"),
+        "prod": ("membership", "payments", grants.SES),
+    }
+    assert features_of(any_stage) == expected[any_stage.stage]
 
 
 def test_each_function_has_least_privilege_role(package: Package):

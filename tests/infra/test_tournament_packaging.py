@@ -11,7 +11,7 @@ import zipfile
 import grants
 import pytest
 from grants import as_list, ref_name, role_statements
-from test_packaging import STAGE_FEATURES, Package, full_stage, logical_id
+from test_packaging import Package, features_of, full_stage, logical_id
 
 DUMMY_TOURNAMENT = (
     "mongoConnectionString: mongodb+srv://bot:dummy-password@cluster.example.net\n"
@@ -100,7 +100,8 @@ def test_exact_grants_and_only_their_secret(tournaments: Package):
     tournaments: the tournament functions' own, and what tournaments add to getCalendar."""
     functions = tournaments.of_type("AWS::Lambda::Function")
     roles = tournaments.of_type("AWS::IAM::Role")
-    expected = grants.expected((*STAGE_FEATURES["dev"], "tournaments"))
+    assert "tournaments" in features_of(tournaments)
+    expected = grants.expected(features_of(tournaments))
     assert ("Query", INDEX) in expected["getCalendar"]
     for name in tournaments.service.functions:
         role = roles[ref_name(functions[logical_id(name)]["Properties"]["Role"])]
