@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGE ?= simple
 
-.PHONY: test test-fast typecheck run bench bench-scale bench-day lint format deploy package clean
+.PHONY: test test-fast typecheck run bench bench-scale bench-day lint format deploy package clean grants
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt payments/requirements.txt \
@@ -63,6 +63,11 @@ bench-scale: $(VENV)/.installed node_modules/.installed
 # `make run` through a working day: memory and booking latency at 0, 1k, 10k operations.
 bench-day: $(VENV)/.installed node_modules/.installed
 	$(PY) -m bench.day
+
+# The reviewed IAM pin (docs/testing.md, "Grants"): tests/infra/grants.json from serverless.yml's
+# roles, after a grant changes there; the tests fail until it is current.
+grants: $(VENV)/.installed node_modules/.installed
+	$(PY) tests/infra/grants.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

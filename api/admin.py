@@ -4,14 +4,15 @@ import functools
 from collections.abc import Callable
 
 from api.errors import Forbidden
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.users import get_user
 
 NOT_AN_ADMIN = "You must be an admin to do this"
 
 
-def admin_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
-    """`http_handler(route)`, answering 403 before `route` runs unless the caller is an admin."""
+def admin_handler(route: Callable[[Request], dict], *operations: Operation) -> Callable[..., dict]:
+    """`http_handler(route, *operations)`, answering 403 before `route` runs unless the caller
+    is an admin."""
 
     @functools.wraps(route)
     def checked(request: Request) -> dict:
@@ -20,4 +21,4 @@ def admin_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
             raise Forbidden(NOT_AN_ADMIN)
         return route(request)
 
-    return http_handler(checked)
+    return http_handler(checked, *operations)

@@ -1,14 +1,17 @@
 """API Gateway HTTP API (payload 2.0) requests and responses.
 
-A handler module is `handler = http_handler(route)` where `route(request)` returns the JSON
-body (a dict) to send with status 200, and raises `ApiError` for anything else (or lets the
-data layer's `database.errors` through: `api.errors.as_api_error` gives each its status).
+A handler module is `handler = http_handler(route, Operation(...))` where `route(request)`
+returns the JSON body (a dict) to send with status 200, and raises `ApiError` for anything else
+(or lets the data layer's `database.errors` through: `api.errors.as_api_error` gives each its
+status). Each `Operation` declares, beside the code, what one of its routes takes and answers:
+the OpenAPI document (local/openapi.py) is built from these and serverless.yml's routes.
 """
 
 import base64
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,6 +33,46 @@ Parsed = TypeVar("Parsed")
 # The original backend sent the CORS header itself; the HTTP API's `cors: true` adds it too.
 HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
 SERVER_ERROR_MESSAGE = "Temporary server error"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter a route reads, as its OpenAPI document publishes it."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route of a handler takes and answers, declared beside it; local/openapi.py reads
+    it from the handler's source (never importing the handler, whose imports read the
+    function's settings), so every argument is a literal or a name the module imports."""
+
+    route: str  # serverless.yml's route key: "GET /user"
+    summary: str
+    request: Any = None  # the body's msgspec Struct (None: no body)
+    response: Any = None  # the 200's Struct, or an Annotated union of Structs (models.py)
+    query: tuple[Query, ...] = ()
+    example: Mapping[str, Any] | None = None  # a request body that works as it is, for anyone
+
+
+# An RFC 3339 time in a query parameter, as Request.time reads it.
+TIME = {"type": "string", "format": "date-time"}
+# The paging parameters Request.limit and the data layer's page tokens read.
+PAGING = (
+    Query(
+        "limit",
+        "Page size, 1 to 100 (default 100).",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+    ),
+    Query(
+        "startKey",
+        "The `lastEvaluatedKey` of the previous page, as it came (anything else is a 400).",
+        {"type": "string"},
+    ),
+)
 
 
 class Request:
@@ -148,7 +191,11 @@ class Response(dict):
     is: one that is not a JSON 200 (the calendar feed's text/calendar, its 304)."""
 
 
-def http_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
+def http_handler(route: Callable[[Request], dict], *operations: Operation) -> Callable[..., dict]:
+    """The Lambda handler answering API Gateway's events with `route`; `operations`: what each
+    of the function's routes takes and answers (for the OpenAPI document; kept as
+    `handler.operations`)."""
+
     @functools.wraps(route)
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         request = Request(event)
@@ -176,4 +223,5 @@ def http_handler(route: Callable[[Request], dict]) -> Callable[..., dict]:
         finally:
             logger.remove_keys(["request_id", "route", "caller"])
 
+    handler.operations = operations  # type: ignore[attr-defined]
     return handler

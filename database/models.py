@@ -733,6 +733,20 @@ class MeetingWithOpponent(Struct):
     opponent: User
 
 
+# What booking and cancelling answer. Not a Struct: msgspec only takes unions of Structs that
+# carry a tag, and these answers do not; local/openapi.py publishes it as the `anyOf` of its
+# members under its title.
+MeetingOrSession = Annotated[
+    Meeting | Availability,
+    Meta(
+        title="MeetingOrSession",
+        description="What booking and cancelling answer: a one-to-one Meeting (with its "
+        "Checkout URL when it is priced and held), or the group session (an Availability) "
+        "joined, left or canceled.",
+    ),
+]
+
+
 class AvailabilityPage(Struct):
     availabilities: list[Availability]
     lastEvaluatedKey: str | None = None  # omitted on the last page

@@ -1,44 +1,41 @@
-"""An OpenAPI 3.1 description of the API: the paths are serverless.yml's routes, the schemas
-the contract's msgspec Structs (database/models.py), the ones the functions validate bodies
-with. Local tooling only: no handler imports it.
+"""An OpenAPI 3.1 description of the API: the paths are serverless.yml's routes (the framework's
+reading, local/serverless.py); what each takes and answers is the `Operation` its handler
+declares beside its code (`http_handler(route, Operation(...))`, api/http.py), with the
+contract's msgspec Structs (database/models.py), the ones the functions validate bodies with.
+Local tooling only: no handler imports it.
+
+The declarations are read from the handlers' source, never by importing a handler: a handler's
+imports read its function's settings (table names, at cold start), which the process building
+the document need not have. Each `Operation(...)` call in a handler module is evaluated with
+only the names it uses: those the module imports from modules that are safe to import
+(api.http, database.models) and the module's own constants.
 """
 
+import ast
+import builtins
+import importlib
 import re
+import typing
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from api.http import Operation
 from database.models import (
     ID_LENGTH,
     ID_PATTERN,
     MAX_USERNAME,
     PRICE_IS_ONE_TO_ONE,
     ZONE_MARK,
-    Access,
     Availability,
-    AvailabilityPage,
-    BookingRequest,
-    CalendarFeedAddress,
-    CalendarPage,
     ErrorBody,
     Meeting,
-    MeetingPage,
-    MeetingWithOpponent,
-    Onboarding,
-    OwnUser,
-    PayoutAccount,
-    RescheduleRequest,
-    SeriesDeleted,
-    Statistics,
-    User,
-    UserPage,
-    UserUpdate,
     schema_of,
 )
 from database.zones import zone_names
-from local.serverless import Route, Service
+from local.serverless import ROOT, Route, Service
 
-_TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
 # What a path parameter can be (api.http.Request.id and .username); anything else is a 404.
 _PATH_PARAMETERS = {
     "id": {"type": "string", "minLength": ID_LENGTH, "maxLength": ID_LENGTH, "pattern": ID_PATTERN},
@@ -50,167 +47,7 @@ _PATH_PARAMETERS = {
         "pattern": ID_PATTERN,
     },
 }
-_PAGING = {
-    "limit": (
-        "Page size, 1 to 100 (default 100).",
-        {"type": "integer", "minimum": 1, "maximum": 100},
-    ),
-    "startKey": (
-        "The `lastEvaluatedKey` of the previous page, as it came (anything else is a 400).",
-        {"type": "string"},
-    ),
-}
 
-# A Meeting or an Availability (the description below). Not a Struct: msgspec only takes
-# unions of Structs that carry a tag, and these answers do not.
-MeetingOrSession = object()
-
-# Per route: summary, request body, response body, query parameters. A route missing here (a
-# new function) is still listed, without schemas.
-_OPERATIONS: dict[str, tuple[str, type | object | None, type | object | None, dict]] = {
-    "GET /user": ("The caller's profile and notification settings", None, OwnUser, {}),
-    "GET /public/user/{username}": ("A player's public profile", None, User, {}),
-    "GET /user/access": (
-        "Whether the caller is a member of the club (asked of the club's shop at most once a "
-        "minute); 403 for a free player",
-        None,
-        Access,
-        {},
-    ),
-    "PUT /user": ("Change the caller's profile fields and settings", UserUpdate, OwnUser, {}),
-    "PUT /availability": ("Create or replace an availability", Availability, Availability, {}),
-    "GET /availability": (
-        "The caller's availabilities, or with byTime a search of others' that admit the "
-        "caller's cohort",
-        None,
-        AvailabilityPage,
-        {
-            "byTime": (
-                "Any value: search others' availabilities by start time.",
-                {"type": "string"},
-            ),
-            "startTime": ("Required with byTime.", _TIME),
-            "endTime": ("Not before startTime.", _TIME),
-            **_PAGING,
-        },
-    ),
-    "DELETE /availability/{id}": ("Delete one of the caller's availabilities", None, None, {}),
-    "DELETE /availability/series/{seriesId}": (
-        "End one of the caller's repeating availabilities and delete its open occurrences "
-        "(booked ones and group sessions with participants stay)",
-        None,
-        SeriesDeleted,
-        {},
-    ),
-    "PUT /availability/book": (
-        "Book a one-to-one availability as a meeting (answers the Meeting), or join a group "
-        "session (answers the session, Availability)",
-        BookingRequest,
-        MeetingOrSession,
-        {},
-    ),
-    "GET /meeting/{id}": (
-        "One of the caller's meetings, with the opponent's profile",
-        None,
-        MeetingWithOpponent,
-        {},
-    ),
-    "GET /meeting": ("The caller's meetings", None, MeetingPage, _PAGING),
-    "PUT /meeting/cancel/{id}": (
-        "Cancel a meeting, leave a group session, or (its owner) cancel the session",
-        None,
-        MeetingOrSession,
-        {},
-    ),
-    "PUT /meeting/reschedule/{id}": (
-        "The participant moves a scheduled one-to-one meeting to another open slot of the same "
-        "owner, in one step (answers the new Meeting)",
-        RescheduleRequest,
-        Meeting,
-        {},
-    ),
-    "GET /calendar": (
-        "The caller's availabilities, meetings and joined group sessions, and the others' "
-        "availabilities the caller can book, from startTime on",
-        None,
-        CalendarPage,
-        {"startTime": ("Default: 24 hours ago.", _TIME), **_PAGING},
-    ),
-    "POST /user/calendar-feed": (
-        "A new secret address of the caller's calendar feed (iCalendar); the earlier one "
-        "stops working",
-        None,
-        CalendarFeedAddress,
-        {},
-    ),
-    "DELETE /user/calendar-feed": (
-        "The caller's calendar feed address stops working",
-        None,
-        None,
-        {},
-    ),
-    "GET /public/calendar-feed/{file}": (
-        "A player's calendar feed (text/calendar, RFC 5545) at its secret address "
-        "(`<token>.ics`); 404 for any other",
-        None,
-        None,
-        {},
-    ),
-    "GET /admin/user": ("Every player's profile (admins only)", None, UserPage, _PAGING),
-    "GET /admin/availability": (
-        "Every availability and group session (admins only)",
-        None,
-        AvailabilityPage,
-        _PAGING,
-    ),
-    "GET /admin/meeting": ("Every one-to-one meeting (admins only)", None, MeetingPage, _PAGING),
-    "GET /admin/statistics": ("The club's statistics (admins only)", None, Statistics, {}),
-    "POST /payments/account": (
-        "Connect the caller's Stripe account (created once) and get a Stripe onboarding link",
-        None,
-        Onboarding,
-        {},
-    ),
-    "GET /payments/account": ("The state of the caller's Stripe account", None, PayoutAccount, {}),
-    "POST /stripe/webhook": (
-        "Stripe's events (signed with the Stripe-Signature header, no JWT)",
-        None,
-        None,
-        {},
-    ),
-    # Tournaments (TOURNAMENTS=1): docs/tournaments.md.
-    "POST /tournaments": (
-        "The club's Discord bot (Authorization: Basic <botAccessToken>): store the Lichess or "
-        "Chess.com tournament at {url}",
-        None,
-        None,
-        {},
-    ),
-    "POST /tournaments/leaderboard": (
-        "The club's Discord bot (Authorization: Basic <botAccessToken>): this month's standings",
-        None,
-        None,
-        {},
-    ),
-    "GET /public/tournaments": (
-        "The club's tournaments from startTime on",
-        None,
-        None,
-        {"startTime": ("Default: now.", _TIME)},
-    ),
-    "GET /public/tournaments/leaderboard": (
-        "A leaderboard: current, or a past month's or year's snapshot",
-        None,
-        None,
-        {
-            "site": ("lichess (default) or chesscom.", {"type": "string"}),
-            "timePeriod": ("monthly or yearly.", {"type": "string"}),
-            "tournamentType": ("ARENA, SWISS, GRAND_PRIX, ...", {"type": "string"}),
-            "timeControl": ("BLITZ, RAPID or CLASSICAL.", {"type": "string"}),
-            "date": ("A time in the month or year.", _TIME),
-        },
-    ),
-}
 # Per route, the links from its 200 response to the operations that use what it returned:
 # they let a client (and schemathesis' stateful phase) go from an availability to booking it,
 # to the meeting and to cancelling it. A link to a route serverless.yml does not have is left
@@ -241,45 +78,51 @@ _LINKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         ),
     },
 }
-# Request bodies that work as they are, for any caller, in the docs page's "Try it out" (and in
-# schemathesis' examples phase, which sends them as alice).
-_EXAMPLES: dict[str, dict[str, Any]] = {
-    "PUT /user": {"discordUsername": "demo_dojo", "dojoCohort": "1200-1300"},
-}
 _REF = "#/components/schemas/{name}"
 _PARAMETER = re.compile(r"\{([^{}]+?)\+?\}")
 
 
 def document(service: Service, server_url: str) -> dict[str, Any]:
-    structs = {
-        struct
-        for _, request, response, _ in _OPERATIONS.values()
-        for struct in (request, response)
-        if struct not in (None, MeetingOrSession)
-    }
+    root = service.directory or ROOT
+    declared = operations(root)
+    # Every Struct a handler declares, whatever the stage's features: the contract's schemas.
+    bodies = [
+        body
+        for module in declared.values()
+        for operation in module.values()
+        for body in (operation.request, operation.response)
+        if body is not None
+    ]
+    unions = {id(body): body for body in bodies if _members(body)}
+    structs = {body for body in bodies if not _members(body)}
+    structs |= {member for union in unions.values() for member in _members(union)}
     structs = sorted(structs | {Meeting, Availability, ErrorBody}, key=lambda s: s.__name__)
     refs, schemas = msgspec.json.schema_components(
         structs, schema_hook=schema_of, ref_template=_REF
     )
-    ref_of = dict(zip(structs, refs, strict=True))
+    ref_of: dict[int, dict[str, Any]] = {
+        id(struct): ref for struct, ref in zip(structs, refs, strict=True)
+    }
     _zones_listed(schemas)
     if service.has_feature("payments"):
         schemas["Availability"].update(PRICE_IS_ONE_TO_ONE)
     else:
         _without_prices(schemas)
-    ref_of[MeetingOrSession] = {"$ref": _REF.format(name="MeetingOrSession")}
-    schemas["MeetingOrSession"] = {
-        "title": "MeetingOrSession",
-        "description": "What booking and cancelling answer: a one-to-one Meeting (with its "
-        "Checkout URL when it is priced and held), or the group session (an Availability) "
-        "joined, left or canceled.",
-        "anyOf": [ref_of[Meeting], ref_of[Availability]],
-    }
+    for union in unions.values():
+        meta = typing.get_args(union)[1]
+        ref_of[id(union)] = {"$ref": _REF.format(name=meta.title)}
+        schemas[meta.title] = {
+            "title": meta.title,
+            "description": meta.description,
+            "anyOf": [ref_of[id(member)] for member in _members(union)],
+        }
     paths: dict[str, dict[str, Any]] = {}
     operation_ids = {route.key: _operation_id(route) for route in service.routes}
     for route in service.routes:
         method = "x-amazon-apigateway-any-method" if route.method == "ANY" else route.method
-        operation = _operation(route, ref_of.__getitem__)
+        module = service.functions[route.function].module
+        declaration = declared.get(module, {}).get(route.key)
+        operation = _operation(route, declaration, lambda body: ref_of[id(body)])
         links = {
             name: {"operationId": operation_ids[target], **link}
             for name, (target, link) in _LINKS.get(route.key, {}).items()
@@ -329,8 +172,9 @@ def _without_prices(schemas: dict[str, Any]) -> None:
             properties["price"] = False
 
 
-def _operation(route: Route, ref_of) -> dict[str, Any]:
-    summary, request, response, query = _OPERATIONS.get(route.key, (route.function, None, None, {}))
+def _operation(route: Route, declared: Operation | None, ref_of) -> dict[str, Any]:
+    # A route whose handler declares nothing is still listed, without schemas.
+    declared = declared or Operation(route.key, route.function)
     parameters = [
         {
             "name": name,
@@ -340,15 +184,20 @@ def _operation(route: Route, ref_of) -> dict[str, Any]:
         }
         for name in _PARAMETER.findall(route.path)
     ] + [
-        {"name": name, "in": "query", "description": text, "schema": schema}
-        for name, (text, schema) in query.items()
+        {
+            "name": query.name,
+            "in": "query",
+            "description": query.description,
+            "schema": query.schema,
+        }
+        for query in declared.query
     ]
     success: dict[str, Any] = {"description": "OK"}
-    if response:
-        success["content"] = _json(ref_of(response))
+    if declared.response is not None:
+        success["content"] = _json(ref_of(declared.response))
     operation: dict[str, Any] = {
         "operationId": _operation_id(route),
-        "summary": summary,
+        "summary": declared.summary,
         "parameters": parameters,
         "responses": {
             "200": success,
@@ -358,10 +207,10 @@ def _operation(route: Route, ref_of) -> dict[str, Any]:
             },
         },
     }
-    if request:
-        content = _json(ref_of(request))
-        if route.key in _EXAMPLES:
-            content["application/json"]["example"] = _EXAMPLES[route.key]
+    if declared.request is not None:
+        content = _json(ref_of(declared.request))
+        if declared.example is not None:
+            content["application/json"]["example"] = dict(declared.example)
         operation["requestBody"] = {"required": True, "content": content}
     if route.authorizer:
         operation["security"] = [{"cognito": list(route.scopes)}]
@@ -382,3 +231,106 @@ def _operation_id(route: Route) -> str:
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
+
+
+def _members(body: Any) -> tuple[type, ...]:
+    """The Structs of an `Annotated[A | B, Meta(title=...)]` answer (models.MeetingOrSession);
+    () for a Struct."""
+    if typing.get_origin(body) is not typing.Annotated:
+        return ()
+    return typing.get_args(typing.get_args(body)[0])
+
+
+# --- the handlers' declarations, read from their source ----------------------------------
+
+
+def operations(root: Path = ROOT) -> dict[str, dict[str, Operation]]:
+    """Every `Operation` declared under root/handlers: module -> route key -> Operation."""
+    declared: dict[str, dict[str, Operation]] = {}
+    for path in sorted((root / "handlers").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        found = declared_in(path.read_text(), str(path))
+        if found:
+            declared[module] = {}
+        for operation in found:
+            if operation.route in declared[module]:
+                raise ValueError(f"{path}: {operation.route} is declared twice")
+            declared[module][operation.route] = operation
+    return declared
+
+
+def declared_in(source: str, filename: str = "<handler>") -> list[Operation]:
+    """The `Operation(...)` calls of a handler module's source, evaluated without running the
+    module: each name they use is the module's import of it (that module imported alone) or
+    its own module-level constant."""
+    tree = ast.parse(source, filename)
+    imported: dict[str, tuple[str, str | None]] = {}
+    constants: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (node.module, alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imported[alias.asname or alias.name.partition(".")[0]] = (
+                    alias.name if alias.asname else alias.name.partition(".")[0],
+                    None,
+                )
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and node.value:
+                constants[targets[0].id] = node.value
+        elif isinstance(node, ast.ClassDef):  # a Struct declared beside its handler
+            constants[node.name] = node
+    values: dict[str, Any] = {}  # each name evaluated once: one class object per class
+
+    def value(name: str) -> Any:
+        if name not in values:
+            values[name] = _value(name)
+        return values[name]
+
+    def _value(name: str) -> Any:
+        if name in imported:
+            module, attribute = imported[name]
+            loaded = importlib.import_module(module)
+            return loaded if attribute is None else getattr(loaded, attribute)
+        if isinstance(constants.get(name), ast.ClassDef):
+            namespace = names_in(constants[name], required=False)
+            exec(compile(ast.Module([constants[name]], []), filename, "exec"), namespace)
+            return namespace[name]
+        if name in constants:
+            return evaluate(constants[name])
+        raise NameError(f"{filename}: {name} is neither imported nor a module constant")
+
+    def names_in(node: ast.AST, required: bool = True) -> dict[str, Any]:
+        """The module-level names `node` reads, evaluated (a class body's own names, which
+        cannot be, are left to the class body when not `required`)."""
+        namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "declarations"}
+        for name in {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }:
+            if hasattr(builtins, name) and name not in imported and name not in constants:
+                continue
+            try:
+                namespace[name] = value(name)
+            except NameError:
+                if required:
+                    raise
+        return namespace
+
+    def evaluate(expression: ast.expr) -> Any:
+        code = compile(ast.Expression(expression), filename, "eval")
+        return eval(code, names_in(expression))
+
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and imported.get(node.func.id) == ("api.http", "Operation")
+    ]
+    found = [evaluate(call) for call in calls]
+    for operation in found:
+        if not isinstance(operation, Operation):
+            raise TypeError(f"{filename}: {operation!r} is not an api.http.Operation")
+    return found

@@ -84,6 +84,8 @@ class Service:
     # The stage features (`feature:` of a function, e.g. payments) whose functions are here;
     # None: every function, whatever its feature.
     features: frozenset[str] | None = None
+    # Where serverless.yml is: its handlers/ holds the functions' code (None: this repository).
+    directory: Path | None = None
 
     def has_feature(self, feature: str) -> bool:
         return self.features is None or feature in self.features
@@ -153,9 +155,23 @@ def load(path: Path, stage: str, features: frozenset[str] | None = None) -> Serv
     """serverless.yml for `stage`, as the framework shapes it for packaging. `features`: those
     on (each passed as `--param=<feature>=true`, which config/<stage>.yml reads); None: the
     stage's own (config/test.yml: every one)."""
-    document = resolved(path, stage, features)
+    return service_of(resolved(path, stage, features), stage, features, path.resolve().parent)
+
+
+def service_of(
+    document: dict[str, Any],
+    stage: str,
+    features: frozenset[str] | None = None,
+    directory: Path | None = None,
+) -> Service:
+    """The Service of a framework document (`sls local-service`'s output); `directory`: where
+    its serverless.yml and handlers/ are."""
     service = Service(
-        name=str(document.get("service")), stage=stage, document=document, features=features
+        name=str(document.get("service")),
+        stage=stage,
+        document=document,
+        features=features,
+        directory=directory,
     )
     provider = document.get("provider") or {}
     # The functions of features that are off are already gone (stage-features.js).

@@ -3,8 +3,9 @@
 from typing import Any
 
 from api.admin import admin_handler
-from api.http import Request
+from api.http import PAGING, Operation, Request
 from database.admin import all_users
+from database.models import UserPage
 
 
 def list_users(request: Request) -> dict:
@@ -15,4 +16,9 @@ def list_users(request: Request) -> dict:
     return body
 
 
-handler = admin_handler(list_users)
+handler = admin_handler(
+    list_users,
+    Operation(
+        "GET /admin/user", "Every player's profile (admins only)", response=UserPage, query=PAGING
+    ),
+)

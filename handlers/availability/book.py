@@ -2,10 +2,18 @@
 or joins their group session."""
 
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import availabilities
 from database.booking_rules import IN_THE_PAST, STARTED, daily_limit, notice_refusal
-from database.models import Availability, BookingRequest, Meeting, OwnUser, Participant, User
+from database.models import (
+    Availability,
+    BookingRequest,
+    Meeting,
+    MeetingOrSession,
+    OwnUser,
+    Participant,
+    User,
+)
 from database.times import now
 from membership import settings as membership
 
@@ -91,4 +99,13 @@ def _join(session: Availability, booking: BookingRequest, player: User) -> dict:
     return availabilities.join(session, seat).to_json()
 
 
-handler = http_handler(book)
+handler = http_handler(
+    book,
+    Operation(
+        "PUT /availability/book",
+        "Book a one-to-one availability as a meeting (answers the Meeting), or join a group "
+        "session (answers the session, Availability)",
+        request=BookingRequest,
+        response=MeetingOrSession,
+    ),
+)

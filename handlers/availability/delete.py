@@ -1,6 +1,6 @@
 """DELETE /availability/{id}: deletes one of the caller's availabilities."""
 
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.availabilities import delete_availability
 
 
@@ -10,4 +10,7 @@ def delete(request: Request) -> dict:
     return {}
 
 
-handler = http_handler(delete)
+handler = http_handler(
+    delete,
+    Operation("DELETE /availability/{id}", "Delete one of the caller's availabilities"),
+)

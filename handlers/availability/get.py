@@ -1,8 +1,9 @@
 """GET /availability: the caller's own availabilities, or with `byTime` a search of others'."""
 
 from api.errors import BadRequest
-from api.http import Request, http_handler, page
+from api.http import PAGING, TIME, Operation, Query, Request, http_handler, page
 from database import availabilities
+from database.models import AvailabilityPage
 from database.users import require_user
 
 
@@ -26,4 +27,22 @@ def get_availabilities(request: Request) -> dict:
     return page("availabilities", items, last_key)
 
 
-handler = http_handler(get_availabilities)
+handler = http_handler(
+    get_availabilities,
+    Operation(
+        "GET /availability",
+        "The caller's availabilities, or with byTime a search of others' that admit the caller's "
+        "cohort",
+        response=AvailabilityPage,
+        query=(
+            Query(
+                "byTime",
+                "Any value: search others' availabilities by start time.",
+                {"type": "string"},
+            ),
+            Query("startTime", "Required with byTime.", TIME),
+            Query("endTime", "Not before startTime.", TIME),
+            *PAGING,
+        ),
+    ),
+)

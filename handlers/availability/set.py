@@ -2,7 +2,7 @@
 repeating one (a `recurrence` on a create: contract v4, database.series)."""
 
 from api.errors import Forbidden
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.availabilities import put_availability
 from database.models import Availability
 from database.times import now
@@ -26,4 +26,12 @@ def set_availability(request: Request) -> dict:
     return put_availability(availability).to_json()
 
 
-handler = http_handler(set_availability)
+handler = http_handler(
+    set_availability,
+    Operation(
+        "PUT /availability",
+        "Create or replace an availability",
+        request=Availability,
+        response=Availability,
+    ),
+)

@@ -8,7 +8,7 @@ so a poll that finds nothing changed is answered 304 after the one GetItem that 
 """
 
 from api.errors import NotFound
-from api.http import Request, Response, http_handler
+from api.http import Operation, Request, Response, http_handler
 from api.log import logger
 from database import feed
 from database.times import now
@@ -47,4 +47,11 @@ def calendar_feed(request: Request) -> Response:
     )
 
 
-handler = http_handler(calendar_feed)
+handler = http_handler(
+    calendar_feed,
+    Operation(
+        "GET /public/calendar-feed/{file}",
+        "A player's calendar feed (text/calendar, RFC 5545) at its secret address "
+        "(`<token>.ics`); 404 for any other",
+    ),
+)

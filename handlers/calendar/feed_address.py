@@ -1,8 +1,9 @@
 """POST /user/calendar-feed (a new secret feed address; the caller's earlier one stops working)
 and DELETE /user/calendar-feed (the address stops working)."""
 
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import feed
+from database.models import CalendarFeedAddress
 
 PATH = "/public/calendar-feed/"
 
@@ -22,4 +23,13 @@ def calendar_feed(request: Request) -> dict:
     return {"url": address(request, feed.rotate(caller))}
 
 
-handler = http_handler(calendar_feed)
+handler = http_handler(
+    calendar_feed,
+    Operation(
+        "POST /user/calendar-feed",
+        "A new secret address of the caller's calendar feed (iCalendar); the earlier one stops "
+        "working",
+        response=CalendarFeedAddress,
+    ),
+    Operation("DELETE /user/calendar-feed", "The caller's calendar feed address stops working"),
+)

@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
-from api.http import Request, http_handler
+from api.http import PAGING, TIME, Operation, Query, Request, http_handler
 from database import parallel
 from database.calendar import calendar
+from database.models import CalendarPage
 from database.times import now
 from database.tournaments import tournaments_from
 
@@ -32,4 +33,16 @@ def get_calendar(request: Request) -> dict:
     return body
 
 
-handler = http_handler(get_calendar)
+handler = http_handler(
+    get_calendar,
+    Operation(
+        "GET /calendar",
+        "The caller's availabilities, meetings and joined group sessions, and the others' "
+        "availabilities the caller can book, from startTime on",
+        response=CalendarPage,
+        query=(
+            Query("startTime", "Default: 24 hours ago.", TIME),
+            *PAGING,
+        ),
+    ),
+)

@@ -2,9 +2,9 @@
 cancels the whole session. A retried cancel answers what the first one did."""
 
 from api.errors import Forbidden, NotFound
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import availabilities, meetings
-from database.models import CANCELED
+from database.models import CANCELED, MeetingOrSession
 from database.times import now
 
 
@@ -39,4 +39,11 @@ def cancel(request: Request) -> dict:
     raise NotFound("Meeting not found")
 
 
-handler = http_handler(cancel)
+handler = http_handler(
+    cancel,
+    Operation(
+        "PUT /meeting/cancel/{id}",
+        "Cancel a meeting, leave a group session, or (its owner) cancel the session",
+        response=MeetingOrSession,
+    ),
+)

@@ -1,8 +1,9 @@
 """GET /meeting/{id}: one of the caller's meetings, with the other member's public profile."""
 
 from api.errors import Forbidden, NotFound
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.meetings import get_meeting
+from database.models import MeetingWithOpponent
 from database.users import require_user
 
 
@@ -17,4 +18,11 @@ def get(request: Request) -> dict:
     return {"meeting": meeting.to_json(), "opponent": require_user(opponent).to_json()}
 
 
-handler = http_handler(get)
+handler = http_handler(
+    get,
+    Operation(
+        "GET /meeting/{id}",
+        "One of the caller's meetings, with the opponent's profile",
+        response=MeetingWithOpponent,
+    ),
+)

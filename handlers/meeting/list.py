@@ -1,7 +1,8 @@
 """GET /meeting: the meetings the caller owns or booked, paged."""
 
-from api.http import Request, http_handler, page
+from api.http import PAGING, Operation, Request, http_handler, page
 from database.meetings import list_for_member
+from database.models import MeetingPage
 
 
 def list_meetings(request: Request) -> dict:
@@ -10,4 +11,7 @@ def list_meetings(request: Request) -> dict:
     return page("meetings", meetings, last_key)
 
 
-handler = http_handler(list_meetings)
+handler = http_handler(
+    list_meetings,
+    Operation("GET /meeting", "The caller's meetings", response=MeetingPage, query=PAGING),
+)

@@ -3,7 +3,7 @@ another open one-to-one availability of the same owner, in one transaction (cont
 "Rescheduling"; docs/rescheduling.md). Answers the new meeting."""
 
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import rescheduling
 from database.booking_rules import IN_THE_PAST, daily_limit, notice_refusal
 from database.models import SCHEDULED, Meeting, OwnUser, RescheduleRequest
@@ -93,4 +93,13 @@ def _day(coach: OwnUser | None, meeting: Meeting):
     return daily_limit(coach.username, meeting.startTime, coach.timezone, coach.maxBookingsPerDay)
 
 
-handler = http_handler(reschedule)
+handler = http_handler(
+    reschedule,
+    Operation(
+        "PUT /meeting/reschedule/{id}",
+        "The participant moves a scheduled one-to-one meeting to another open slot of the same "
+        "owner, in one step (answers the new Meeting)",
+        request=RescheduleRequest,
+        response=Meeting,
+    ),
+)

@@ -1,8 +1,9 @@
 """POST /payments/account: the caller (a coach) gets a Stripe Connect Express account, created
 once, and a link to Stripe's onboarding for it."""
 
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import users
+from database.models import Onboarding
 from payments import settings, stripe_client
 
 
@@ -16,4 +17,11 @@ def connect(request: Request) -> dict:
     return {**account.to_json(), "onboardingUrl": stripe_client.onboarding_link(account.account_id)}
 
 
-handler = http_handler(connect)
+handler = http_handler(
+    connect,
+    Operation(
+        "POST /payments/account",
+        "Connect the caller's Stripe account (created once) and get a Stripe onboarding link",
+        response=Onboarding,
+    ),
+)

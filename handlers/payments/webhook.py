@@ -2,7 +2,7 @@
 stage's signing secret, is the authentication). Answers 2xx only once the change is durable;
 Stripe retries anything else."""
 
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.times import now
 from payments import events, settings, stripe_client
 
@@ -14,4 +14,9 @@ def webhook(request: Request) -> dict:
     return {"received": True}
 
 
-handler = http_handler(webhook)
+handler = http_handler(
+    webhook,
+    Operation(
+        "POST /stripe/webhook", "Stripe's events (signed with the Stripe-Signature header, no JWT)"
+    ),
+)

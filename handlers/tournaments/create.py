@@ -4,7 +4,7 @@ tournament stored the first time."""
 
 from api.bot import require_bot
 from api.errors import BadRequest
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database import tournaments
 from tournaments import sites
 
@@ -18,4 +18,11 @@ def create(request: Request) -> dict:
     return stored
 
 
-handler = http_handler(create)
+handler = http_handler(
+    create,
+    Operation(
+        "POST /tournaments",
+        "The club's Discord bot (Authorization: Basic <botAccessToken>): store the Lichess or "
+        "Chess.com tournament at {url}",
+    ),
+)

@@ -3,7 +3,7 @@ sign-in): the standings current for the month or year holding `date`, or that pe
 snapshot when it is over; 404 when there is none."""
 
 from api.errors import BadRequest, NotFound
-from api.http import Request, http_handler
+from api.http import TIME, Operation, Query, Request, http_handler
 from database.times import now
 from database.tournaments import (
     MONTHLY,
@@ -52,4 +52,17 @@ def leaderboard(request: Request) -> dict:
     }
 
 
-handler = http_handler(leaderboard)
+handler = http_handler(
+    leaderboard,
+    Operation(
+        "GET /public/tournaments/leaderboard",
+        "A leaderboard: current, or a past month's or year's snapshot",
+        query=(
+            Query("site", "lichess (default) or chesscom.", {"type": "string"}),
+            Query("timePeriod", "monthly or yearly.", {"type": "string"}),
+            Query("tournamentType", "ARENA, SWISS, GRAND_PRIX, ...", {"type": "string"}),
+            Query("timeControl", "BLITZ, RAPID or CLASSICAL.", {"type": "string"}),
+            Query("date", "A time in the month or year.", TIME),
+        ),
+    ),
+)

@@ -2,7 +2,7 @@
 tournament type and time control; the yearly standings gain each player's change."""
 
 from api.bot import require_bot
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
 from database.tournaments import StandingsUpdate, update_standings
 
 
@@ -13,4 +13,10 @@ def update_leaderboard(request: Request) -> dict:
     return {}
 
 
-handler = http_handler(update_leaderboard)
+handler = http_handler(
+    update_leaderboard,
+    Operation(
+        "POST /tournaments/leaderboard",
+        "The club's Discord bot (Authorization: Basic <botAccessToken>): this month's standings",
+    ),
+)

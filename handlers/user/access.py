@@ -2,8 +2,8 @@
 at most once a minute (membership.check); a free player gets a 403."""
 
 from api.errors import Forbidden
-from api.http import Request, http_handler
-from database.models import SUBSCRIBED
+from api.http import Operation, Request, http_handler
+from database.models import SUBSCRIBED, Access
 from membership import check
 
 NOT_A_MEMBER = "No active subscription was found on the club's shop for your email"
@@ -17,4 +17,12 @@ def check_access(request: Request) -> dict:
     return {"subscriptionStatus": SUBSCRIBED}
 
 
-handler = http_handler(check_access)
+handler = http_handler(
+    check_access,
+    Operation(
+        "GET /user/access",
+        "Whether the caller is a member of the club (asked of the club's shop at most once a "
+        "minute); 403 for a free player",
+        response=Access,
+    ),
+)

@@ -1,7 +1,8 @@
 """GET /user (the caller's profile and settings) and GET /public/user/{username} (anyone's
 public profile, no sign-in)."""
 
-from api.http import Request, http_handler
+from api.http import Operation, Request, http_handler
+from database.models import OwnUser, User
 from database.users import require_user
 from membership.settings import as_seen
 
@@ -12,4 +13,8 @@ def get_user(request: Request) -> dict:
     return as_seen(require_user(request.caller)).to_own_json()
 
 
-handler = http_handler(get_user)
+handler = http_handler(
+    get_user,
+    Operation("GET /user", "The caller's profile and notification settings", response=OwnUser),
+    Operation("GET /public/user/{username}", "A player's public profile", response=User),
+)

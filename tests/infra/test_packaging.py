@@ -17,8 +17,13 @@ import time
 import zipfile
 from pathlib import Path
 
+import grants
 import pytest
 import yaml
+from grants import as_list, ref_name, role_statements
+from test_service import needs_the_jwt
+
+from local.serverless import Service, service_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each function's zip carries only what its imports reach (README "Lean zips"); a dependency
@@ -28,40 +33,6 @@ MAX_STRIPE_ZIP_BYTES = 6_000_000  # stripe alone is ~3 MB zipped, with its bytec
 # CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER on any 3.12.x).
 PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 
-HANDLERS = {
-    "createUser": "handlers/user/create.handler",
-    "getUser": "handlers/user/get.handler",
-    "setUser": "handlers/user/set.handler",
-    "setAvailability": "handlers/availability/set.handler",
-    "getAvailability": "handlers/availability/get.handler",
-    "deleteAvailability": "handlers/availability/delete.handler",
-    "bookAvailability": "handlers/availability/book.handler",
-    "getMeeting": "handlers/meeting/get.handler",
-    "listMeetings": "handlers/meeting/list.handler",
-    "cancelMeeting": "handlers/meeting/cancel.handler",
-    "rescheduleMeeting": "handlers/meeting/reschedule.handler",  # contract v4
-    "getCalendar": "handlers/calendar/get.handler",
-    # contract version 3: the admins' pages, and their statistics counted from the streams
-    "adminListUsers": "handlers/admin/users.handler",
-    "adminListAvailabilities": "handlers/admin/availabilities.handler",
-    "adminListMeetings": "handlers/admin/meetings.handler",
-    "adminGetStatistics": "handlers/admin/statistics.handler",
-    "countStatistics": "handlers/stream/statistics.handler",
-    # contract version 4: repeating availabilities
-    "deleteSeries": "handlers/availability/delete_series.handler",
-    "extendSeries": "handlers/availability/extend_series.handler",
-    # contract version 4: calendar feeds
-    "calendarFeedAddress": "handlers/calendar/feed_address.handler",
-    "getCalendarFeed": "handlers/calendar/feed.handler",
-}
-# Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
-PAYMENT_HANDLERS = {
-    "connectStripeAccount": "handlers/payments/connect.handler",
-    "getStripeAccount": "handlers/payments/account.handler",
-    "stripeWebhook": "handlers/payments/webhook.handler",
-    "refundPayments": "handlers/payments/refund.handler",
-    "reconcilePayments": "handlers/payments/reconcile.handler",
-}
 # The functions that read a time zone (contract v4): the tzdata layer.
 ZONE_FUNCTIONS = {
     "setUser",
@@ -70,8 +41,6 @@ ZONE_FUNCTIONS = {
     "extendSeries",
     "rescheduleMeeting",
 }
-# Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
-BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {
@@ -82,8 +51,6 @@ STRIPE_FUNCTIONS = {
     "refundPayments",
     "reconcilePayments",
 }
-# Only where config/<stage>.yml says membership: 'true' (dev, prod): the club's shop.
-MEMBERSHIP_HANDLERS = {"getUserAccess": "handlers/user/access.handler"}
 # The functions that ask the shop: read access to the stage's shop secret (and only they).
 SHOP_FUNCTIONS = {"createUser", "getUserAccess"}
 # The functions that apply the membership rule: the shop's settings in their environment.
@@ -93,38 +60,6 @@ MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {
     "bookAvailability",
     "rescheduleMeeting",
 }
-
-# RouteKey -> (function, needs the JWT authorizer)
-ROUTES = {
-    "GET /user": ("getUser", True),
-    "GET /public/user/{username}": ("getUser", False),
-    "PUT /user": ("setUser", True),
-    "PUT /availability": ("setAvailability", True),
-    "GET /availability": ("getAvailability", True),
-    "DELETE /availability/{id}": ("deleteAvailability", True),
-    "PUT /availability/book": ("bookAvailability", True),
-    "GET /meeting/{id}": ("getMeeting", True),
-    "GET /meeting": ("listMeetings", True),
-    "PUT /meeting/cancel/{id}": ("cancelMeeting", True),
-    "PUT /meeting/reschedule/{id}": ("rescheduleMeeting", True),
-    "GET /calendar": ("getCalendar", True),
-    "GET /admin/user": ("adminListUsers", True),
-    "GET /admin/availability": ("adminListAvailabilities", True),
-    "GET /admin/meeting": ("adminListMeetings", True),
-    "GET /admin/statistics": ("adminGetStatistics", True),
-    "DELETE /availability/series/{seriesId}": ("deleteSeries", True),
-    "POST /user/calendar-feed": ("calendarFeedAddress", True),
-    "DELETE /user/calendar-feed": ("calendarFeedAddress", True),
-    "GET /public/calendar-feed/{file}": ("getCalendarFeed", False),  # the token authenticates
-}
-PAYMENT_ROUTES = {
-    "POST /payments/account": ("connectStripeAccount", True),
-    "GET /payments/account": ("getStripeAccount", True),
-    "POST /stripe/webhook": ("stripeWebhook", False),  # the Stripe signature authenticates
-}
-MEMBERSHIP_ROUTES = {"GET /user/access": ("getUserAccess", True)}
-# Only where config/<stage>.yml says sesMailRequired: true (prod): the daily SES account check.
-SES_HANDLERS = {"checkSesAccount": "handlers/mail/check.handler"}
 
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
@@ -137,150 +72,37 @@ SERIES_INDEX = f"{MEETINGS}/index/SeriesIndex"
 PAYMENTS = "PaymentsTable"
 OPEN_INDEX = f"{PAYMENTS}/index/OpenIndex"
 
-# Exactly the DynamoDB grants each function's role must have: (action, table or index).
-DYNAMODB_GRANTS = {
-    "createUser": {("PutItem", USERS)},
-    "getUser": {("GetItem", USERS)},
-    "setUser": {("UpdateItem", USERS), ("GetItem", USERS)},
-    "setAvailability": {
-        ("PutItem", AVAILABILITIES),
-        ("UpdateItem", AVAILABILITIES),  # a replacement keeps a series' fields (contract v4)
-        ("ConditionCheckItem", MEETINGS),
-        ("PutItem", MEETINGS),  # a series' own item
-        ("GetItem", USERS),  # the owner's zone, for a series that names none
-    },
-    "getAvailability": {("Query", AVAILABILITIES), ("Query", SEARCH), ("GetItem", USERS)},
-    "deleteAvailability": {("DeleteItem", AVAILABILITIES)},
-    "bookAvailability": {
-        ("BatchGetItem", AVAILABILITIES),
-        ("GetItem", AVAILABILITIES),
-        ("DeleteItem", AVAILABILITIES),
-        ("UpdateItem", AVAILABILITIES),
-        ("BatchGetItem", USERS),
-        ("PutItem", MEETINGS),
-        ("UpdateItem", MEETINGS),  # contract v4: a coach's day of meetings
-    },
-    "getMeeting": {("GetItem", MEETINGS), ("GetItem", USERS)},
-    "listMeetings": {("Query", OWNER_INDEX), ("Query", PARTICIPANT_INDEX)},
-    "cancelMeeting": {
-        *(
-            (action, table)
-            for action in ("BatchGetItem", "GetItem", "UpdateItem")
-            for table in (MEETINGS, AVAILABILITIES)
-        ),
-        ("PutItem", AVAILABILITIES),
-    },
-    "rescheduleMeeting": {
-        ("BatchGetItem", AVAILABILITIES),
-        ("DeleteItem", AVAILABILITIES),  # the new slot, booked
-        ("PutItem", AVAILABILITIES),  # the old slot, reopened
-        ("BatchGetItem", MEETINGS),
-        ("GetItem", MEETINGS),  # the day's set, for a move within a day that has a limit
-        ("PutItem", MEETINGS),
-        ("UpdateItem", MEETINGS),
-        ("BatchGetItem", USERS),
-    },
-    "getCalendar": {
-        ("GetItem", USERS),
-        ("Query", AVAILABILITIES),
-        ("Query", SEARCH),
-        ("Query", OWNER_INDEX),
-        ("Query", PARTICIPANT_INDEX),
-        ("Query", JOINED_INDEX),
-        ("BatchGetItem", AVAILABILITIES),
-    },
-    # The only Scans, each on its own table (tests/handlers/test_admin.py), after the caller's
-    # profile.
-    "adminListUsers": {("GetItem", USERS), ("Scan", USERS)},
-    "adminListAvailabilities": {("GetItem", USERS), ("Scan", AVAILABILITIES)},
-    "adminListMeetings": {("GetItem", USERS), ("Scan", MEETINGS)},
-    "adminGetStatistics": {("GetItem", USERS), ("GetItem", STATISTICS)},
-    "deleteSeries": {
-        ("UpdateItem", MEETINGS),
-        ("Query", AVAILABILITIES),
-        ("DeleteItem", AVAILABILITIES),
-    },
-    # The caller's hash, then their item and the token items in one transaction.
-    "calendarFeedAddress": {
-        ("GetItem", USERS),
-        ("UpdateItem", USERS),
-        ("PutItem", USERS),
-        ("DeleteItem", USERS),
-    },
-    "getCalendarFeed": {
-        ("GetItem", USERS),
-        ("Query", AVAILABILITIES),
-        ("Query", OWNER_INDEX),
-        ("Query", PARTICIPANT_INDEX),
-        ("Query", JOINED_INDEX),
-        ("BatchGetItem", AVAILABILITIES),
-    },
-    "extendSeries": {
-        ("Query", SERIES_INDEX),
-        ("GetItem", MEETINGS),
-        ("UpdateItem", MEETINGS),
-        ("PutItem", AVAILABILITIES),
-    },
-}
-
-# What payments add on dev: a priced availability checks the owner's account in its transaction.
-PAYMENT_GRANTS = {
-    "setAvailability": {("ConditionCheckItem", USERS)},
-    "connectStripeAccount": {("GetItem", USERS), ("UpdateItem", USERS)},
-    "getStripeAccount": {("GetItem", USERS)},
-    # A priced booking reads the coach's payout account, then holds the slot with the session's
-    # ledger record and the player's unpaid holds.
-    "bookAvailability": {("GetItem", USERS), ("PutItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
-    "cancelMeeting": {("GetItem", PAYMENTS), ("UpdateItem", PAYMENTS)},
-    "rescheduleMeeting": {("UpdateItem", PAYMENTS)},  # the ledger names the new meeting
-    "stripeWebhook": {
-        ("GetItem", MEETINGS),
-        ("UpdateItem", MEETINGS),
-        ("GetItem", PAYMENTS),
-        ("UpdateItem", PAYMENTS),
-        ("PutItem", AVAILABILITIES),
-        ("UpdateItem", USERS),
-    },
-    "refundPayments": {
-        ("UpdateItem", PAYMENTS),
-        ("UpdateItem", MEETINGS),
-        *(
-            (verb, f"{PAYMENTS}/stream")
-            for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
-        ),
-        ("sqs:SendMessage", REFUND_DEAD_LETTERS),
-    },
-    "reconcilePayments": {
-        ("Query", OPEN_INDEX),
-        ("GetItem", PAYMENTS),
-        ("UpdateItem", PAYMENTS),
-        ("GetItem", MEETINGS),
-        ("UpdateItem", MEETINGS),
-        ("PutItem", AVAILABILITIES),
-    },
-    # Membership (dev and prod too): the claim of a check and its answer, both UpdateItem.
-    "getUserAccess": {("UpdateItem", USERS)},
-}
-
 
 def handlers_of(package: Package) -> dict[str, str]:
-    full = {**PAYMENT_HANDLERS, **MEMBERSHIP_HANDLERS} if package.stage != "simple" else {}
-    ses = SES_HANDLERS if package.stage == "prod" else {}
-    return {**HANDLERS, **full, **ses}
+    """Each function the framework reads in the packaged copy's serverless.yml for the stage
+    -> its handler (notify, deployed only with a bot token, has tests of its own)."""
+    functions = package.service.document["functions"]
+    return {name: config["handler"] for name, config in functions.items() if name != "notify"}
 
 
 def routes_of(package: Package) -> dict[str, tuple[str, bool]]:
-    full = {**PAYMENT_ROUTES, **MEMBERSHIP_ROUTES} if package.stage != "simple" else {}
-    return {**ROUTES, **full}
+    """RouteKey -> (function, needs the JWT authorizer), from the framework's reading."""
+    return {
+        route.key: (route.function, needs_the_jwt(route.key)) for route in package.service.routes
+    }
+
+
+def background_functions(package: Package) -> set[str]:
+    """Not behind API Gateway (a stream, a schedule, a trigger): their timeouts may exceed its
+    30 s."""
+    return set(package.service.functions) - {route.function for route in package.service.routes}
+
+
+def features_of(package: Package) -> tuple[str, ...]:
+    """The parts of the grants pin (tests/infra/grants.json) the stage's roles add up to: the
+    features its settings (config/<stage>.yml, as the framework resolved them) switch on."""
+    settings = package.service.document["custom"]["stage"]
+    parts = (*grants.FEATURES, grants.SES)
+    return tuple(part for part in parts if str(settings.get(part)).lower() == "true")
 
 
 def grants_of(package: Package) -> dict[str, set]:
-    if package.stage == "simple":
-        return DYNAMODB_GRANTS
-    return {
-        name: DYNAMODB_GRANTS.get(name, set()) | PAYMENT_GRANTS.get(name, set())
-        for name in {*DYNAMODB_GRANTS, *PAYMENT_GRANTS}
-    }
+    return grants.expected(features_of(package))
 
 
 # Dummy values shaped like real ones (a Google client secret, a Discord bot token), so a
@@ -317,18 +139,31 @@ def logical_id(function: str) -> str:
 
 
 class Package:
-    """One `sls package` output: the template and the function zips."""
+    """One `sls package` output: the template, the function zips and the framework's state."""
 
-    def __init__(self, stage: str, path: Path, seconds: float) -> None:
+    def __init__(self, stage: str, path: Path, seconds: float, service_dir: Path = ROOT) -> None:
         self.stage = stage
         self.path = path
         self.seconds = seconds
+        self.service_dir = service_dir  # the copy of the repository it was packaged from
+        self._service: Service | None = None
         self.template_path = path / "cloudformation-template-update-stack.json"
         self.template = json.loads(self.template_path.read_text())
         self.resources: dict = self.template["Resources"]
 
     def of_type(self, cfn_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    @property
+    def service(self) -> Service:
+        """The framework's own state of the service it packaged (serverless-state.json: every
+        variable resolved, the stage's features applied, each function's role), read as
+        `make run` reads `sls local-service`: what the tests expect of the template, instead of
+        lists kept by hand."""
+        if self._service is None:
+            state = json.loads((self.path / "serverless-state.json").read_text())
+            self._service = service_of(state["service"], self.stage, directory=self.service_dir)
+        return self._service
 
     def effective_of_type(self, cfn_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.effective().items() if v["Type"] == cfn_type}
@@ -361,6 +196,9 @@ def evaluate(expr, conditions: dict):
             name, then, otherwise = args
             return then if evaluate(conditions[name], conditions) else otherwise
     return expr
+
+
+SLS = ["npx", "--no-install", "sls"]
 
 
 def clean_env() -> dict[str, str]:
@@ -399,22 +237,23 @@ def sls_package(
     """`sls package --stage STAGE` on a copy of the repo (the framework scribbles in
     <service>/.serverless, which would collide with a concurrent `make package`), with
     `files` written over the copy and `env` added to the environment."""
-    npx = shutil.which("npx")
-    assert npx, "npx (Node.js) is required to package the service; install Node 20+"
+    assert shutil.which("npx"), "npx (Node.js) is required to package the service; install Node 20+"
     node_modules = ROOT / "node_modules"
     assert (node_modules / ".bin" / "sls").exists(), "run `npm ci` first"
     service = workdir / "service"
     shutil.copytree(ROOT, service, ignore=NOT_COPIED, symlinks=True)
     (service / "node_modules").symlink_to(node_modules, target_is_directory=True)
     for name, text in (files or {}).items():
+        (service / name).parent.mkdir(parents=True, exist_ok=True)
         (service / name).write_text(text)
     out = workdir / "package"
+    env = {**clean_env(), **(env or {})}
 
     started = time.monotonic()
     proc = subprocess.run(
-        [npx, "--no-install", "sls", "package", "--stage", stage, "--package", str(out)],
+        [*SLS, "package", "--stage", stage, "--package", str(out)],
         cwd=service,
-        env={**clean_env(), **(env or {})},
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -424,12 +263,102 @@ def sls_package(
         f"sls package --stage {stage} failed:\n{proc.stdout}\n{proc.stderr}"
     )
     print(f"\nsls package --stage {stage}: {seconds:.1f} s")
-    return Package(stage, out, seconds)
+    return Package(stage, out, seconds, service)
 
 
 @pytest.fixture(scope="module")
 def simple(tmp_path_factory) -> Package:
-    return sls_package("simple", tmp_path_factory.mktemp("sls-simple"))
+    # With the endpoint README's checklist adds (test_the_checklist_*): every test of simple
+    # checks it as one of the functions, and none of it is written anywhere else.
+    return sls_package("simple", tmp_path_factory.mktemp("sls-simple"), checklist_endpoint())
+
+
+# --- a new endpoint, made by following only README's "Adding an endpoint" -------------------
+
+CHECKLIST_FUNCTION = "checklistProbe"
+CHECKLIST_ROUTE = "GET /checklist/{id}"
+# Step 1: the handler, with its types beside it.
+CHECKLIST_HANDLER = """\
+\"\"\"GET /checklist/{id}: who asks about which id (tests/infra/test_packaging.py writes it,
+following README's "Adding an endpoint").\"\"\"
+
+from msgspec import Struct
+
+from api.http import Operation, Query, Request, http_handler
+
+
+class ChecklistAnswer(Struct):
+    caller: str
+    id: str
+    greeting: str
+
+
+def probe(request: Request) -> dict:
+    greeting = request.query("greeting") or "hello"
+    return {"caller": request.caller, "id": request.id(), "greeting": greeting}
+
+
+handler = http_handler(
+    probe,
+    Operation(
+        "GET /checklist/{id}",
+        "Who asks about which id",
+        response=ChecklistAnswer,
+        query=(Query("greeting", "What to say (default hello).", {"type": "string"}),),
+    ),
+)
+"""
+# Step 2: its entry in serverless.yml (`make grants` then adds nothing: it reads no table).
+CHECKLIST_SERVERLESS_YML = """\
+  checklistProbe:
+    handler: handlers/checklist/probe.handler
+    package:
+      patterns:
+        - handlers/__init__.py
+        - handlers/checklist/__init__.py
+        - handlers/checklist/probe.py
+    events:
+      - httpApi:
+          method: GET
+          path: /checklist/{id}
+          authorizer:
+            name: cognito
+
+"""
+# Step 3: its test.
+CHECKLIST_TEST = """\
+import json
+
+from handlers.checklist import probe
+from support import http_event
+
+ID = "0b3c6f9e-2d1a-4f5e-8a7b-9c0d1e2f3a4b"
+
+
+def test_it_answers_the_caller_and_refuses_what_is_not_an_id():
+    event = http_event("GET /checklist/{id}", path={"id": ID}, query={"greeting": "hi"})
+    response = probe.handler(event, None)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"caller": "alice", "id": ID, "greeting": "hi"}
+    assert probe.handler(http_event("GET /checklist/{id}", path={"id": "x"}), None)[
+        "statusCode"
+    ] == 404
+"""
+
+
+def checklist_endpoint() -> dict[str, str]:
+    """The files the checklist's steps write, over a copy of the repository."""
+    serverless_yml = (ROOT / "serverless.yml").read_text()
+    assert serverless_yml.count("\nfunctions:\n") == 1
+    serverless_yml = serverless_yml.replace(
+        "\nfunctions:\n", "\nfunctions:\n" + CHECKLIST_SERVERLESS_YML, 1
+    )
+    return {
+        "handlers/checklist/__init__.py": "",
+        "handlers/checklist/probe.py": CHECKLIST_HANDLER,
+        "serverless.yml": serverless_yml,
+        "tests/handlers/test_checklist_probe.py": CHECKLIST_TEST,
+    }
 
 
 def full_stage(
@@ -477,43 +406,6 @@ def any_stage(request) -> Package:
 def stage_settings(stage: str) -> dict:
     """config/<stage>.yml as written (variables unresolved)."""
     return yaml.safe_load((ROOT / "config" / f"{stage}.yml").read_text())
-
-
-# --- helpers to read CloudFormation values ---------------------------------------------
-
-
-def ref_name(value) -> str | None:
-    """'X' for {Ref: X} or {Fn::GetAtt: [X, ...]}; None otherwise."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return value["Ref"]
-        if "Fn::GetAtt" in value:
-            att = value["Fn::GetAtt"]
-            return att[0] if isinstance(att, list) else att.split(".")[0]
-    return None
-
-
-def arn_target(resource) -> str:
-    """'Table' for the table's Arn, 'Table/index/Name' for an index ARN built from it."""
-    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-        assert resource["Fn::GetAtt"][1] == "Arn", resource
-        return ref_name(resource)
-    if isinstance(resource, dict) and "Fn::Join" in resource:
-        sep, parts = resource["Fn::Join"]
-        return sep.join(arn_target(p) if isinstance(p, dict) else p for p in parts)
-    raise AssertionError(f"unexpected DynamoDB resource {resource!r}")
-
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def role_statements(role: dict) -> list[dict]:
-    return [
-        statement
-        for policy in role["Properties"].get("Policies", [])
-        for statement in as_list(policy["PolicyDocument"]["Statement"])
-    ]
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -574,6 +466,7 @@ def test_functions(package: Package):
     functions = package.effective_of_type("AWS::Lambda::Function")
     notify = {"notify"} if package.stage == "dev" else set()
     assert set(functions) == {logical_id(f) for f in handlers_of(package).keys() | notify}
+    background = background_functions(package)
     for name, handler in handlers_of(package).items():
         props = functions[logical_id(name)]["Properties"]
         assert props["Handler"] == handler
@@ -583,7 +476,7 @@ def test_functions(package: Package):
         assert props["Architectures"] == ["arm64"]
         assert props["MemorySize"] >= 512
         # under API Gateway's 30 s limit, but for the functions it does not call
-        assert 3 <= props["Timeout"] <= (300 if name in BACKGROUND_FUNCTIONS else 29)
+        assert 3 <= props["Timeout"] <= (300 if name in background else 29)
         env = props["Environment"]["Variables"]
         assert env["stage"] == package.stage
         assert env["USERS_TABLE"] == {"Ref": USERS}
@@ -617,6 +510,7 @@ def test_routes_and_authorizer(package: Package):
     integrations = package.of_type("AWS::ApiGatewayV2::Integration")
     routes = package.of_type("AWS::ApiGatewayV2::Route")
     by_key = {r["Properties"]["RouteKey"]: r["Properties"] for r in routes.values()}
+    assert len(by_key) == len(routes), "a route key twice"
     assert "$default" not in by_key
     assert set(by_key) == set(routes_of(package))
     for key, (function, authenticated) in routes_of(package).items():
@@ -722,45 +616,46 @@ def test_no_wildcards_in_iam(package: Package):
             assert "NotResource" not in statement and "NotAction" not in statement
 
 
+def test_the_stages_features(any_stage: Package):
+    expected = {
+        "simple": (),
+        "dev": ("membership", "payments"),
+        "prod": ("membership", "payments", grants.SES),
+    }
+    assert features_of(any_stage) == expected[any_stage.stage]
+
+
 def test_each_function_has_least_privilege_role(package: Package):
+    """Every function's own role grants exactly the pin (tests/infra/grants.json) for the
+    stage's features: nothing more, nothing missing; logs to its own group, secrets only to
+    the functions that read them."""
     functions = package.of_type("AWS::Lambda::Function")
     roles = package.of_type("AWS::IAM::Role")
+    expected = grants_of(package)
     seen_roles = set()
-    for name, expected in grants_of(package).items():
+    for name in package.service.functions:
         role_id = ref_name(functions[logical_id(name)]["Properties"]["Role"])
         assert role_id in roles, name
         assert role_id not in seen_roles, f"{name} shares a role"
         seen_roles.add(role_id)
-
-        granted = set()
         for statement in role_statements(roles[role_id]):
-            assert statement["Effect"] == "Allow"
             for action in as_list(statement["Action"]):
                 service, _, verb = action.partition(":")
                 if service == "logs":
                     assert verb in {"CreateLogStream", "PutLogEvents"}, action
-                    continue
-                if service == "secretsmanager":
+                # notify's role is in simple's template, never created (no Discord there).
+                if service == "secretsmanager" and logical_id(name) in package.effective():
                     assert package.stage != "simple", name
                     assert verb == "GetSecretValue", action
+                    readers = {"stripe": STRIPE_FUNCTIONS, "shop": SHOP_FUNCTIONS}
                     secrets = [
-                        *([secret_arn(package.stage)] if name in STRIPE_FUNCTIONS else []),
-                        *([secret_arn(package.stage, "shop")] if name in SHOP_FUNCTIONS else []),
+                        secret_arn(package.stage, purpose)
+                        for purpose, functions in {**readers, "discord": {"notify"}}.items()
+                        if name in functions
                     ]
                     assert statement["Resource"] in [[secret] for secret in secrets], statement
-                    continue
-                if service == "sqs":  # a stream's on-failure destination
-                    for resource in as_list(statement["Resource"]):
-                        granted.add((action, ref_name(resource)))
-                    continue
-                assert service == "dynamodb", f"{name}: unexpected {action}"
-                for resource in as_list(statement["Resource"]):
-                    attribute = (resource.get("Fn::GetAtt") or [None, None])[1]
-                    if attribute == "StreamArn":
-                        granted.add((verb, f"{ref_name(resource)}/stream"))
-                        continue
-                    granted.add((verb, arn_target(resource)))
-        assert granted == expected, name
+        granted = grants.grants_of_role(roles[role_id])
+        assert granted == expected.get(name, set()), f"{name}: `make grants`, then review"
 
 
 # --- notifications ----------------------------------------------------------------------
@@ -1009,7 +904,7 @@ def test_payments_only_where_the_stage_has_them(simple: Package, dev: Package):
         assert env["STRIPE_SECRET_NAME"] == "dojo-scheduler/dev/stripe", name
         assert env["FRONTEND_HOST"] and env["PLATFORM_FEE_PERCENT"] == "0", name
         assert env["REFUND_WINDOW_HOURS"] == "24", name
-    for name in set(HANDLERS) - STRIPE_FUNCTIONS - settings_only:
+    for name in set(handlers_of(simple)) - STRIPE_FUNCTIONS - settings_only:
         env = functions[logical_id(name)]["Properties"]["Environment"]["Variables"]
         assert "STRIPE_SECRET_NAME" not in env, name
     # The secret's name only: no key in the template, nor a secret resource holding one.
@@ -1487,7 +1382,7 @@ def test_every_function_has_error_and_throttle_alarms(full: Package):
             if namespace == "AWS/Lambda":
                 watched[metric, ref_name(dimensions["FunctionName"])] = alarm["Properties"]
     functions = full.of_type("AWS::Lambda::Function")
-    assert set(functions) >= {logical_id(f) for f in HANDLERS}
+    assert set(functions) >= {logical_id(f) for f in handlers_of(full)}
     for function in functions:
         for metric in ("Errors", "Throttles"):
             props = watched[metric, function]
@@ -1654,7 +1549,7 @@ def test_checkov(any_stage: Package):
 
 
 def test_zips(simple: Package):
-    for name, handler in HANDLERS.items():
+    for name, handler in handlers_of(simple).items():
         path = simple.path / f"{name}.zip"
 
         with zipfile.ZipFile(path) as zf:
@@ -1792,10 +1687,11 @@ def modules_loaded_by(function: str, package: Package) -> set[str]:
     extra = ["payments.stripe_client"] if paid else []
     code = f"import importlib\nfor name in {[module, *extra]!r}: importlib.import_module(name)\n"
     # Not what the runtime's botocore loads anyway (certifi only if it finds one).
-    return loaded_files(code) - loaded_files("import botocore.httpsession\n")
+    baseline = loaded_files("import botocore.httpsession\n", package.service_dir)
+    return loaded_files(code, package.service_dir) - baseline
 
 
-def loaded_files(code: str) -> set[str]:
+def loaded_files(code: str, cwd: Path = ROOT) -> set[str]:
     code += LOADED_FILES
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -1805,7 +1701,7 @@ def loaded_files(code: str) -> set[str]:
         "NOTIFICATIONS_TABLE": "t",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout.splitlines()[-1]))
@@ -1828,3 +1724,104 @@ def test_every_module_a_handler_imports_is_in_its_zip_or_layers(any_stage: Packa
             if not found:
                 missing.append(file)
         assert not missing, f"{any_stage.stage} {name}: {missing[:10]}"
+
+
+# --- the checklist's endpoint: published, packaged, served, tested --------------------------
+
+
+def test_the_checklist_endpoint_is_in_the_openapi_document_with_its_types(simple: Package):
+    from local.openapi import document
+
+    published = document(simple.service, "http://127.0.0.1:4000")
+    operation = published["paths"]["/checklist/{id}"]["get"]
+    assert operation["summary"] == "Who asks about which id"
+    assert operation["security"] == [{"cognito": []}]
+    parameters = {(p["in"], p["name"]): p["schema"] for p in operation["parameters"]}
+    assert parameters[("path", "id")]["pattern"]  # an id, as every {id} is
+    assert parameters[("query", "greeting")] == {"type": "string"}
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/ChecklistAnswer"}
+    schema = published["components"]["schemas"]["ChecklistAnswer"]
+    assert set(schema["properties"]) == {"caller", "id", "greeting"}
+
+
+def test_the_checklist_endpoint_is_packaged_with_its_route_authorizer_and_role(simple: Package):
+    assert routes_of(simple)[CHECKLIST_ROUTE] == (CHECKLIST_FUNCTION, True)
+    (route,) = [
+        r["Properties"]
+        for r in simple.of_type("AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["RouteKey"] == CHECKLIST_ROUTE
+    ]
+    assert route["AuthorizationType"] == "JWT"  # test_routes_and_authorizer checks the rest
+    function = simple.resources[logical_id(CHECKLIST_FUNCTION)]["Properties"]
+    assert function["Handler"] == "handlers/checklist/probe.handler"
+    role = simple.resources[ref_name(function["Role"])]
+    assert grants.grants_of_role(role) == set()  # logs only: it reads no table
+    assert CHECKLIST_FUNCTION not in grants.expected(())  # so `make grants` had nothing to add
+    with zipfile.ZipFile(simple.path / f"{CHECKLIST_FUNCTION}.zip") as zf:
+        assert "handlers/checklist/probe.py" in zf.namelist()
+
+
+def test_the_checklist_endpoint_answers_through_make_runs_gateway(simple: Package, monkeypatch):
+    """The local stack's gateway (local/server.py: routing, the JWT authorizer, the function in
+    an execution environment of its own) serves the new route as `make run` would."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from local.authorizer import JwtAuthorizer
+    from local.events import HttpRequest
+    from local.lambdas import Lambdas
+    from local.server import LocalApi
+
+    whole = simple.service
+    service = Service(whole.name, whole.stage, whole.document, directory=whole.directory)
+    service.functions[CHECKLIST_FUNCTION] = whole.functions[CHECKLIST_FUNCTION]
+    service.routes = [route for route in whole.routes if route.function == CHECKLIST_FUNCTION]
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    jwks = simple.path.parent / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**public, "kid": "k1", "alg": "RS256"}]}))
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_checklist"
+    claims = {"iss": issuer, "aud": "client", "exp": int(time.time()) + 60}
+    token = jwt.encode(
+        {**claims, "cognito:username": "alice"}, private, "RS256", headers={"kid": "k1"}
+    )
+    ids = "0b3c6f9e-2d1a-4f5e-8a7b-9c0d1e2f3a4b"
+
+    def get(target: str, headers: list[tuple[str, str]]):
+        request = HttpRequest("GET", target, headers, b"", "127.0.0.1", "HTTP/1.1")
+        response, _ = api.handle(request)
+        return response.status, json.loads(response.body)
+
+    # The environment imports the copy's handlers/, as `make run` in that copy would.
+    monkeypatch.syspath_prepend(str(simple.service_dir))
+    lambdas = Lambdas(service, concurrency=1)
+    try:
+        api = LocalApi(
+            service, lambdas, JwtAuthorizer(jwks.as_uri(), issuer, ["client"]), None, {}, {}
+        )
+        signed_in = [("Authorization", f"Bearer {token}")]
+        assert get(f"/checklist/{ids}?greeting=hi", signed_in) == (
+            200,
+            {"caller": "alice", "id": ids, "greeting": "hi"},
+        )
+        assert get(f"/checklist/{ids}", [])[0] == 401  # the authorizer, before the function
+        assert get("/checklist/not-an-id", signed_in)[0] == 404
+    finally:
+        lambdas.close()
+
+
+def test_the_checklist_endpoint_s_own_test_passes(simple: Package):
+    """Step 3: its test, run in the copy as `make test` runs the handler tier there (its
+    function's role read from the copy's serverless.yml, tests/roles.py)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0"]
+        + ["tests/handlers/test_checklist_probe.py"],
+        cwd=simple.service_dir,
+        env={**clean_env(), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "1 passed" in proc.stdout

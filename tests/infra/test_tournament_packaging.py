@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import zipfile
 
+import grants
 import pytest
-from test_packaging import (
-    DYNAMODB_GRANTS,
-    Package,
-    arn_target,
-    as_list,
-    full_stage,
-    logical_id,
-    ref_name,
-    role_statements,
-)
+from grants import as_list, ref_name, role_statements
+from test_packaging import Package, features_of, full_stage, logical_id
 
 DUMMY_TOURNAMENT = (
     "mongoConnectionString: mongodb+srv://bot:dummy-password@cluster.example.net\n"
@@ -38,14 +31,6 @@ ROUTES = {  # route -> function; none has the JWT authorizer
     "GET /public/tournaments": "listTournaments",
     "POST /tournaments/leaderboard": "updateLeaderboard",
     "GET /public/tournaments/leaderboard": "getLeaderboard",
-}
-GRANTS = {
-    "createTournament": {("PutItem", TABLE), ("GetItem", TABLE)},
-    "listTournaments": {("Query", INDEX)},
-    "updateLeaderboard": {("GetItem", TABLE), ("PutItem", TABLE)},
-    "getLeaderboard": {("GetItem", TABLE)},
-    "snapshotLeaderboards": {("BatchGetItem", TABLE), ("GetItem", TABLE), ("PutItem", TABLE)},
-    "getCalendar": DYNAMODB_GRANTS["getCalendar"] | {("Query", INDEX)},
 }
 READS_SECRET = {"createTournament", "updateLeaderboard", "snapshotLeaderboards"}
 
@@ -111,23 +96,24 @@ def test_routes_need_no_jwt(tournaments: Package):
 
 
 def test_exact_grants_and_only_their_secret(tournaments: Package):
+    """Every function's role is the grants pin (tests/infra/grants.json) for dev with
+    tournaments: the tournament functions' own, and what tournaments add to getCalendar."""
     functions = tournaments.of_type("AWS::Lambda::Function")
     roles = tournaments.of_type("AWS::IAM::Role")
-    for name, expected in GRANTS.items():
+    assert "tournaments" in features_of(tournaments)
+    expected = grants.expected(features_of(tournaments))
+    assert ("Query", INDEX) in expected["getCalendar"]
+    for name in tournaments.service.functions:
         role = roles[ref_name(functions[logical_id(name)]["Properties"]["Role"])]
-        granted, secrets = set(), []
+        assert grants.grants_of_role(role) == expected.get(name, set()), name
+    for name in FUNCTIONS:
+        role = roles[ref_name(functions[logical_id(name)]["Properties"]["Role"])]
+        secrets = []
         for statement in role_statements(role):
             for action in as_list(statement["Action"]):
-                service, _, verb = action.partition(":")
-                if service == "logs":
-                    continue
-                if service == "secretsmanager":
-                    assert verb == "GetSecretValue"
+                if action.startswith("secretsmanager:"):
+                    assert action == "secretsmanager:GetSecretValue"
                     secrets += as_list(statement["Resource"])
-                    continue
-                assert service == "dynamodb", action
-                granted |= {(verb, arn_target(r)) for r in as_list(statement["Resource"])}
-        assert granted == expected, name
         assert secrets == ([secret_arn("dev")] if name in READS_SECRET else []), name
     # No other function may read the tournament secret.
     for role_id, role in roles.items():

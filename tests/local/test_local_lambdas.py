@@ -176,3 +176,36 @@ def test_hot_reload_watches_every_package_a_function_can_import():
     assert not reached & NOT_PRODUCT  # a handler never imports the stack or the bench
     assert {ROOT / name for name in reached} <= set(WATCHED)
     assert not {ROOT / name for name in NOT_PRODUCT} & set(WATCHED)  # local/ needs a restart
+
+
+def read_item(event, context):
+    """One GetItem on event["table"]: what the environment's IAM enforcement lets through."""
+    import botocore.session
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    client = botocore.session.get_session().create_client("dynamodb", config=config)
+    try:
+        client.get_item(TableName=event["table"], Key={"username": {"S": "alice"}})
+    except Exception as error:  # what the function would see
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        return code or type(error).__name__
+    return "read"
+
+
+def test_an_environment_runs_with_its_function_s_role(monkeypatch):
+    """A grant missing from serverless.yml fails in `make run` (and the e2e tier) as on AWS:
+    each environment enforces the role the framework built for its function (local/iam.py),
+    before the call leaves the process. getMeeting's role reads users and meetings only."""
+    from support import SERVICE
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing answers there
+    service = Service(name=SERVICE.name, stage=SERVICE.stage, document=SERVICE.document)
+    function = Function("getMeeting", __name__, "read_item", 128, 10)
+    service.functions["getMeeting"] = function
+    lambdas = Lambdas(service, concurrency=1)
+    try:
+        assert lambdas.invoke(function, {"table": "test-availabilities"}) == "AccessDeniedException"
+        assert lambdas.invoke(function, {"table": "test-users"}) == "EndpointConnectionError"
+    finally:
+        lambdas.close()
