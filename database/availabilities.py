@@ -43,7 +43,7 @@ from database.models import (
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.times import expiration, format_time, now
-from database.zones import shifted
+from rules.zones import shifted
 
 DAY = timedelta(days=1)
 

@@ -5,7 +5,7 @@ a coach's daily limit counts a meeting on.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from database.zones import DEFAULT_ZONE, is_zone, local_day, zone
+from rules.zones import DEFAULT_ZONE, is_zone, local_day, zone
 
 IN_THE_PAST = "startTime is in the past"
 STARTED = "This session has already started"

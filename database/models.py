@@ -36,7 +36,7 @@ from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
-from database.zones import DEFAULT_ZONE, is_zone
+from rules.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
 # literal values there), and listed from it.
@@ -236,7 +236,7 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Location = Annotated[str, Meta(max_length=MAX_LOCATION)]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
-# An IANA time-zone name (database.zones checks it is one tzdata knows).
+# An IANA time-zone name (rules.zones checks it is one tzdata knows).
 # Published with tzdata's names as its `enum` (local/openapi.py): not listed here, so that no
 # function reads tzdata's list unless it checks a name.
 ZONE_MARK = "x-iana-time-zone"

@@ -24,7 +24,7 @@ from database.errors import Conflict, DataError
 from database.meetings import Booking, booking_of, cancel_writes
 from database.models import Availability, Meeting, OwnUser, Payment
 from database.times import expiration, format_time, now
-from database.zones import shifted
+from rules.zones import shifted
 
 MEETING_CHANGED = "This meeting changed while you rescheduled it: please try again"
 SLOT_TAKEN = "That availability is taken or does not exist"

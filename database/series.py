@@ -49,7 +49,7 @@ from database.errors import Invalid, NotFound
 from database.models import Availability, Recurrence
 from database.recurrence import MAX_LENGTH, Rule, horizon, occurrences, parse_rule
 from database.times import expiration, format_time, parse_stored
-from database.zones import LATEST, shifted, zone
+from rules.zones import LATEST, shifted, zone
 
 ACTIVE = "ACTIVE"
 SERIES_NOT_FOUND = "You have no series with this id"

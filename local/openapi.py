@@ -35,8 +35,8 @@ from database.models import (
     UserUpdate,
     schema_of,
 )
-from database.zones import zone_names
 from local.serverless import Route, Service
+from rules.zones import zone_names
 
 _TIME = {"type": "string", "format": "date-time"}  # RFC 3339, as database.times parses it
 # What a path parameter can be (api.http.Request.id and .username); anything else is a 404.

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from database.errors import Invalid
 from database.recurrence import HORIZON, MAX_UNTIL, horizon, occurrences, parse_rule
-from database.zones import zone
+from rules.zones import zone
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
