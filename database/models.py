@@ -249,7 +249,7 @@ Zone = Annotated[
         extra_json_schema={ZONE_MARK: True},
     ),
 ]
-# An RRULE's grammar as contract v4 allows it (database.recurrence checks the rest: FREQ given,
+# An RRULE's grammar as contract v4 allows it (rules.recurrence checks the rest: FREQ given,
 # each part once, BYDAY for WEEKLY only, and the rules across fields).
 _DAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
 _RULE_PART = (
@@ -426,7 +426,7 @@ class Price(Struct):
 
 
 class Recurrence(Struct):
-    """A repeating availability (contract v4): an RFC 5545 RRULE (database.recurrence checks
+    """A repeating availability (contract v4): an RFC 5545 RRULE (rules.recurrence checks
     its parts) in an IANA zone, the owner's own when the create names none."""
 
     rule: Annotated[str, Meta(min_length=1, max_length=200, pattern=RULE_PATTERN)]

@@ -27,8 +27,8 @@ from schemathesis.generation.modes import GenerationMode
 
 from database.models import ALL_COHORTS as ALL
 from database.models import MAX_WINDOW
-from database.recurrence import MAX_LENGTH, parse_rule
 from database.times import format_time, parse_time
+from rules.recurrence import MAX_LENGTH, parse_rule
 from rules.zones import zone
 
 OWNER = os.environ.get("SCHEMATHESIS_OWNER", "")

@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from database.errors import Invalid
+from rules.errors import Invalid
 from rules.zones import instant_of, local, shifted
 
 MAX_INTERVAL = 4
 MAX_COUNT = 260
 MAX_UNTIL = timedelta(days=2 * 366)  # "at most 2 years after the first start"
 MAX_LENGTH = timedelta(hours=24)  # an occurrence's window
+TOO_LONG = "endTime: an occurrence of a series is at most 24 hours long"
 # Occurrences starting within this long of a series' creation, or of an extendSeries run,
 # exist as availabilities.
 HORIZON = timedelta(days=28)
@@ -57,6 +58,13 @@ class Rule:
     @property
     def bounded(self) -> bool:
         return self.count is not None or self.until is not None
+
+
+def check_length(start: datetime, end: datetime) -> None:
+    """An occurrence's window (the first's, which every other copies) is at most MAX_LENGTH;
+    Invalid naming endTime otherwise."""
+    if end - start > MAX_LENGTH:
+        raise Invalid(TOO_LONG)
 
 
 def parse_rule(text: object, first_start: datetime, where: ZoneInfo) -> Rule:
