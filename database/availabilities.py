@@ -16,7 +16,6 @@ import msgspec
 from botocore.exceptions import ClientError
 
 from database import sequence
-from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -43,6 +42,7 @@ from database.models import (
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.times import expiration, format_time, now
+from rules.booking import DAY_FULL, DailyLimit
 from rules.zones import shifted
 
 DAY = timedelta(days=1)

@@ -9,7 +9,6 @@ every write is conditional on, so a lost race changes nothing.
 from dataclasses import dataclass, replace
 
 from database.availabilities import DAY, book_writes, commit
-from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -24,6 +23,7 @@ from database.errors import Conflict, DataError
 from database.meetings import Booking, booking_of, cancel_writes
 from database.models import Availability, Meeting, OwnUser, Payment
 from database.times import expiration, format_time, now
+from rules.booking import DAY_FULL, DailyLimit
 from rules.zones import shifted
 
 MEETING_CHANGED = "This meeting changed while you rescheduled it: please try again"

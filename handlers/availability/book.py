@@ -4,10 +4,10 @@ or joins their group session."""
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.http import Request, http_handler
 from database import availabilities
-from database.booking_rules import IN_THE_PAST, STARTED, daily_limit, notice_refusal
 from database.models import Availability, BookingRequest, Meeting, OwnUser, Participant, User
 from database.times import now
 from membership import settings as membership
+from rules.booking import IN_THE_PAST, STARTED, daily_limit, notice_refusal
 
 
 def book(request: Request) -> dict:

@@ -5,10 +5,10 @@ another open one-to-one availability of the same owner, in one transaction (cont
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.http import Request, http_handler
 from database import rescheduling
-from database.booking_rules import IN_THE_PAST, daily_limit, notice_refusal
 from database.models import SCHEDULED, Meeting, OwnUser, RescheduleRequest
 from database.times import now
 from membership import settings as membership
+from rules.booking import IN_THE_PAST, daily_limit, notice_refusal
 
 NOT_SCHEDULED = "Only a scheduled meeting can be rescheduled"
 OWNER_CANCELS = "Only the meeting's participant can reschedule it (its owner cancels instead)"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from database.booking_rules import daily_limit, notice_refusal
 from database.times import format_time
 from handlers.availability import book
 from handlers.meeting import cancel
+from rules.booking import daily_limit, notice_refusal
 from support import add_user, availability, body, http_event, publish, snapshot, uuid
 
 NOW = datetime.now(UTC).replace(microsecond=0)
