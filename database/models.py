@@ -36,19 +36,11 @@ from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
+from rules.cohorts import COHORTS, Cohort, admits
 from rules.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
-# literal values there), and listed from it.
-Cohort = Literal[
-    "0-400", "400-600", "600-700",
-    "700-800", "800-900", "900-1000", "1000-1100", "1100-1200", "1200-1300", "1300-1400",
-    "1400-1500", "1500-1600", "1600-1700", "1700-1800", "1800-1900", "1900-2000", "2000-2100",
-    "2100-2200", "2200-2300", "2300-2400",
-    "2400+",
-]  # fmt: skip
-COHORTS: tuple[Cohort, ...] = get_args(Cohort)
-ALL_COHORTS = "ALL_COHORTS"
+# literal values there), and listed from it (the cohorts' in rules/cohorts.py).
 AvailabilityType = Literal[
     "CLASSICAL_GAME",
     "OPENING_SPARRING",
@@ -554,7 +546,7 @@ class Availability(Struct, kw_only=True):
         return self.maxParticipants > 1
 
     def admits(self, cohort: str) -> bool:
-        return ALL_COHORTS in self.cohorts or cohort in self.cohorts
+        return admits(self.cohorts, cohort)
 
     def has_joined(self, username: str) -> bool:
         return any(participant.username == username for participant in self.participants)
