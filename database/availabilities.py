@@ -31,7 +31,6 @@ from database.errors import Conflict, DataError, Invalid, NotFound
 from database.models import (
     BOOKED,
     CANCELED,
-    MAX_WINDOW,
     SCHEDULED,
     Availability,
     Meeting,
@@ -41,7 +40,7 @@ from database.models import (
 )
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.times import expiration, format_time, now
-from rules.booking import DAY_FULL, DailyLimit
+from rules.booking import DAY_FULL, MAX_WINDOW, DailyLimit
 from rules.cohorts import admitting
 from rules.zones import shifted
 

@@ -28,7 +28,7 @@ client.
 """
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import msgspec
@@ -36,7 +36,8 @@ from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
-from rules.cohorts import COHORTS, Cohort, admits
+from rules.booking import check_window
+from rules.cohorts import COHORTS, Cohort
 from rules.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
@@ -69,11 +70,6 @@ ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # time, which must still be a date (datetime ends with the year 9999; an offset moves a time by
 # less than a day).
 LAST_YEAR = 9998
-# The longest window an availability may have. It bounds the calendar's read of the bookable
-# availabilities not ended by its start: SearchIndex orders by startTime, so those are the ones
-# starting at most this long before it (database/availabilities.bookable_query).
-MAX_WINDOW = timedelta(days=7)
-WINDOW_TOO_LONG = "endTime must be at most 7 days after startTime"
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
 Currency = Literal["usd", "eur", "gbp", "cad", "aud"]
@@ -481,10 +477,7 @@ class Availability(Struct, kw_only=True):
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
         # Last: the rules across fields the published schema does not state (test_schema.py).
-        if availability.startTime >= availability.endTime:
-            raise Invalid("startTime must be before endTime")
-        if availability.endTime - availability.startTime > MAX_WINDOW:
-            raise Invalid(WINDOW_TOO_LONG)
+        check_window(availability.startTime, availability.endTime)
         if availability.recurrence is not None:
             _check_zone(availability.recurrence.timezone, "recurrence.timezone")
         return availability
@@ -544,9 +537,6 @@ class Availability(Struct, kw_only=True):
     @property
     def is_group(self) -> bool:
         return self.maxParticipants > 1
-
-    def admits(self, cohort: str) -> bool:
-        return admits(self.cohorts, cohort)
 
     def has_joined(self, username: str) -> bool:
         return any(participant.username == username for participant in self.participants)

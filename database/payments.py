@@ -50,6 +50,7 @@ from database.errors import Conflict
 from database.meetings import Booking, cancel_writes, get_booking
 from database.models import AWAITING_PAYMENT, SCHEDULED, Meeting
 from database.times import format_time
+from rules.booking import reopens
 
 
 def payments_table() -> str:
@@ -371,7 +372,10 @@ def settle_unpaid(session: str, at: datetime) -> str:
         writes = [_transition(record, RELEASED), _holds_release(record)]
         booking = get_booking(record.meeting_id)
         if _holding(booking, session):
-            reopen = booking.availability is not None and at < booking.availability.endTime
+            # released as its participant's cancel: the slot reopens while its window lasts
+            participant = booking.meeting.participant
+            window_end = booking.availability.endTime if booking.availability else None
+            reopen = reopens(participant, participant, window_end, at)
             writes += cancel_writes(booking, booking.meeting.participant, reopen=reopen)
         if _commit(writes):
             return RELEASED

@@ -25,8 +25,8 @@ import schemathesis
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from schemathesis.generation.modes import GenerationMode
 
-from database.models import MAX_WINDOW
 from database.times import format_time, parse_time
+from rules.booking import MAX_WINDOW
 from rules.cohorts import ALL_COHORTS as ALL
 from rules.recurrence import MAX_LENGTH, parse_rule
 from rules.zones import zone

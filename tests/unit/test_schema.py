@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from database import models
 from local.openapi import document
-from rules import cohorts
+from rules import booking, cohorts
 from support import SERVICE, availability, hypothesis_examples
 
 SCHEMAS = document(SERVICE, "http://localhost")["components"]["schemas"]
 # A rule across fields that JSON Schema cannot state: the functions check it once every field
 # is valid (the schema's description says it).
-ACROSS_FIELDS = ("startTime must be before endTime", models.WINDOW_TOO_LONG)
+ACROSS_FIELDS = (booking.NOT_BEFORE_END, booking.WINDOW_TOO_LONG)
 
 
 def published(name: str) -> jsonschema_rs.Validator:
