@@ -29,7 +29,7 @@ client.
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -38,6 +38,7 @@ from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
 from rules.booking import check_window
 from rules.cohorts import COHORTS, Cohort
+from rules.membership import SUBSCRIBED, MembershipStatus  # rules/membership.py decides it
 from rules.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
@@ -84,13 +85,6 @@ SCHEDULED = "SCHEDULED"
 BOOKED = "BOOKED"
 CANCELED = "CANCELED"
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
-
-# A player's membership of the club (contract v3, "Membership"): SUBSCRIBED when the club's shop
-# holds an active subscription for their email (and on every stage without a shop), FREE_TIER
-# otherwise. membership/ decides it; a FREE_TIER player books only what is bookableByFreeUsers.
-SUBSCRIBED: Final = "SUBSCRIBED"
-FREE_TIER: Final = "FREE_TIER"
-MembershipStatus = Literal["SUBSCRIBED", "FREE_TIER"]
 
 
 class Instant(datetime):
