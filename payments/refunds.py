@@ -16,6 +16,7 @@ from database.meetings import Booking
 from database.models import AWAITING_PAYMENT, CANCELED, Meeting
 from database.times import now
 from payments import settings, stripe_client
+from rules.refunds import refund_due
 
 
 def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
@@ -38,7 +39,7 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
         # or by the reconciliation, which asks Stripe until it says the session expired.
         stripe_client.expire_checkout(payment.checkout_session)
         return canceled
-    due = by == meeting.owner or at <= meeting.startTime - settings.refund_window()
+    due = refund_due(by, meeting.owner, meeting.startTime, at, settings.refund_window())
     refund = {
         "status": payments.REFUND_SHOWN_PENDING if due else payments.REFUND_NONE,
         "amount": record.amount if due else 0,

@@ -10,6 +10,7 @@ from database.times import now
 from membership import settings as membership
 from rules.booking import check_notice, check_start, coach_limit, reopens
 from rules.cohorts import check_admitted
+from rules.refunds import in_refund_window
 
 NOT_SCHEDULED = "Only a scheduled meeting can be rescheduled"
 OWNER_CANCELS = "Only the meeting's participant can reschedule it (its owner cancels instead)"
@@ -60,7 +61,7 @@ def reschedule(request: Request) -> dict:
         # or refunded, the payment moves with the meeting).
         from payments import settings as payment_settings
 
-        if now() > meeting.startTime - payment_settings.refund_window():
+        if not in_refund_window(meeting.startTime, now(), payment_settings.refund_window()):
             raise Conflict(TOO_LATE)
 
     moved = Meeting(
