@@ -223,8 +223,8 @@ def measure(cases, rounds: int, rng, progress) -> dict:
 
 def stdlib_or_package(module: str) -> str:
     top = module.split(".")[0]
-    if top in ("api", "database", "handlers"):
-        return "ours"  # api, database, handlers
+    if top in ("api", "database", "handlers", "rules"):
+        return "ours"  # api, database, handlers, rules
     if top in sys.stdlib_module_names or top.startswith("_"):
         return "stdlib"
     return top

@@ -16,7 +16,6 @@ import msgspec
 from botocore.exceptions import ClientError
 
 from database import feed_version, sequence
-from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -30,10 +29,8 @@ from database.client import (
 )
 from database.errors import Conflict, DataError, Invalid, NotFound
 from database.models import (
-    ALL_COHORTS,
     BOOKED,
     CANCELED,
-    MAX_WINDOW,
     SCHEDULED,
     Availability,
     Meeting,
@@ -44,7 +41,9 @@ from database.models import (
 from database.paging import decode_key, encode_key, is_stored_time, query_page, starting_from
 from database.sequence import Sequenced
 from database.times import expiration, format_time, now
-from database.zones import shifted
+from rules.booking import DAY_FULL, MAX_WINDOW, DailyLimit
+from rules.cohorts import admitting
+from rules.zones import shifted
 
 DAY = timedelta(days=1)
 
@@ -284,11 +283,8 @@ def search(
     )
     if start_key and not _within(start_key["startTime"], low, high):
         raise Invalid("startKey is not valid for this query", detail=f"startKey {start_key}")
-    values = {":status": SCHEDULED, ":low": low, ":caller": caller, ":all": ALL_COHORTS}
-    admitted = "contains(#cohorts, :all)"
-    if cohort:  # a player who has not picked a cohort yet sees only ALL_COHORTS
-        values[":cohort"] = cohort
-        admitted += " OR contains(#cohorts, :cohort)"
+    admitted, cohorts = _admitting(cohort)
+    values = {":status": SCHEDULED, ":low": low, ":caller": caller, **cohorts}
     if high:
         values[":high"] = high
     request = {
@@ -319,17 +315,14 @@ def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str
     endTime is not before `since` (what it reads beyond that is what ended within MAX_WINDOW of
     `since`, and DynamoDB's TTL removes those 48 hours after they end)."""
     low = format_time(shifted(since, -MAX_WINDOW))  # year 1: from its first instant
+    admitted, cohorts = _admitting(cohort)
     values = {
         ":status": SCHEDULED,
         ":low": low,
         ":since": format_time(since),
         ":caller": caller,
-        ":all": ALL_COHORTS,
+        **cohorts,
     }
-    admitted = "contains(#cohorts, :all)"
-    if cohort:  # a player who has not picked a cohort yet can book only ALL_COHORTS
-        values[":cohort"] = cohort
-        admitted += " OR contains(#cohorts, :cohort)"
     request = {
         "TableName": AVAILABILITIES_TABLE,
         "IndexName": "SearchIndex",
@@ -348,6 +341,13 @@ def bookable_query(caller: str, cohort: str, since: datetime) -> tuple[dict, str
         "ExpressionAttributeValues": to_item(values),
     }
     return request, low
+
+
+def _admitting(cohort: str) -> tuple[str, dict[str, str]]:
+    """The filter keeping the availabilities that admit a player of `cohort` (rules/cohorts.py:
+    a player who has not picked one yet, only ALL_COHORTS), and its values."""
+    values = {f":cohort{n}": entry for n, entry in enumerate(admitting(cohort))}
+    return " OR ".join(f"contains(#cohorts, {name})" for name in values), values
 
 
 def in_search_range(key: dict[str, str], low: str) -> bool:

@@ -1,28 +1,12 @@
-"""What the data layer reports, in its own terms: a value that breaks a rule, an item that is
-missing or in the way, a store that is down. Nothing here knows HTTP: `api.http` is the layer
-above, and the one place that maps each kind to a status.
+"""What the data layer reports, in its own terms: the domain's refusals (rules/errors.py: a
+value that breaks a rule, an item that is missing or in the way), and a store that is down.
+Nothing here knows HTTP: `api.http` is the layer above, and the one place that maps each kind
+to a status.
 """
 
+from rules.errors import Conflict, DataError, Invalid, NotFound
 
-class DataError(Exception):
-    """A public `message` (safe for a client) and a private `detail` (for the log only)."""
-
-    def __init__(self, message: str = "", *, detail: str | None = None):
-        self.message = message
-        self.detail = detail
-        super().__init__(detail or message)
-
-
-class Invalid(DataError, ValueError):
-    """A client value that breaks a rule; the message names the field."""
-
-
-class NotFound(DataError):
-    """The item the request names does not exist (or no longer does)."""
-
-
-class Conflict(DataError):
-    """The item exists but its state forbids the change (booked, full, has participants...)."""
+__all__ = ["Conflict", "DataError", "Invalid", "NotFound", "StoreFault", "Unavailable"]
 
 
 class Unavailable(DataError):

@@ -28,27 +28,21 @@ client.
 """
 
 import re
-from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Final, Literal, get_args
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
 
 from database.errors import Invalid
 from database.times import format_time, parse_stored, parse_time
-from database.zones import DEFAULT_ZONE, is_zone
+from rules.booking import check_window
+from rules.cohorts import COHORTS, Cohort
+from rules.membership import SUBSCRIBED, MembershipStatus  # rules/membership.py decides it
+from rules.zones import DEFAULT_ZONE, is_zone
 
 # Each choice is written once, as the type msgspec validates with (a type checker reads only
-# literal values there), and listed from it.
-Cohort = Literal[
-    "0-400", "400-600", "600-700",
-    "700-800", "800-900", "900-1000", "1000-1100", "1100-1200", "1200-1300", "1300-1400",
-    "1400-1500", "1500-1600", "1600-1700", "1700-1800", "1800-1900", "1900-2000", "2000-2100",
-    "2100-2200", "2200-2300", "2300-2400",
-    "2400+",
-]  # fmt: skip
-COHORTS: tuple[Cohort, ...] = get_args(Cohort)
-ALL_COHORTS = "ALL_COHORTS"
+# literal values there), and listed from it (the cohorts' in rules/cohorts.py).
 AvailabilityType = Literal[
     "CLASSICAL_GAME",
     "OPENING_SPARRING",
@@ -77,11 +71,6 @@ ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # time, which must still be a date (datetime ends with the year 9999; an offset moves a time by
 # less than a day).
 LAST_YEAR = 9998
-# The longest window an availability may have. It bounds the calendar's read of the bookable
-# availabilities not ended by its start: SearchIndex orders by startTime, so those are the ones
-# starting at most this long before it (database/availabilities.bookable_query).
-MAX_WINDOW = timedelta(days=7)
-WINDOW_TOO_LONG = "endTime must be at most 7 days after startTime"
 # A price, in minor units (cents), in one of the currencies whose Stripe minimum charge is at
 # most 50 minor units; the maximum bounds a typo, not a coach.
 Currency = Literal["usd", "eur", "gbp", "cad", "aud"]
@@ -96,13 +85,6 @@ SCHEDULED = "SCHEDULED"
 BOOKED = "BOOKED"
 CANCELED = "CANCELED"
 AWAITING_PAYMENT = "AWAITING_PAYMENT"
-
-# A player's membership of the club (contract v3, "Membership"): SUBSCRIBED when the club's shop
-# holds an active subscription for their email (and on every stage without a shop), FREE_TIER
-# otherwise. membership/ decides it; a FREE_TIER player books only what is bookableByFreeUsers.
-SUBSCRIBED: Final = "SUBSCRIBED"
-FREE_TIER: Final = "FREE_TIER"
-MembershipStatus = Literal["SUBSCRIBED", "FREE_TIER"]
 
 
 class Instant(datetime):
@@ -236,7 +218,7 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Location = Annotated[str, Meta(max_length=MAX_LOCATION)]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
-# An IANA time-zone name (database.zones checks it is one tzdata knows).
+# An IANA time-zone name (rules.zones checks it is one tzdata knows).
 # Published with tzdata's names as its `enum` (local/openapi.py): not listed here, so that no
 # function reads tzdata's list unless it checks a name.
 ZONE_MARK = "x-iana-time-zone"
@@ -249,7 +231,7 @@ Zone = Annotated[
         extra_json_schema={ZONE_MARK: True},
     ),
 ]
-# An RRULE's grammar as contract v4 allows it (database.recurrence checks the rest: FREQ given,
+# An RRULE's grammar as contract v4 allows it (rules.recurrence checks the rest: FREQ given,
 # each part once, BYDAY for WEEKLY only, and the rules across fields).
 _DAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
 _RULE_PART = (
@@ -426,7 +408,7 @@ class Price(Struct):
 
 
 class Recurrence(Struct):
-    """A repeating availability (contract v4): an RFC 5545 RRULE (database.recurrence checks
+    """A repeating availability (contract v4): an RFC 5545 RRULE (rules.recurrence checks
     its parts) in an IANA zone, the owner's own when the create names none."""
 
     rule: Annotated[str, Meta(min_length=1, max_length=200, pattern=RULE_PATTERN)]
@@ -489,10 +471,7 @@ class Availability(Struct, kw_only=True):
         if availability.price is not None and availability.is_group:
             raise Invalid("price is only for one-to-one availabilities (maxParticipants 1)")
         # Last: the rules across fields the published schema does not state (test_schema.py).
-        if availability.startTime >= availability.endTime:
-            raise Invalid("startTime must be before endTime")
-        if availability.endTime - availability.startTime > MAX_WINDOW:
-            raise Invalid(WINDOW_TOO_LONG)
+        check_window(availability.startTime, availability.endTime)
         if availability.recurrence is not None:
             _check_zone(availability.recurrence.timezone, "recurrence.timezone")
         return availability
@@ -552,9 +531,6 @@ class Availability(Struct, kw_only=True):
     @property
     def is_group(self) -> bool:
         return self.maxParticipants > 1
-
-    def admits(self, cohort: str) -> bool:
-        return ALL_COHORTS in self.cohorts or cohort in self.cohorts
 
     def has_joined(self, username: str) -> bool:
         return any(participant.username == username for participant in self.participants)

@@ -50,6 +50,14 @@ from database.errors import Conflict
 from database.meetings import Booking, cancel_writes, get_booking
 from database.models import AWAITING_PAYMENT, SCHEDULED, Meeting
 from database.times import format_time
+from rules.booking import reopens
+from rules.refunds import (
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUND_SUBMITTED,
+    REFUNDED,
+    refund_move,
+)
 
 
 def payments_table() -> str:
@@ -61,10 +69,6 @@ HELD = "HELD"
 CONFIRMED = "CONFIRMED"
 RELEASED = "RELEASED"
 KEPT = "KEPT"  # paid, then canceled when no refund was owed
-REFUND_PENDING = "REFUND_PENDING"  # owed, not yet accepted by Stripe
-REFUND_SUBMITTED = "REFUND_SUBMITTED"  # made; Stripe says pending (or requires_action)
-REFUNDED = "REFUNDED"
-REFUND_FAILED = "REFUND_FAILED"
 SETTLED = (CONFIRMED, KEPT, REFUNDED)  # states that may take a TTL (CONFIRMED: the start's)
 
 # What the reconciliation looks for in OpenIndex.
@@ -79,17 +83,6 @@ RETENTION = timedelta(days=90)
 REFUND_RETRY_AFTER = timedelta(minutes=15)
 # A refund Stripe reports pending is looked up again this often (its events come first).
 REFUND_CHECK_EVERY = timedelta(minutes=15)
-
-# Stripe's refund statuses, as ledger states; an unknown one waits as pending.
-REFUND_STATES = {
-    "succeeded": REFUNDED,
-    "pending": REFUND_SUBMITTED,
-    "requires_action": REFUND_SUBMITTED,
-    "failed": REFUND_FAILED,
-    "canceled": REFUND_FAILED,
-}
-# A refund's ledger states, in the only order it moves.
-REFUND_ORDER = (REFUND_PENDING, REFUND_SUBMITTED, REFUNDED, REFUND_FAILED)
 
 TOO_MANY_HOLDS = (
     "You have unpaid bookings waiting: finish or cancel a pending payment before booking "
@@ -377,7 +370,10 @@ def settle_unpaid(session: str, at: datetime) -> str:
         writes = [_transition(record, RELEASED), _holds_release(record)]
         booking = get_booking(record.meeting_id)
         if _holding(booking, session):
-            reopen = booking.availability is not None and at < booking.availability.endTime
+            # released as its participant's cancel: the slot reopens while its window lasts
+            participant = booking.meeting.participant
+            window_end = booking.availability.endTime if booking.availability else None
+            reopen = reopens(participant, participant, window_end, at)
             writes += cancel_writes(booking, booking.meeting.participant, reopen=reopen)
             meeting = booking.meeting  # its cancel, in both members' calendar feeds
             writes += feed_version.raises((meeting.owner, meeting.participant), at)
@@ -455,13 +451,11 @@ def record_refund(
     for while it is still that meeting, in one transaction. Pending again: looked up later.
     Returns the new status, or None when the record moved first or is further along (an old
     or repeated report changes nothing)."""
-    to = REFUND_STATES.get(stripe_status, REFUND_SUBMITTED)
-    if record.status not in REFUND_ORDER:
+    to = refund_move(record.status, stripe_status)  # forward only (rules/refunds.py)
+    if to is None:
         return None
     if refund_id and record.refund_id and refund_id != record.refund_id:
         return None  # not the refund this record made
-    if REFUND_ORDER.index(to) < REFUND_ORDER.index(record.status):
-        return None
     sets: dict = {"refundStatus": stripe_status}
     if refund_id and not record.refund_id:
         sets["refundId"] = refund_id
@@ -469,8 +463,6 @@ def record_refund(
         sets.update(open=OPEN_REFUND, dueAt=format_time(at + REFUND_CHECK_EVERY))
     elif to == REFUND_FAILED:
         sets["refundFailure"] = failure or stripe_status
-    if to == record.status and to != REFUND_SUBMITTED:
-        return None  # succeeded or failed again: nothing new
     writes = [_transition(record, to, sets)]
     if to != record.status:
         writes.append(_show_refund(record, to))

@@ -9,7 +9,6 @@ every write is conditional on, so a lost race changes nothing.
 from dataclasses import dataclass, replace
 
 from database.availabilities import DAY, book_writes, commit, members_feeds
-from database.booking_rules import DAY_FULL, DailyLimit
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
@@ -25,7 +24,8 @@ from database.meetings import Booking, booking_of, cancel_writes
 from database.models import Availability, Meeting, OwnUser, Payment
 from database.sequence import Sequenced
 from database.times import expiration, format_time, now
-from database.zones import shifted
+from rules.booking import DAY_FULL, DailyLimit
+from rules.zones import shifted
 
 MEETING_CHANGED = "This meeting changed while you rescheduled it: please try again"
 SLOT_TAKEN = "That availability is taken or does not exist"

@@ -47,13 +47,12 @@ from database.client import (
 )
 from database.errors import Invalid, NotFound
 from database.models import Availability, Recurrence
-from database.recurrence import MAX_LENGTH, Rule, horizon, occurrences, parse_rule
 from database.times import expiration, format_time, parse_stored
-from database.zones import LATEST, shifted, zone
+from rules.recurrence import Rule, check_length, horizon, occurrences, parse_rule
+from rules.zones import LATEST, shifted, zone
 
 ACTIVE = "ACTIVE"
 SERIES_NOT_FOUND = "You have no series with this id"
-TOO_LONG = "endTime: an occurrence of a series is at most 24 hours long"
 # Occurrences put in one transaction (DynamoDB allows 100 items; a daily series has at most
 # 29 within the horizon): more wait for the next run.
 MAX_BATCH = 90
@@ -160,8 +159,7 @@ def create(availability: Availability, zone_name: str, at: datetime) -> Availabi
     `zone_name`), created at `at`: the series item and every occurrence starting within the
     horizon (the first always), in one transaction. Answers the first occurrence."""
     where = zone(zone_name, "recurrence.timezone")
-    if availability.endTime - availability.startTime > MAX_LENGTH:
-        raise Invalid(TOO_LONG)
+    check_length(availability.startTime, availability.endTime)
     assert availability.recurrence is not None  # the caller creates a series of a recurrence
     rule = parse_rule(availability.recurrence.rule, availability.startTime, where)
     series_id = str(uuid4())

@@ -33,8 +33,8 @@ from database.models import (
     Meeting,
     schema_of,
 )
-from database.zones import zone_names
 from local.serverless import ROOT, Route, Service
+from rules.zones import zone_names
 
 # What a path parameter can be (api.http.Request.id and .username); anything else is a 404.
 _PATH_PARAMETERS = {

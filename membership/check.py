@@ -10,9 +10,10 @@ check made less than a minute ago answers what is stored.
 import msgspec
 
 from database import users
-from database.models import FREE_TIER, Membership
+from database.models import Membership
 from database.times import now
 from membership import settings, shop
+from rules.membership import FREE_TIER
 
 
 def at_sign_up(email: str) -> Membership:

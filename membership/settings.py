@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from database.models import SUBSCRIBED, Availability, OwnUser
+from database.models import Availability, OwnUser
 from database.settings import once, text, url
+from rules import membership as rules
 
 MEMBERS_ONLY = "This session is for members"
 # The shop is asked about one player at most once a minute, however often the frontend asks.
@@ -50,12 +51,13 @@ def enabled() -> bool:
 
 
 def as_seen(user: OwnUser) -> OwnUser:
-    """The player as this stage sees them: without a shop, every player is a member."""
-    if enabled() or user.subscriptionStatus == SUBSCRIBED:
+    """The player as this stage sees them (rules/membership.py)."""
+    seen = rules.status_seen(user.subscriptionStatus, enabled())
+    if seen == user.subscriptionStatus:
         return user
-    return msgspec.structs.replace(user, subscriptionStatus=SUBSCRIBED)
+    return msgspec.structs.replace(user, subscriptionStatus=seen)
 
 
 def may_book(player: OwnUser, availability: Availability) -> bool:
-    """A member books or joins anything; a free player only what its owner opened to them."""
-    return availability.bookableByFreeUsers or as_seen(player).subscriptionStatus == SUBSCRIBED
+    """Whether `player` may book or join `availability` on this stage (rules/membership.py)."""
+    return rules.may_book(player.subscriptionStatus, availability.bookableByFreeUsers, enabled())

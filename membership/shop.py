@@ -26,8 +26,8 @@ from urllib3.util import Timeout
 
 from api.log import logger
 from api.secrets import SecretUnavailable, stage_secret
-from database.models import FREE_TIER, SUBSCRIBED, MembershipStatus
 from membership import settings
+from rules.membership import FREE_TIER, SUBSCRIBED, MembershipStatus
 
 # The whole shop call: urllib3's `total` bounds connecting and reading together (a plain
 # requests timeout bounds each socket operation, not their sum). GET /user/access (API

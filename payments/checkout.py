@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 from database import availabilities, payments
-from database.booking_rules import DailyLimit
 from database.errors import Conflict, DataError
 from database.models import AWAITING_PAYMENT, Availability, Meeting, Payment
 from database.times import now
 from database.users import get_payout_account
 from payments import settings, stripe_client
+from rules.booking import DailyLimit
 
 CANNOT_TAKE_PAYMENTS = "This coach cannot take payments right now"
 # The reconciliation (every 2 minutes) ends a hold this long after it began, Stripe's own

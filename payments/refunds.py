@@ -16,6 +16,7 @@ from database.meetings import Booking
 from database.models import AWAITING_PAYMENT, CANCELED, Meeting
 from database.times import now
 from payments import settings, stripe_client
+from rules.refunds import REFUND_STATES, refund_due
 
 
 def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
@@ -38,7 +39,7 @@ def cancel(booking: Booking, by: str, *, reopen: bool) -> Meeting:
         # or by the reconciliation, which asks Stripe until it says the session expired.
         stripe_client.expire_checkout(payment.checkout_session)
         return canceled
-    due = by == meeting.owner or at <= meeting.startTime - settings.refund_window()
+    due = refund_due(by, meeting.owner, meeting.startTime, at, settings.refund_window())
     refund = {
         "status": payments.REFUND_SHOWN_PENDING if due else payments.REFUND_NONE,
         "amount": record.amount if due else 0,
@@ -75,7 +76,7 @@ def carry_out(session: str, at: datetime | None = None) -> str:
             _alarm_failed(session, failure)
         return payments.REFUND_FAILED
     # The state Stripe reports, whoever recorded it (an event may have been first).
-    return record_refund(record, made, at) or payments.REFUND_STATES.get(made.status, made.status)
+    return record_refund(record, made, at) or REFUND_STATES.get(made.status, made.status)
 
 
 REFUND_FAILED_ALARM = "A refund failed: an operator's case"

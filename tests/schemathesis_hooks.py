@@ -25,11 +25,11 @@ import schemathesis
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from schemathesis.generation.modes import GenerationMode
 
-from database.models import ALL_COHORTS as ALL
-from database.models import MAX_WINDOW
-from database.recurrence import MAX_LENGTH, parse_rule
 from database.times import format_time, parse_time
-from database.zones import zone
+from rules.booking import MAX_WINDOW
+from rules.cohorts import ALL_COHORTS as ALL
+from rules.recurrence import MAX_LENGTH, parse_rule
+from rules.zones import zone
 
 OWNER = os.environ.get("SCHEMATHESIS_OWNER", "")
 

@@ -1,21 +1,21 @@
 """PUT /availability/book: the caller books another player's availability, making a meeting,
 or joins their group session."""
 
-from api.errors import BadRequest, Conflict, Forbidden, NotFound
+from api.errors import BadRequest, Forbidden, NotFound
 from api.http import Operation, Request, http_handler
 from database import availabilities
-from database.booking_rules import IN_THE_PAST, STARTED, daily_limit, notice_refusal
 from database.models import (
     Availability,
     BookingRequest,
     Meeting,
     MeetingOrSession,
-    OwnUser,
     Participant,
     User,
 )
 from database.times import now
 from membership import settings as membership
+from rules.booking import check_join, check_notice, check_start, coach_limit
+from rules.cohorts import check_admitted
 
 
 def book(request: Request) -> dict:
@@ -36,15 +36,10 @@ def book(request: Request) -> dict:
         return _join(availability, booking, _known(player))
     if booking.startTime is None or booking.type is None:
         raise BadRequest("startTime and type are required to book a one-to-one availability")
-    if booking.startTime < now():
-        raise BadRequest(IN_THE_PAST)
-    if not availability.startTime <= booking.startTime <= availability.endTime:
-        raise BadRequest("startTime must be within the availability's window")
-    if booking.type not in availability.types:
-        raise BadRequest("type is not offered by this availability")
-    if not availability.admits(_known(player).dojoCohort):
-        raise BadRequest("Your cohort is not accepted by this availability")
-    _require_notice(availability, booking.startTime)
+    at = now()
+    check_start(availability, booking.startTime, booking.type, at)
+    check_admitted(availability.cohorts, _known(player).dojoCohort)
+    check_notice(availability, booking.startTime, at)
 
     meeting = Meeting(
         owner=availability.owner,
@@ -59,22 +54,9 @@ def book(request: Request) -> dict:
         # Only a priced booking loads Stripe and its keys: a free one imports nothing new.
         from payments import checkout
 
-        return checkout.hold(availability, meeting, _day(coach, meeting))
-    availabilities.book(availability, meeting, day=_day(coach, meeting))
+        return checkout.hold(availability, meeting, coach_limit(coach, meeting.startTime))
+    availabilities.book(availability, meeting, day=coach_limit(coach, meeting.startTime))
     return meeting.to_json()
-
-
-def _require_notice(availability: Availability, start) -> None:
-    refusal = notice_refusal(start, now(), availability.minNoticeMinutes)
-    if refusal is not None:
-        raise Conflict(refusal)
-
-
-def _day(coach: OwnUser | None, meeting: Meeting):
-    """The coach's daily limit this meeting counts against (None: they set none)."""
-    if coach is None:
-        return None
-    return daily_limit(coach.username, meeting.startTime, coach.timezone, coach.maxBookingsPerDay)
 
 
 def _known(player: User | None) -> User:
@@ -84,17 +66,7 @@ def _known(player: User | None) -> User:
 
 
 def _join(session: Availability, booking: BookingRequest, player: User) -> dict:
-    # A group session starts when it starts; a client that names a start or a type anyway
-    # must name the session's own.
-    if booking.startTime not in (None, session.startTime):
-        raise BadRequest("startTime must be the session's startTime")
-    if booking.type is not None and booking.type not in session.types:
-        raise BadRequest("type is not offered by this session")
-    if not session.admits(player.dojoCohort):
-        raise BadRequest("Your cohort is not accepted by this session")
-    if session.startTime <= now():
-        raise Conflict(STARTED)
-    _require_notice(session, session.startTime)
+    check_join(session, booking.startTime, booking.type, player.dojoCohort, now())
     seat = Participant(player.username, player.discordUsername, player.dojoCohort)
     return availabilities.join(session, seat).to_json()
 

@@ -6,6 +6,7 @@ from api.http import Operation, Request, http_handler
 from database import availabilities, meetings
 from database.models import CANCELED, MeetingOrSession
 from database.times import now
+from rules.booking import reopens
 
 
 def cancel(request: Request) -> dict:
@@ -16,13 +17,9 @@ def cancel(request: Request) -> dict:
         meeting = booking.meeting
         if caller not in (meeting.owner, meeting.participant):
             raise Forbidden("You are not a member of this meeting")
-        # The participant gives the slot back while it can still be played; the owner
-        # canceling says they cannot play, so nothing reopens.
-        reopen = (
-            caller == meeting.participant
-            and booking.availability is not None
-            and now() < booking.availability.endTime
-        )
+        # The participant gives the slot back while it can still be played (rules/booking.py).
+        window_end = booking.availability.endTime if booking.availability else None
+        reopen = reopens(caller, meeting.participant, window_end, now())
         if booking.payment is not None:
             # Only a priced meeting loads Stripe: its cancel may refund or expire a checkout.
             from payments import refunds

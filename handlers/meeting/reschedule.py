@@ -2,13 +2,15 @@
 another open one-to-one availability of the same owner, in one transaction (contract v4,
 "Rescheduling"; docs/rescheduling.md). Answers the new meeting."""
 
-from api.errors import BadRequest, Conflict, Forbidden, NotFound
+from api.errors import Conflict, Forbidden, NotFound
 from api.http import Operation, Request, http_handler
 from database import rescheduling
-from database.booking_rules import IN_THE_PAST, daily_limit, notice_refusal
-from database.models import SCHEDULED, Meeting, OwnUser, RescheduleRequest
+from database.models import SCHEDULED, Meeting, RescheduleRequest
 from database.times import now
 from membership import settings as membership
+from rules.booking import check_notice, check_start, coach_limit, reopens
+from rules.cohorts import check_admitted
+from rules.refunds import in_refund_window
 
 NOT_SCHEDULED = "Only a scheduled meeting can be rescheduled"
 OWNER_CANCELS = "Only the meeting's participant can reschedule it (its owner cancels instead)"
@@ -48,17 +50,10 @@ def reschedule(request: Request) -> dict:
         raise Forbidden(membership.MEMBERS_ONLY)
     start = move.startTime
     kind = move.type or meeting.type
-    if start < now():
-        raise BadRequest(IN_THE_PAST)
-    if not slot.startTime <= start <= slot.endTime:
-        raise BadRequest("startTime must be within the availability's window")
-    if kind not in slot.types:
-        raise BadRequest("type is not offered by this availability")
-    if not slot.admits(player.dojoCohort):
-        raise BadRequest("Your cohort is not accepted by this availability")
-    refusal = notice_refusal(start, now(), slot.minNoticeMinutes)
-    if refusal is not None:
-        raise Conflict(refusal)
+    at = now()
+    check_start(slot, start, kind, at)
+    check_admitted(slot.cohorts, player.dojoCohort)
+    check_notice(slot, start, at)
     if slot.price != meeting.price:
         raise Conflict(OTHER_PRICE)
     if booking.payment is not None:
@@ -66,7 +61,7 @@ def reschedule(request: Request) -> dict:
         # or refunded, the payment moves with the meeting).
         from payments import settings as payment_settings
 
-        if now() > meeting.startTime - payment_settings.refund_window():
+        if not in_refund_window(meeting.startTime, now(), payment_settings.refund_window()):
             raise Conflict(TOO_LATE)
 
     moved = Meeting(
@@ -81,16 +76,11 @@ def reschedule(request: Request) -> dict:
         rescheduledFrom=meeting.id,
     )
     # The old slot reopens as the participant's cancel reopens it: while its window lasts.
-    reopen = booking.availability is not None and now() < booking.availability.endTime
-    rescheduling.reschedule(booking, slot, moved, reopen=reopen, day=_day(targets.coach, moved))
+    window_end = booking.availability.endTime if booking.availability else None
+    reopen = reopens(caller, meeting.participant, window_end, now())
+    day = coach_limit(targets.coach, moved.startTime)
+    rescheduling.reschedule(booking, slot, moved, reopen=reopen, day=day)
     return moved.to_json()
-
-
-def _day(coach: OwnUser | None, meeting: Meeting):
-    """The coach's daily limit the moved meeting counts against (None: they set none)."""
-    if coach is None:
-        return None
-    return daily_limit(coach.username, meeting.startTime, coach.timezone, coach.maxBookingsPerDay)
 
 
 handler = http_handler(

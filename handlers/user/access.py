@@ -3,8 +3,9 @@ at most once a minute (membership.check); a free player gets a 403."""
 
 from api.errors import Forbidden
 from api.http import Operation, Request, http_handler
-from database.models import SUBSCRIBED, Access
+from database.models import Access
 from membership import check
+from rules.membership import SUBSCRIBED
 
 NOT_A_MEMBER = "No active subscription was found on the club's shop for your email"
 PENDING = "The club's shop could not be reached: your membership will be checked again shortly"

@@ -319,3 +319,26 @@ def test_a_malformed_time_is_400_even_when_not_searching(tables, name):
 
     assert response["statusCode"] == 400
     assert name in body(response)["message"]
+
+
+@pytest.mark.parametrize("cohort", ["", "0-400", "1500-1600", "2400+"])
+def test_search_finds_exactly_what_the_cohort_rule_admits(tables, cohort):
+    # The search's filter (a DynamoDB expression) and a booking's check (rules/cohorts.py)
+    # are one rule: what a player finds is what they may book.
+    from rules.cohorts import admits
+
+    add_user(tables, "bob", cohort=cohort)
+    listings = {
+        "all": ["ALL_COHORTS"],
+        "one": ["1500-1600"],
+        "two": ["0-400", "1500-1600"],
+        "top": ["2400+"],
+        "top-and-all": ["2400+", "ALL_COHORTS"],
+    }
+    for name, cohorts in listings.items():
+        publish(tables, availability(id=uuid(name), cohorts=cohorts))
+
+    found = body(search(startTime="2030-01-01T00:00:00Z"))["availabilities"]
+
+    admitted = [uuid(name) for name, cohorts in listings.items() if admits(cohorts, cohort)]
+    assert sorted(a["id"] for a in found) == sorted(admitted)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from database.booking_rules import daily_limit, notice_refusal
 from database.times import format_time
 from handlers.availability import book
 from handlers.meeting import cancel
@@ -146,28 +145,7 @@ def test_min_notice_is_validated_and_published(players):
     assert body(created)["minNoticeMinutes"] == 90
 
 
-def test_notice_rule():
-    start = datetime(2030, 1, 1, 12, tzinfo=UTC)
-    assert notice_refusal(start, start - timedelta(minutes=60), 60) is None
-    assert notice_refusal(start, start - timedelta(minutes=59), 60) is not None
-    assert notice_refusal(start, start, 0) is None
-    assert "3 days" in notice_refusal(start, start, 4320)
-    assert "1 minute " in notice_refusal(start, start, 1)
-
-
-# The coach's daily limit
-
-
-def test_the_day_is_the_coachs_own():
-    late = datetime(2030, 7, 1, 22, 30, tzinfo=UTC)  # 00:30 on July 2nd in Berlin
-    assert daily_limit("alice", late, "Europe/Berlin", 2).key == "day#alice#2030-07-02"
-    assert daily_limit("alice", late, "America/New_York", 2).key == "day#alice#2030-07-01"
-    assert daily_limit("alice", late, "UTC", 0) is None  # no limit, no item
-    # the calendar's ends: a day, never an OverflowError
-    first = datetime(1, 1, 1, tzinfo=UTC)
-    assert daily_limit("a", first, "America/New_York", 1).key == "day#a#0001-01-01"
-    last = datetime(9999, 12, 31, 23, tzinfo=UTC)
-    assert daily_limit("a", last, "Asia/Kolkata", 1).key == "day#a#9999-12-31"
+# The coach's daily limit (the rules themselves: tests/unit/test_booking_window.py)
 
 
 def slots_on(client, day_start: datetime, count: int) -> list[tuple[str, str]]:

@@ -74,7 +74,8 @@ def test_unbounded_or_repeated_types_and_cohorts_are_400(players, overrides, fie
 
 
 def test_every_type_and_every_cohort_once_is_fine(players):
-    from database.models import ALL_COHORTS, AVAILABILITY_TYPES, COHORTS
+    from database.models import AVAILABILITY_TYPES
+    from rules.cohorts import ALL_COHORTS, COHORTS
 
     everything = availability(types=list(AVAILABILITY_TYPES), cohorts=[*COHORTS, ALL_COHORTS])
 

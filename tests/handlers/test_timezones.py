@@ -1,20 +1,13 @@
 """Contract v4, "Time zones": `timezone` (and a coach's `maxBookingsPerDay`) on the user, and
-time at the calendar's ends: every date computation answers or clamps, never raises."""
-
-from datetime import UTC, date, datetime, timedelta
+the calendar at the ends of time. The zone rules themselves (rules/zones.py) are unit-tested
+in tests/unit/test_zones.py."""
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from database.zones import EARLIEST, LATEST, instant_of, is_zone, local_day, shifted, zone
 from handlers.calendar import get as get_calendar
 from handlers.user import get as get_user
 from handlers.user import set as set_user
 from support import add_user, body, http_event, snapshot
-
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata",
-         "Pacific/Kiritimati", "Etc/GMT+12"]  # fmt: skip
 
 
 def put_user(changes: dict) -> dict:
@@ -73,61 +66,3 @@ def test_the_calendar_at_the_ends_of_time(tables, start):
     add_user(tables, "alice")
     response = get_calendar.handler(http_event("GET /calendar", query={"startTime": start}), None)
     assert response["statusCode"] == 200, response["body"]
-
-
-def test_zone_names_are_tzdatas():
-    assert all(is_zone(name) for name in ZONES)
-    assert not is_zone("localtime") and not is_zone("Europe") and not is_zone(None)
-    with pytest.raises(ValueError, match="^recurrence.timezone"):
-        zone("Nowhere/Special", "recurrence.timezone")
-
-
-def test_dst_gap_moves_forward_and_overlap_takes_the_first():
-    berlin, new_york = zone("Europe/Berlin"), zone("America/New_York")
-    # 2026-03-29 02:30 does not exist in Berlin (02:00 -> 03:00): 03:30 CEST = 01:30Z
-    assert instant_of(datetime(2026, 3, 29, 2, 30), berlin) == datetime(
-        2026, 3, 29, 1, 30, tzinfo=UTC
-    )
-    # 2026-10-25 02:30 happens twice in Berlin: the first (CEST, +02:00) = 00:30Z
-    assert instant_of(datetime(2026, 10, 25, 2, 30), berlin) == datetime(
-        2026, 10, 25, 0, 30, tzinfo=UTC
-    )
-    # New York: 2026-03-08 02:30 -> 03:30 EDT = 07:30Z; 2026-11-01 01:30 EDT (first) = 05:30Z
-    assert instant_of(datetime(2026, 3, 8, 2, 30), new_york) == datetime(
-        2026, 3, 8, 7, 30, tzinfo=UTC
-    )
-    assert instant_of(datetime(2026, 11, 1, 1, 30), new_york) == datetime(
-        2026, 11, 1, 5, 30, tzinfo=UTC
-    )
-
-
-instants = st.datetimes(
-    min_value=datetime(1, 1, 1),
-    max_value=datetime(9999, 12, 31, 23, 59, 59),
-    timezones=st.just(UTC),
-)
-spans = st.timedeltas(min_value=-timedelta(days=3_000_000), max_value=timedelta(days=3_000_000))
-
-
-@given(instants, st.sampled_from(ZONES))
-def test_a_day_in_a_zone_never_raises(instant, name):
-    day = local_day(instant, zone(name))
-    assert date.min <= day <= date.max
-    assert abs((day - instant.date()).days) <= 1
-
-
-@given(instants, spans)
-def test_shifting_clamps_at_the_ends(instant, span):
-    moved = shifted(instant, span)
-    assert EARLIEST <= moved <= LATEST
-    if EARLIEST + timedelta(days=3_000_001) < instant < LATEST - timedelta(days=3_000_001):
-        assert moved == instant + span
-
-
-@given(
-    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
-    st.sampled_from(ZONES),
-)
-def test_a_wall_time_is_an_instant_or_none(wall, name):
-    start = instant_of(wall, zone(name))
-    assert start is None or EARLIEST <= start <= LATEST

@@ -54,12 +54,12 @@ FORBIDDEN = [
     # (setAvailability and bookAvailability on those paths only: test_zones_load_on_their_paths).
     "zoneinfo",
     "dateutil.rrule",
-    "database.recurrence",
+    "rules.recurrence",
     "database.series",
     # The calendar feed's iCalendar writer: in getCalendarFeed's zip only.
     "icalendar",
 ]
-SERIES = ["zoneinfo", "dateutil.rrule", "database.recurrence", "database.series"]
+SERIES = ["zoneinfo", "dateutil.rrule", "rules.recurrence", "database.series"]
 # The functions that talk to Stripe (serverless.yml gives them stripe and the key's secret):
 # stripe and requests, and boto3 under Powertools Parameters (which reads the secret). No
 # other function may import them: bookAvailability and cancelMeeting only on their priced

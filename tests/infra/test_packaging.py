@@ -1558,6 +1558,7 @@ def test_zips(simple: Package):
             source = f"{module}.py"
             assert source in names, name
             assert "api/__init__.py" in names and "database/__init__.py" in names, name
+            assert "rules/__init__.py" in names and "rules/errors.py" in names, name
             # Only this function's handler, nothing else of the repo.
             handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
             assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}

@@ -1,4 +1,4 @@
-"""database.recurrence: RRULE validation and expansion, against an independent computation.
+"""rules.recurrence: RRULE validation and expansion, against an independent computation.
 
 Pure rules, no moto: milliseconds a case. The independent computation walks the calendar day
 by day (no dateutil), and turns a wall-clock time into an instant using only zoneinfo's
@@ -11,9 +11,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from database.errors import Invalid
-from database.recurrence import HORIZON, MAX_UNTIL, horizon, occurrences, parse_rule
-from database.zones import zone
+from rules.errors import Invalid
+from rules.recurrence import (
+    HORIZON,
+    MAX_LENGTH,
+    MAX_UNTIL,
+    TOO_LONG,
+    check_length,
+    horizon,
+    occurrences,
+    parse_rule,
+)
+from rules.zones import zone
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -226,3 +235,19 @@ def test_an_old_unbounded_series_costs_no_more_than_a_new_one():
     starts = occurrences(rule, berlin, first, now, now + HORIZON)
     assert len(starts) == 28
     assert timedelta(days=730) < MAX_UNTIL
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    st.timedeltas(min_value=timedelta(milliseconds=1), max_value=MAX_LENGTH * 2),
+)
+@example(datetime(2030, 1, 1, tzinfo=UTC), MAX_LENGTH)
+@example(datetime(2030, 1, 1, tzinfo=UTC), MAX_LENGTH + timedelta(milliseconds=1))
+def test_an_occurrence_is_at_most_24_hours_long(start, length):
+    if length <= MAX_LENGTH:
+        check_length(start, start + length)
+    else:
+        with pytest.raises(Invalid, match=f"^{TOO_LONG}$"):
+            check_length(start, start + length)

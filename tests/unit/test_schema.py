@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from database import models
 from local.openapi import document
+from rules import booking, cohorts
 from support import SERVICE, availability, hypothesis_examples
 
 SCHEMAS = document(SERVICE, "http://localhost")["components"]["schemas"]
 # A rule across fields that JSON Schema cannot state: the functions check it once every field
 # is valid (the schema's description says it).
-ACROSS_FIELDS = ("startTime must be before endTime", models.WINDOW_TOO_LONG)
+ACROSS_FIELDS = (booking.NOT_BEFORE_END, booking.WINDOW_TOO_LONG)
 
 
 def published(name: str) -> jsonschema_rs.Validator:
@@ -57,15 +58,18 @@ time = (
         ]
     ),
 )
-cohort = (st.sampled_from(models.COHORTS), st.sampled_from(["3000+", "", "ALL_COHORTS"]))
+cohort = (st.sampled_from(cohorts.COHORTS), st.sampled_from(["3000+", "", "ALL_COHORTS"]))
 cohort_list = (
     st.lists(
-        st.sampled_from([*models.COHORTS, models.ALL_COHORTS]), min_size=1, max_size=3, unique=True
+        st.sampled_from([*cohorts.COHORTS, cohorts.ALL_COHORTS]),
+        min_size=1,
+        max_size=3,
+        unique=True,
     ),
     st.one_of(
         st.just([]),
         st.lists(st.sampled_from(["3000+", ""]), min_size=1, max_size=2),
-        st.sampled_from(models.COHORTS).map(lambda c: [c, "0-400", c]),  # each at most once
+        st.sampled_from(cohorts.COHORTS).map(lambda c: [c, "0-400", c]),  # each at most once
     ),
 )
 kind = (st.sampled_from(models.AVAILABILITY_TYPES), st.sampled_from(["BLITZ", ""]))

@@ -5,7 +5,7 @@ Pure rules (no boto3, no tables), unit-tested in milliseconds (tests/unit/test_r
 A series repeats its first occurrence (RFC 5545's DTSTART) at the same local wall-clock time
 and for the same length in its zone: 19:00 Europe/Berlin is 18:00Z in winter and 17:00Z in
 summer. python-dateutil's `rrule` (installed with botocore, which the runtime ships) steps
-through the *naive* wall-clock times; database.zones.instant_of turns each into an instant (a
+through the *naive* wall-clock times; rules.zones.instant_of turns each into an instant (a
 time in a spring-forward gap moves forward by the gap, a fall-back time is the first of the
 two). The original site stored a fixed UTC offset instead, and its weekly events moved by an
 hour at each DST change.
@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from database.errors import Invalid
-from database.zones import instant_of, local, shifted
+from rules.errors import Invalid
+from rules.zones import instant_of, local, shifted
 
 MAX_INTERVAL = 4
 MAX_COUNT = 260
 MAX_UNTIL = timedelta(days=2 * 366)  # "at most 2 years after the first start"
 MAX_LENGTH = timedelta(hours=24)  # an occurrence's window
+TOO_LONG = "endTime: an occurrence of a series is at most 24 hours long"
 # Occurrences starting within this long of a series' creation, or of an extendSeries run,
 # exist as availabilities.
 HORIZON = timedelta(days=28)
@@ -57,6 +58,13 @@ class Rule:
     @property
     def bounded(self) -> bool:
         return self.count is not None or self.until is not None
+
+
+def check_length(start: datetime, end: datetime) -> None:
+    """An occurrence's window (the first's, which every other copies) is at most MAX_LENGTH;
+    Invalid naming endTime otherwise."""
+    if end - start > MAX_LENGTH:
+        raise Invalid(TOO_LONG)
 
 
 def parse_rule(text: object, first_start: datetime, where: ZoneInfo) -> Rule:

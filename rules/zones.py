@@ -13,7 +13,7 @@ import functools
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from database.errors import Invalid
+from rules.errors import Invalid
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
