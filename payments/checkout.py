@@ -1,7 +1,5 @@
 """Booking a priced availability: the slot is held while the player pays on Stripe Checkout."""
 
-from datetime import timedelta
-
 from database import availabilities, payments
 from database.errors import Conflict, DataError
 from database.models import AWAITING_PAYMENT, Availability, Meeting, Payment
@@ -9,12 +7,9 @@ from database.times import now
 from database.users import get_payout_account
 from payments import settings, stripe_client
 from rules.booking import DailyLimit
+from rules.holds import hold_due
 
 CANNOT_TAKE_PAYMENTS = "This coach cannot take payments right now"
-# The reconciliation (every 2 minutes) ends a hold this long after it began, Stripe's own
-# expiry (31 minutes) having failed to: so a hold never outlives 35 minutes, nor the start.
-HOLD_DUE = timedelta(minutes=33)
-RECONCILE_EVERY = timedelta(minutes=2)
 
 
 def hold(availability: Availability, meeting: Meeting, day: DailyLimit | None = None) -> dict:
@@ -36,7 +31,7 @@ def hold(availability: Availability, meeting: Meeting, day: DailyLimit | None = 
     session_id, meeting.checkoutUrl = stripe_client.create_checkout(
         meeting, account.account_id, fee
     )
-    due = min(now() + HOLD_DUE, meeting.startTime - RECONCILE_EVERY)
+    due = hold_due(meeting.startTime, now())  # when the reconciliation ends the hold
     ledger = payments.hold_writes(meeting, session_id, due, settings.max_unpaid_holds(), fee)
     try:
         availabilities.book(

@@ -230,3 +230,26 @@ def test_zones_load_on_their_paths():
         "print(json.dumps({'free': free, 'limited': limited}))"
     )
     assert result == {"free": [False, False], "limited": [True, False]}
+
+
+def test_the_rules_stand_below_every_layer_and_do_no_io():
+    """rules/ (the pure rules) is the bottom layer: handlers -> database -> rules, and payments/
+    and membership/ -> rules. Every module of it, imported in a fresh interpreter (and a zone
+    read), loads none of the project's other packages, no AWS or HTTP client, and nothing that
+    opens a socket."""
+    modules = sorted(f"rules.{path.stem}" for path in (ROOT / "rules").glob("*.py"))
+    result = loaded(
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from rules.zones import zone\n"
+        "zone('Europe/Berlin')\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    assert "rules.booking" in result and "rules.zones" in result
+    above = ["api", "database", "handlers", "payments", "membership", "notifications"]
+    above += ["tournaments", "feeds", "counters", "local", "bench"]
+    clients = ["botocore", "boto3", "requests", "urllib3", "stripe", "pymongo", "msgspec"]
+    io = ["socket", "ssl", "http", "subprocess", "aws_lambda_powertools"]
+    stray = [m for m in result if matches(m, above + clients + io)]
+    assert not stray, stray
