@@ -53,7 +53,12 @@ HANDLERS = {
     # contract version 4: calendar feeds
     "calendarFeedAddress": "handlers/calendar/feed_address.handler",
     "getCalendarFeed": "handlers/calendar/feed.handler",
+    # contract version 4: reminders, planned from the streams and sent every minute
+    "planReminders": "handlers/reminders/plan.handler",
+    "sendReminders": "handlers/reminders/send.handler",
 }
+# The reminders' functions: notifications/ in their zips (with notify's).
+REMINDER_FUNCTIONS = {"planReminders", "sendReminders"}
 # Only where config/<stage>.yml says payments: 'true' (dev, prod); simple has none of them.
 PAYMENT_HANDLERS = {
     "connectStripeAccount": "handlers/payments/connect.handler",
@@ -69,9 +74,16 @@ ZONE_FUNCTIONS = {
     "bookAvailability",
     "extendSeries",
     "rescheduleMeeting",
+    "sendReminders",  # a reminder names the start in the member's zone
 }
 # Not behind API Gateway (a stream, a schedule): their timeouts may exceed its 30 s.
-BACKGROUND_FUNCTIONS = {"refundPayments", "reconcilePayments", "extendSeries"}
+BACKGROUND_FUNCTIONS = {
+    "refundPayments",
+    "reconcilePayments",
+    "extendSeries",
+    "planReminders",
+    "sendReminders",
+}
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
 STRIPE_FUNCTIONS = {
@@ -129,6 +141,8 @@ SES_HANDLERS = {"checkSesAccount": "handlers/mail/check.handler"}
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
 STATISTICS, STATISTICS_DEAD_LETTERS = "StatisticsTable", "StatisticsDeadLetterQueue"
+REMINDERS, REMINDERS_DEAD_LETTERS = "RemindersTable", "RemindersDeadLetterQueue"
+DUE_INDEX = f"{REMINDERS}/index/DueIndex"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
@@ -220,6 +234,25 @@ DYNAMODB_GRANTS = {
         ("GetItem", MEETINGS),
         ("UpdateItem", MEETINGS),
         ("PutItem", AVAILABILITIES),
+    },
+    # The members' reminderMinutes, then one conditional Put per reminder owed.
+    "planReminders": {
+        ("BatchGetItem", USERS),
+        ("PutItem", REMINDERS),
+        *(
+            (verb, f"{table}/stream")
+            for verb in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+            for table in (AVAILABILITIES, MEETINGS)
+        ),
+        ("sqs:SendMessage", REMINDERS_DEAD_LETTERS),
+    },
+    # What is due (the index), the meeting or session now, the profiles, the claims.
+    "sendReminders": {
+        ("Query", DUE_INDEX),
+        ("UpdateItem", REMINDERS),
+        ("GetItem", MEETINGS),
+        ("GetItem", AVAILABILITIES),
+        ("BatchGetItem", USERS),
     },
 }
 
@@ -526,7 +559,7 @@ def key_schema(table: dict) -> list[tuple[str, str]]:
 def test_tables(package: Package):
     tables = package.effective_of_type("AWS::DynamoDB::Table")
     notifying = package.stage == "dev"
-    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS, STATISTICS} | (
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS, STATISTICS, REMINDERS} | (
         {NOTIFICATIONS} if notifying else set()
     ) | ({PAYMENTS} if package.stage != "simple" else set())
     props = {name: t["Properties"] for name, t in tables.items()}
@@ -559,7 +592,12 @@ def test_tables(package: Package):
         # version 4: the repeating availabilities still running, by how far they were extended
         "SeriesIndex": ([("seriesStatus", "HASH"), ("extendedUntil", "RANGE")], "ALL"),
     }
-    for name in (AVAILABILITIES, MEETINGS):
+    # version 4: the pending reminders, by due hour and time (sparse)
+    assert key_schema(props[REMINDERS]) == [("id", "HASH")]
+    assert indexes(props[REMINDERS]) == {
+        "DueIndex": ([("dueBucket", "HASH"), ("dueKey", "RANGE")], "ALL")
+    }
+    for name in (AVAILABILITIES, MEETINGS, REMINDERS):
         assert props[name]["TimeToLiveSpecification"] == {
             "AttributeName": "expirationTime",
             "Enabled": True,
@@ -745,9 +783,21 @@ def test_each_function_has_least_privilege_role(package: Package):
                     assert verb == "GetSecretValue", action
                     secrets = [
                         *([secret_arn(package.stage)] if name in STRIPE_FUNCTIONS else []),
+                        *(
+                            [secret_arn(package.stage, "discord")]
+                            if name == "sendReminders" and package.stage == "dev"
+                            else []
+                        ),
                         *([secret_arn(package.stage, "shop")] if name in SHOP_FUNCTIONS else []),
                     ]
                     assert statement["Resource"] in [[secret] for secret in secrets], statement
+                    continue
+                if service == "ses":  # reminder emails: the stage's identity, From its address
+                    assert (name, verb) == ("sendReminders", "SendEmail"), action
+                    assert statement["Resource"] == [SES_IDENTITY_ARN], statement
+                    assert statement["Condition"] == {
+                        "StringEquals": {"ses:FromAddress": "no-reply@chessdojo.club"}
+                    }
                     continue
                 if service == "sqs":  # a stream's on-failure destination
                     for resource in as_list(statement["Resource"]):
@@ -1652,7 +1702,8 @@ def test_zips(simple: Package):
             # Only this function's handler, nothing else of the repo.
             handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
             assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}
-            # notifications/ (the Discord client) is the notify function's alone.
+            # notifications/ (the Discord client) is notify's and the reminders' alone.
+            notifications = () if name in REMINDER_FUNCTIONS else ("notifications/",)
             for prefix in (
                 "tests/",
                 "local/",
@@ -1660,7 +1711,7 @@ def test_zips(simple: Package):
                 "config/",
                 "bench/",
                 ".venv/",
-                "notifications/",
+                *notifications,
             ):
                 assert not [n for n in names if n.startswith(prefix)], (name, prefix)
             # The runtime ships botocore; pydantic is in no function (database/models.py: msgspec).
@@ -1732,6 +1783,7 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
+    expected |= {"sendReminders"}  # Discord's client, on every stage
     # contract v4: the tzdata layer, and the calendar feed's icalendar layer, on every stage
     assert users == expected | ZONE_FUNCTIONS | {"getCalendarFeed"}
     assert ("RequestsLambdaLayer" in effective) == bool(expected)
