@@ -24,6 +24,7 @@ from database import reminders as store
 from database.settings import text, url
 from database.times import parse_stored
 from notifications import mail
+from notifications.changes import plain
 from notifications.discord import (
     DEFAULT_BASE_URL,
     Discord,
@@ -152,10 +153,12 @@ class Reminders:
             found = profiles.get(username) or {}
             return (found.get("discordUsername") or "").strip() or username
 
-        message = reminder_text(reminder, current, profile.get("timezone") or "UTC", name)
+        zone_name = profile.get("timezone") or "UTC"
+        message = reminder_text(reminder, current, zone_name, name)
+        on_discord = reminder_text(reminder, current, zone_name, name, shown=plain)
         outcomes = [
             self.send_once(reminder, channel, send, at, log)
-            for channel, send in self.channels(profile, message, reminder, current, at)
+            for channel, send in self.channels(profile, message, on_discord, reminder, current, at)
         ]
         if "retry" in outcomes or "busy" in outcomes:
             store.retry(reminder["id"], at + RETRY_AFTER)
@@ -164,7 +167,13 @@ class Reminders:
         return "sent"
 
     def channels(
-        self, profile: dict, message: Text, reminder: dict, current: dict, at: datetime
+        self,
+        profile: dict,
+        message: Text,
+        on_discord: Text,
+        reminder: dict,
+        current: dict,
+        at: datetime,
     ) -> list[tuple[str, Callable[[str], None]]]:
         """(channel, send) for each way this member is reminded: Discord where they have a
         Discord name and the stage a bot; email where the stage has mail, unless disabled."""
@@ -178,7 +187,7 @@ class Reminders:
                 if member is None:
                     raise DiscordRejected("not a member of the club's server", 404, None)
                 channel = self.discord.open_direct_message(member)
-                self.discord.send(channel, message.body, nonce=nonce)
+                self.discord.send(channel, on_discord.body, nonce=nonce)
 
             found.append((store.DISCORD, direct_message))
         address = (profile.get("email") or "").strip()

@@ -120,22 +120,26 @@ class Text:
     body: str
 
 
-def reminder_text(reminder: Item, current: Item, zone_name: str, name: Any) -> Text:
+def reminder_text(
+    reminder: Item, current: Item, zone_name: str, name: Any, shown: Any = None
+) -> Text:
     """What the reminder says to its member: the type, the other player (or the session), the
     start in the member's own zone, the location. `name(username)` names a player as their
-    stored profile does."""
+    stored profile does; `shown(text)` shows what players wrote (names, the location) as typed
+    (Discord: notifications.changes.plain, never markdown)."""
+    shown = shown or (lambda text: text)
     member = reminder["member"]
     when = local_start(reminder["startTime"], zone_name)
     if reminder["kind"] == MEETING:
         other = current["participant"] if member == current["owner"] else current["owner"]
-        what = f"{label(current.get('type', ''))} with {name(other)}"
+        what = f"{label(current.get('type', ''))} with {shown(name(other))}"
     else:
         types = ", ".join(label(kind) for kind in current.get("types", []))
-        owner = "your" if member == current["owner"] else f"{name(current['owner'])}'s"
+        owner = "your" if member == current["owner"] else f"{shown(name(current['owner']))}'s"
         what = f"{owner} group session ({types})"
     location = current.get("location") or (current.get("availability") or {}).get("location")
     lines = [f"Reminder: {what}", f"Starts {when}"]
-    lines.append(f"Where: {location}" if location else "Where: not given")
+    lines.append(f"Where: {shown(location)}" if location else "Where: not given")
     return Text(subject=f"Reminder: {what}, {when}", body="\n".join(lines))
 
 

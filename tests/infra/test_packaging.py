@@ -1549,6 +1549,16 @@ def test_payments_functions_alarm_on_their_error_logs(full: Package):
         assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
 
 
+def test_reminders_dropped_unsent_alarm(full: Package):
+    # sendReminders reports RemindersDropped (EMF: namespace the service, dimension service).
+    alarm = full.of_type("AWS::CloudWatch::Alarm")["SendRemindersRemindersDroppedAlarm"]
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("dojo-scheduler", "RemindersDropped")
+    assert props["Dimensions"] == [{"Name": "service", "Value": "sendReminders"}]
+    assert (props["Statistic"], props["Threshold"]) == ("Sum", 1)
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 def test_alarms_on_conditional_resources_share_their_condition(full: Package):
     # The notify function and its dead-letter queue exist only with a Discord bot token (dev
     # is packaged with one): so do their alarms, else CloudFormation refuses the template.
