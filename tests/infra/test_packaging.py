@@ -833,10 +833,10 @@ def test_simple_has_no_notifications(simple: Package):
         assert name in simple.resources and name not in effective, name
     for mapping in NOTIFY_MAPPINGS:
         assert mapping not in effective
-    # the streams are on for countStatistics alone
+    # the streams are on for countStatistics and planReminders alone
     assert set(simple.effective_of_type("AWS::Lambda::EventSourceMapping")) == set(
         STATISTICS_MAPPINGS
-    )
+    ) | set(REMINDERS_MAPPINGS)
     for table in (AVAILABILITIES, MEETINGS):
         assert stream_specification(simple, table) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -929,6 +929,10 @@ def test_notify_has_least_privilege_role(dev: Package):
     }
 
 
+REMINDERS_MAPPINGS = {
+    "PlanRemindersEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
+    "PlanRemindersEventSourceMappingDynamodbMeetingsTable": MEETINGS,
+}
 STATISTICS_MAPPINGS = {
     "CountStatisticsEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
     "CountStatisticsEventSourceMappingDynamodbMeetingsTable": MEETINGS,
@@ -946,6 +950,41 @@ def test_statistics_are_counted_from_the_streams_on_every_stage(any_stage: Packa
         destination = props["DestinationConfig"]["OnFailure"]["Destination"]
         assert destination == {"Fn::GetAtt": [STATISTICS_DEAD_LETTERS, "Arn"]}
     assert STATISTICS_DEAD_LETTERS in effective and STATISTICS in effective
+
+
+def test_reminders_are_planned_from_the_streams_on_every_stage(any_stage: Package):
+    effective = any_stage.effective()
+    for name, table in REMINDERS_MAPPINGS.items():
+        props = effective[name]["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["MaximumRetryAttempts"] == 8
+        assert props["BisectBatchOnFunctionError"] is True
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [REMINDERS_DEAD_LETTERS, "Arn"]}
+    assert REMINDERS_DEAD_LETTERS in effective and REMINDERS in effective
+
+
+def test_send_reminders_runs_every_minute_with_mail_only_where_the_stage_has_it(
+    simple: Package, prod: Package
+):
+    for package in (simple, prod):
+        function = package.resources[logical_id("sendReminders")]["Properties"]
+        env = function["Environment"]["Variables"]
+        assert env["REMINDERS_TABLE"] == {"Ref": REMINDERS}
+        assert ("MAIL_FROM" in env) == (package is prod)
+        rules = [
+            rule["Properties"]
+            for rule in package.of_type("AWS::Events::Rule").values()
+            if ref_name(rule["Properties"]["Targets"][0]["Arn"]) == logical_id("sendReminders")
+        ]
+        assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 minute)"]
+    assert (
+        prod.resources[logical_id("sendReminders")]["Properties"]["Environment"]["Variables"][
+            "MAIL_FROM"
+        ]
+        == SES_MAIL["MAIL_FROM"]
+    )
 
 
 def test_count_statistics_has_least_privilege_role(any_stage: Package):
