@@ -856,7 +856,9 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
-    assert set(mappings) == set(NOTIFY_MAPPINGS) | set(STATISTICS_MAPPINGS) | {REFUND_MAPPING}
+    assert set(mappings) == (
+        set(NOTIFY_MAPPINGS) | set(STATISTICS_MAPPINGS) | set(REMINDERS_MAPPINGS) | {REFUND_MAPPING}
+    )
     for mapping_id, table in NOTIFY_MAPPINGS.items():
         props = mappings[mapping_id]["Properties"]
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
