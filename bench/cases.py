@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import TABLE_NAMES, http_event, post_confirmation_event  # noqa: E402
 from support import uuid as _id  # noqa: E402 (ids as the API issues them: UUIDs)
 
-USERS, AVAILABILITIES, MEETINGS, STATISTICS, TOURNAMENTS = (
+USERS, AVAILABILITIES, MEETINGS, STATISTICS, TOURNAMENTS, REMINDERS = (
     TABLE_NAMES[name]
     for name in (
         "UsersTable",
@@ -26,6 +26,7 @@ USERS, AVAILABILITIES, MEETINGS, STATISTICS, TOURNAMENTS = (
         "MeetingsTable",
         "StatisticsTable",
         "TournamentsTable",
+        "RemindersTable",
     )
 )
 TABLE_ENV = {
@@ -45,6 +46,16 @@ MEMBERSHIP_ENV = {
     "SHOP_SECRET_NAME": "dojo-scheduler/bench/shop",
     "SHOP_URL": "http://127.0.0.1:9",  # never reached: mia's check is recent (MIA)
 }
+
+# The reminders' table (contract v4): sendReminders' only setting beyond the three tables (no
+# Discord bot, no mail: a run that finds nothing due, as most minutes' runs do).
+REMINDERS_ENV = {"REMINDERS_TABLE": REMINDERS}
+
+
+def scheduled_event(time: str) -> dict:
+    """EventBridge's Scheduled Event at `time` (what a `schedule` function receives)."""
+    return {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": time}
+
 
 # bob searches this day; the per-round availabilities (2031) stay outside it, so every
 # search returns the same page however many rounds have booked or deleted theirs.
@@ -243,6 +254,10 @@ CASES = [
     # loads the iCalendar writer.
     Case("calendar/feed (unchanged)", "getCalendarFeed", "handlers.calendar.feed", None,
          lambda r: _feed_poll(_feed_etag()), 1, succeeds_with=304),
+    # Version 4: a minute's run of the reminders with nothing due: one Query of DueIndex per
+    # hour of its 2-hour catch-up window (3 buckets).
+    Case("reminders/send", "sendReminders", "handlers.reminders.send", None,
+         lambda r: scheduled_event("2030-01-01T09:30:00Z"), 3, REMINDERS_ENV),
 ]  # fmt: skip
 
 

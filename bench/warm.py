@@ -78,6 +78,7 @@ def canned_responses() -> dict[tuple[str, str], bytes]:
         ("Scan", AVAILABILITIES): page(ALICE_AVAILABILITIES),
         ("Scan", MEETINGS): page(MEETING_ITEMS),
         ("Query", "StartTimeIndex"): page([]),  # no tournament yet
+        ("Query", "DueIndex"): page([]),  # no reminder due
         # One answer for every BatchGetItem: each request picks the keys it asked for
         # (booking: the availability and erin, the player; cancelling: the meeting).
         ("BatchGetItem", None): {

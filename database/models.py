@@ -124,6 +124,21 @@ class BookingsPerDay(Whole):
     low, high = 0, 50
 
 
+class ReminderMinute(Whole):
+    """How long before a meeting's start a reminder is due (contract v4): 5 minutes to 7 days."""
+
+    low, high = 5, 10080
+
+
+# A player's reminders (contract v4): each lead time at most once, at most 3; [] is none.
+MAX_REMINDERS = 3
+DEFAULT_REMINDER_MINUTES = (60,)
+ReminderMinutes = Annotated[
+    list[ReminderMinute],
+    Meta(max_length=MAX_REMINDERS, extra_json_schema={"uniqueItems": True}),
+]
+
+
 def read_json(raw: bytes | str, what: str) -> Any:
     """JSON from a client (a body, a page token) as RFC 8259 reads it; Invalid, saying `what`
     it is, for anything else. Stricter than Python's `json`, which takes what no client means
@@ -283,6 +298,12 @@ class OwnUser(User):
     # as a coach how many one-to-one meetings a day (in that zone) they take (0: no limit).
     timezone: Zone = DEFAULT_ZONE
     maxBookingsPerDay: BookingsPerDay = 0  # pyright: ignore[reportAssignmentType] (as Seats)
+    # Contract v4: a reminder this many minutes before each of their meetings' starts, by
+    # Discord and (unless disabled) by email (docs/reminders.md).
+    reminderMinutes: ReminderMinutes = msgspec.field(  # pyright: ignore[reportAssignmentType]
+        default_factory=lambda: list(DEFAULT_REMINDER_MINUTES)
+    )
+    disableReminderEmails: bool = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "OwnUser":
@@ -298,6 +319,8 @@ class OwnUser(User):
             isAdmin=item.get("isAdmin", False),
             timezone=item.get("timezone", DEFAULT_ZONE),
             maxBookingsPerDay=item.get("maxBookingsPerDay", 0),
+            reminderMinutes=item.get("reminderMinutes", list(DEFAULT_REMINDER_MINUTES)),
+            disableReminderEmails=item.get("disableReminderEmails", False),
         )
 
     def to_own_json(self) -> dict[str, Any]:
@@ -310,6 +333,8 @@ class OwnUser(User):
             "isAdmin": self.isAdmin,
             "timezone": self.timezone,
             "maxBookingsPerDay": self.maxBookingsPerDay,
+            "reminderMinutes": list(self.reminderMinutes),
+            "disableReminderEmails": self.disableReminderEmails,
         }
 
 
@@ -365,15 +390,20 @@ class UserUpdate(Struct):
     disableCancellationNotifications: bool | None = None
     timezone: Zone | None = None
     maxBookingsPerDay: BookingsPerDay | None = None
+    reminderMinutes: ReminderMinutes | None = None
+    disableReminderEmails: bool | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "UserUpdate":
         update = _decode(cls, data)
         _check_zone(update.timezone, "timezone")
+        minutes = update.reminderMinutes
+        if minutes is not None and len(set(minutes)) < len(minutes):
+            raise Invalid("reminderMinutes: Expected each value once")
         return update
 
     @property
-    def changes(self) -> dict[str, str | bool]:
+    def changes(self) -> dict[str, Any]:
         """The fields sent, in the order above (the username is never a change)."""
         return {
             name: value

@@ -105,6 +105,7 @@ TABLES = {
     "NOTIFICATIONS_TABLE": "notifications",
     "PAYMENTS_TABLE": "payments",
     "STATISTICS_TABLE": "statistics",
+    "REMINDERS_TABLE": "reminders",
 }
 # The characters DynamoDB allows in a table name (and so in a stage's, which starts them); a
 # space, quote or slash is a copy-paste mistake. (DynamoDB also wants 3 of them at least.)

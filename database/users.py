@@ -1,5 +1,7 @@
 """The users table: one item per player, keyed by `username`."""
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
@@ -44,7 +46,7 @@ def create_user(
 
 
 @translate_errors
-def update_user(username: str, changes: dict[str, str | bool]) -> OwnUser:
+def update_user(username: str, changes: dict[str, Any]) -> OwnUser:
     """Applies public-field `changes` to an existing player in one conditional write."""
     if not changes:
         return require_user(username)

@@ -30,6 +30,7 @@ CHANNEL_ID = "100000000000000002"  # the announcements channel
 BOT = {"id": "100000000000000003", "username": "dojo-scheduler", "discriminator": "0", "bot": True}
 # Discord's JSON error codes.
 UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, UNKNOWN_GUILD = 10003, 10008, 10004
+INVALID_FORM = 50035
 
 # The messages kept for GET /_local/discord (and for edits and deletions): the latest ones, so a
 # stack left running all day does not grow with every notification. An older message is
@@ -75,6 +76,7 @@ class DiscordStandIn:
         self._users: dict[str, dict[str, Any]] = {}  # by lower-case username
         self._dm_channels: dict[str, dict[str, Any]] = {}  # by channel id
         self._messages: dict[str, dict[str, Any]] = {}  # by message id, in order sent
+        self._nonces: dict[tuple[str, str], str] = {}  # (channel, nonce) -> message id
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         path = request.raw_path.removeprefix(PATH).rstrip("/")
@@ -138,7 +140,7 @@ class DiscordStandIn:
     def _open_dm(self, user_id: Any) -> HttpResponse:
         user = next((user for user in self._users.values() if user["id"] == user_id), None)
         if user is None:
-            return json_response(400, {"message": "Invalid Form Body", "code": 50035})
+            return json_response(400, {"message": "Invalid Form Body", "code": INVALID_FORM})
         for channel in self._dm_channels.values():
             if channel["recipients"][0]["id"] == user_id:
                 return json_response(200, channel)  # Discord returns the existing DM channel
@@ -150,6 +152,16 @@ class DiscordStandIn:
         dm = self._dm_channels.get(channel_id)
         if dm is None and channel_id != CHANNEL_ID:
             return json_response(404, {"message": "Unknown Channel", "code": UNKNOWN_CHANNEL})
+        nonce = body.get("nonce")
+        if nonce is not None and (not isinstance(nonce, str | int) or len(str(nonce)) > 25):
+            return json_response(400, {"message": "Invalid Form Body", "code": INVALID_FORM})
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: a message of the same author with that nonce, created within minutes, is
+            # returned instead of a new one (sendReminders' resends rely on it).
+            earlier = self._nonces.get((channel_id, str(nonce)))
+            if earlier is not None and earlier in self._messages:
+                shown = self._messages[earlier]
+                return json_response(200, {k: v for k, v in shown.items() if k != "recipient"})
         message = {
             "id": str(next(self._ids)),
             "channel_id": channel_id,
@@ -160,6 +172,10 @@ class DiscordStandIn:
             "type": 0,
         }
         self._messages[message["id"]] = {**message, "recipient": dm and dm["recipients"][0]}
+        if nonce is not None:
+            self._nonces[(channel_id, str(nonce))] = message["id"]
+            if len(self._nonces) > MAX_MESSAGES:  # only those of messages still kept
+                self._nonces = {k: v for k, v in self._nonces.items() if v in self._messages}
         while len(self._messages) > MAX_MESSAGES:
             del self._messages[next(iter(self._messages))]  # the oldest
         if dm:

@@ -89,9 +89,13 @@ class Discord:
             "id"
         ]
 
-    def send(self, channel_id: str, content: str) -> str:
-        """Posts `content` (no mentions pinged, no link previews) and returns the message id."""
-        body = {"content": content[:2000], **_QUIET}
+    def send(self, channel_id: str, content: str, nonce: str | None = None) -> str:
+        """Posts `content` (no mentions pinged, no link previews) and returns the message id.
+        With a `nonce` (at most 25 characters) Discord posts a message once whatever the
+        resends (`enforce_nonce`: a resend within minutes returns the first message)."""
+        body: dict[str, Any] = {"content": content[:2000], **_QUIET}
+        if nonce is not None:
+            body.update(nonce=nonce, enforce_nonce=True)
         response = self._call("POST", f"/channels/{channel_id}/messages", json=body, creates=True)
         return response.json()["id"]
 

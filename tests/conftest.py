@@ -15,6 +15,7 @@ os.environ.update(
     NOTIFICATIONS_TABLE="test-notifications",
     PAYMENTS_TABLE="test-payments",
     STATISTICS_TABLE="test-statistics",
+    REMINDERS_TABLE="test-reminders",
     POWERTOOLS_LOG_LEVEL="INFO",  # every log call runs: a bad log field fails a test
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):

@@ -23,6 +23,9 @@
 //   Cognito's own sender with Cognito's text. `required` (prod) fails packaging without both
 //   settings; with alarms, the account's SES bounce and complaint rates are alarmed at SES's
 //   own review thresholds.
+// - metricAlarms: [{function, metric, description}]: a metric the function reports itself
+//   (embedded metric format, namespace the service, dimension service = the function), alarmed
+//   when its sum in a period reaches 1.
 // - dailyChecks: functions that run once a day and fail while something needs the operator
 //   (checkSesAccount: SES still in the sandbox). Their errors alarm looks at one day and keeps
 //   its state without data, so it stays raised from one run to the next until a run succeeds,
@@ -291,6 +294,26 @@ class Operations {
           `operator can settle (docs/payments.md, "Alarms"). Its log group ` +
           `/aws/lambda/${this.serverless.service.getFunction(name).name} has the line.`,
         { ...metric, Dimensions: [], Statistic: 'Sum', Period: PERIOD, Threshold: 1 },
+        Condition
+      );
+    }
+
+    // Metrics a function reports itself (custom.operations.metricAlarms: CloudWatch's embedded
+    // metric format in its log, through Powertools Metrics, namespace the service, dimension
+    // `service` = the function), e.g. the reminders sendReminders dropped unsent at a start:
+    // each alarms when its sum reaches 1 in a period.
+    for (const { function: name, metric, description } of this.settings.metricAlarms || []) {
+      if (!deployed.includes(name)) continue;
+      const id = this.provider.naming.getNormalizedFunctionName(name);
+      const { Condition } = resources[this.provider.naming.getLambdaLogicalId(name)];
+      const metricId = this.provider.naming.normalizeNameToAlphaNumericOnly(metric);
+      added[`${id}${metricId}Alarm`] = alarm(
+        `${name} ${metric}`,
+        `${description} Its log group /aws/lambda/${this.serverless.service.getFunction(name).name} ` +
+          'has a line for each.',
+        {
+          ...sum(service, metric, { service: name }),
+        },
         Condition
       );
     }

@@ -5,7 +5,8 @@
 // feature did not exist: no function, route, grant, dependency or secret of it), and the
 // dependencies only some functions need.
 //
-// - A function with `feature: NAME` is deployed only where NAME is on.
+// - A function with `feature: NAME` is deployed only where NAME is on (its setting true, or a
+//   text other than '' and 'false').
 // - A function's `withFeature: {NAME: {environment, iamRoleStatements, requirements}}` is
 //   merged into it only where NAME is on.
 // - A function's `requirements` (and its features' `requirements`) names requirements files
@@ -94,9 +95,11 @@ class StageFeatures {
     return this.serverless.service;
   }
 
+  // A feature is on where its setting is true or 'true', or a text other than '' and 'false':
+  // a setting that names something (mailFrom's address) is on where it is set.
   isOn(feature) {
     const value = ((this.service.custom || {}).stage || {})[feature];
-    return value === true || value === 'true';
+    return value === true || (typeof value === 'string' && value !== '' && value !== 'false');
   }
 
   apply() {

@@ -79,6 +79,8 @@ def test_get_user_returns_the_callers_public_profile(tables):
         # version 4: the player's zone and, as a coach, their daily limit (none)
         "timezone": "UTC",
         "maxBookingsPerDay": 0,
+        "reminderMinutes": [60],
+        "disableReminderEmails": False,
     }
 
 
@@ -145,6 +147,8 @@ def test_set_user_changes_only_the_given_public_fields(tables):
         # version 4: the player's zone and, as a coach, their daily limit (none)
         "timezone": "UTC",
         "maxBookingsPerDay": 0,
+        "reminderMinutes": [60],
+        "disableReminderEmails": False,
     }
     item = stored_user(tables, "alice")
     assert item["name"] == {"S": "Alice Example"}

@@ -253,7 +253,7 @@ def test_notify_reads_the_bot_token_from_its_stage_secret(tables, monkeypatch):
 # The functions that read each secret (serverless.yml custom.secrets), all features on: for
 # Stripe and the shop, the same sets test_packaging checks in the packaged templates.
 SECRET_READERS = {
-    "discord": {"notify"},
+    "discord": {"notify", "sendReminders"},  # the bot token: direct messages
     "stripe": STRIPE_FUNCTIONS,
     "tournament": {"createTournament", "updateLeaderboard", "snapshotLeaderboards"},
     "shop": SHOP_FUNCTIONS,

@@ -90,6 +90,10 @@ ALLOWED = {
     # icalendar loads zoneinfo and dateutil's rrule itself (its time zones and RRULE values).
     "handlers.calendar.feed": ["icalendar", "zoneinfo", "dateutil.rrule"],
     "handlers.stream.notify": ["requests", "notifications", *SECRET],
+    # Reminders: which a change owes (notifications/reminders.py); sending them talks to Discord
+    # with notify's client and token (zoneinfo and icalendar only once one is sent).
+    "handlers.reminders.plan": ["notifications"],
+    "handlers.reminders.send": ["requests", "notifications", *SECRET],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,
     # Asks the club's shop (requests) with its key from Secrets Manager (boto3, under Powertools).

@@ -33,6 +33,8 @@ MAX_STRIPE_ZIP_BYTES = 6_000_000  # stripe alone is ~3 MB zipped, with its bytec
 # CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER on any 3.12.x).
 PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 
+# The reminders' functions: notifications/ in their zips (with notify's).
+REMINDER_FUNCTIONS = {"planReminders", "sendReminders"}
 # The functions that read a time zone (contract v4): the tzdata layer.
 ZONE_FUNCTIONS = {
     "setUser",
@@ -40,6 +42,7 @@ ZONE_FUNCTIONS = {
     "bookAvailability",
     "extendSeries",
     "rescheduleMeeting",
+    "sendReminders",  # a reminder names the start in the member's zone
 }
 REFUND_DEAD_LETTERS = "RefundsDeadLetterQueue"
 # The functions that talk to Stripe: stripe in their zip, and read access to the stage's secret.
@@ -64,6 +67,8 @@ MEMBERSHIP_FUNCTIONS = SHOP_FUNCTIONS | {
 USERS, AVAILABILITIES, MEETINGS = "UsersTable", "AvailabilitiesTable", "MeetingsTable"
 NOTIFICATIONS, DEAD_LETTERS = "NotificationsTable", "NotificationsDeadLetterQueue"
 STATISTICS, STATISTICS_DEAD_LETTERS = "StatisticsTable", "StatisticsDeadLetterQueue"
+REMINDERS, REMINDERS_DEAD_LETTERS = "RemindersTable", "RemindersDeadLetterQueue"
+DUE_INDEX = f"{REMINDERS}/index/DueIndex"
 SEARCH = f"{AVAILABILITIES}/index/SearchIndex"
 OWNER_INDEX = f"{MEETINGS}/index/OwnerIndex"
 PARTICIPANT_INDEX = f"{MEETINGS}/index/ParticipantIndex"
@@ -418,7 +423,7 @@ def key_schema(table: dict) -> list[tuple[str, str]]:
 def test_tables(package: Package):
     tables = package.effective_of_type("AWS::DynamoDB::Table")
     notifying = package.stage == "dev"
-    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS, STATISTICS} | (
+    assert set(tables) == {USERS, AVAILABILITIES, MEETINGS, STATISTICS, REMINDERS} | (
         {NOTIFICATIONS} if notifying else set()
     ) | ({PAYMENTS} if package.stage != "simple" else set())
     props = {name: t["Properties"] for name, t in tables.items()}
@@ -451,7 +456,12 @@ def test_tables(package: Package):
         # version 4: the repeating availabilities still running, by how far they were extended
         "SeriesIndex": ([("seriesStatus", "HASH"), ("extendedUntil", "RANGE")], "ALL"),
     }
-    for name in (AVAILABILITIES, MEETINGS):
+    # version 4: the pending reminders, by due hour and time (sparse)
+    assert key_schema(props[REMINDERS]) == [("id", "HASH")]
+    assert indexes(props[REMINDERS]) == {
+        "DueIndex": ([("dueBucket", "HASH"), ("dueKey", "RANGE")], "ALL")
+    }
+    for name in (AVAILABILITIES, MEETINGS, REMINDERS):
         assert props[name]["TimeToLiveSpecification"] == {
             "AttributeName": "expirationTime",
             "Enabled": True,
@@ -650,10 +660,19 @@ def test_each_function_has_least_privilege_role(package: Package):
                     readers = {"stripe": STRIPE_FUNCTIONS, "shop": SHOP_FUNCTIONS}
                     secrets = [
                         secret_arn(package.stage, purpose)
-                        for purpose, functions in {**readers, "discord": {"notify"}}.items()
+                        for purpose, functions in {
+                            **readers,
+                            "discord": {"notify", "sendReminders"},
+                        }.items()
                         if name in functions
                     ]
                     assert statement["Resource"] in [[secret] for secret in secrets], statement
+                if service == "ses":  # reminder emails: the stage's identity, From its address
+                    assert (name, verb) == ("sendReminders", "SendEmail"), action
+                    assert statement["Resource"] == [SES_IDENTITY_ARN], statement
+                    assert statement["Condition"] == {
+                        "StringEquals": {"ses:FromAddress": "no-reply@chessdojo.club"}
+                    }
         granted = grants.grants_of_role(roles[role_id])
         assert granted == expected.get(name, set()), f"{name}: `make grants`, then review"
 
@@ -678,10 +697,10 @@ def test_simple_has_no_notifications(simple: Package):
         assert name in simple.resources and name not in effective, name
     for mapping in NOTIFY_MAPPINGS:
         assert mapping not in effective
-    # the streams are on for countStatistics alone
+    # the streams are on for countStatistics and planReminders alone
     assert set(simple.effective_of_type("AWS::Lambda::EventSourceMapping")) == set(
         STATISTICS_MAPPINGS
-    )
+    ) | set(REMINDERS_MAPPINGS)
     for table in (AVAILABILITIES, MEETINGS):
         assert stream_specification(simple, table) == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -701,7 +720,9 @@ def test_dev_streams_feed_notify_with_retries_and_a_dead_letter_queue(dev: Packa
     assert {"DISCORD_GUILD_ID", "DISCORD_CHANNEL_ID", "FRONTEND_HOST"} <= set(env)
 
     mappings = dev.effective_of_type("AWS::Lambda::EventSourceMapping")
-    assert set(mappings) == set(NOTIFY_MAPPINGS) | set(STATISTICS_MAPPINGS) | {REFUND_MAPPING}
+    assert set(mappings) == (
+        set(NOTIFY_MAPPINGS) | set(STATISTICS_MAPPINGS) | set(REMINDERS_MAPPINGS) | {REFUND_MAPPING}
+    )
     for mapping_id, table in NOTIFY_MAPPINGS.items():
         props = mappings[mapping_id]["Properties"]
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
@@ -774,6 +795,10 @@ def test_notify_has_least_privilege_role(dev: Package):
     }
 
 
+REMINDERS_MAPPINGS = {
+    "PlanRemindersEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
+    "PlanRemindersEventSourceMappingDynamodbMeetingsTable": MEETINGS,
+}
 STATISTICS_MAPPINGS = {
     "CountStatisticsEventSourceMappingDynamodbAvailabilitiesTable": AVAILABILITIES,
     "CountStatisticsEventSourceMappingDynamodbMeetingsTable": MEETINGS,
@@ -791,6 +816,41 @@ def test_statistics_are_counted_from_the_streams_on_every_stage(any_stage: Packa
         destination = props["DestinationConfig"]["OnFailure"]["Destination"]
         assert destination == {"Fn::GetAtt": [STATISTICS_DEAD_LETTERS, "Arn"]}
     assert STATISTICS_DEAD_LETTERS in effective and STATISTICS in effective
+
+
+def test_reminders_are_planned_from_the_streams_on_every_stage(any_stage: Package):
+    effective = any_stage.effective()
+    for name, table in REMINDERS_MAPPINGS.items():
+        props = effective[name]["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["MaximumRetryAttempts"] == 8
+        assert props["BisectBatchOnFunctionError"] is True
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [REMINDERS_DEAD_LETTERS, "Arn"]}
+    assert REMINDERS_DEAD_LETTERS in effective and REMINDERS in effective
+
+
+def test_send_reminders_runs_every_minute_with_mail_only_where_the_stage_has_it(
+    simple: Package, prod: Package
+):
+    for package in (simple, prod):
+        function = package.resources[logical_id("sendReminders")]["Properties"]
+        env = function["Environment"]["Variables"]
+        assert env["REMINDERS_TABLE"] == {"Ref": REMINDERS}
+        assert ("MAIL_FROM" in env) == (package is prod)
+        rules = [
+            rule["Properties"]
+            for rule in package.of_type("AWS::Events::Rule").values()
+            if ref_name(rule["Properties"]["Targets"][0]["Arn"]) == logical_id("sendReminders")
+        ]
+        assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 minute)"]
+    assert (
+        prod.resources[logical_id("sendReminders")]["Properties"]["Environment"]["Variables"][
+            "MAIL_FROM"
+        ]
+        == SES_MAIL["MAIL_FROM"]
+    )
 
 
 def test_count_statistics_has_least_privilege_role(any_stage: Package):
@@ -1408,6 +1468,16 @@ def test_payments_functions_alarm_on_their_error_logs(full: Package):
         assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
 
 
+def test_reminders_dropped_unsent_alarm(full: Package):
+    # sendReminders reports RemindersDropped (EMF: namespace the service, dimension service).
+    alarm = full.of_type("AWS::CloudWatch::Alarm")["SendRemindersRemindersDroppedAlarm"]
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("dojo-scheduler", "RemindersDropped")
+    assert props["Dimensions"] == [{"Name": "service", "Value": "sendReminders"}]
+    assert (props["Statistic"], props["Threshold"]) == ("Sum", 1)
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 def test_alarms_on_conditional_resources_share_their_condition(full: Package):
     # The notify function and its dead-letter queue exist only with a Discord bot token (dev
     # is packaged with one): so do their alarms, else CloudFormation refuses the template.
@@ -1562,7 +1632,8 @@ def test_zips(simple: Package):
             # Only this function's handler, nothing else of the repo.
             handler_files = {n for n in names if n.startswith("handlers/") and n.endswith(".py")}
             assert {n for n in handler_files if not n.endswith("__init__.py")} == {source}
-            # notifications/ (the Discord client) is the notify function's alone.
+            # notifications/ (the Discord client) is notify's and the reminders' alone.
+            notifications = () if name in REMINDER_FUNCTIONS else ("notifications/",)
             for prefix in (
                 "tests/",
                 "local/",
@@ -1570,7 +1641,7 @@ def test_zips(simple: Package):
                 "config/",
                 "bench/",
                 ".venv/",
-                "notifications/",
+                *notifications,
             ):
                 assert not [n for n in names if n.startswith(prefix)], (name, prefix)
             # The runtime ships botocore; pydantic is in no function (database/models.py: msgspec).
@@ -1642,6 +1713,7 @@ def test_zip_sizes_and_layers(any_stage: Package):
     }
     expected = {"notify"} if any_stage.stage == "dev" else set()
     expected |= STRIPE_FUNCTIONS | SHOP_FUNCTIONS if any_stage.stage != "simple" else set()
+    expected |= {"sendReminders"}  # Discord's client, on every stage
     # contract v4: the tzdata layer, and the calendar feed's icalendar layer, on every stage
     assert users == expected | ZONE_FUNCTIONS | {"getCalendarFeed"}
     assert ("RequestsLambdaLayer" in effective) == bool(expected)

@@ -326,7 +326,14 @@ def test_without_a_feature_its_functions_and_routes_are_left_out():
     on = serverless.load(path, "local", frozenset({"payments"}))
 
     assert "stripeWebhook" in on.functions and "stripeWebhook" not in off.functions
-    streams_and_triggers = {"createUser", "notify", "countStatistics", "extendSeries"}
+    streams_and_triggers = {
+        "createUser",
+        "notify",
+        "countStatistics",
+        "extendSeries",
+        "planReminders",
+        "sendReminders",
+    }
     assert {route.function for route in off.routes} == set(off.functions) - streams_and_triggers
     assert "POST /stripe/webhook" in {route.key for route in on.routes}
     # A function's `withFeature` is merged only where the feature is on (by the framework's

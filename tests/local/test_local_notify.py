@@ -297,3 +297,22 @@ def test_the_stand_in_keeps_the_latest_messages_only(monkeypatch):
     # the forgotten one is Unknown Message, as a deleted one would be
     path = f"/channels/{CHANNEL_ID}/messages/{ids[0]}"
     assert call(discord, "PATCH", path, {"content": "x"})[1]["code"] == 10008
+
+
+def test_the_stand_in_posts_a_message_with_an_enforced_nonce_once():
+    # Discord: with `enforce_nonce`, a second create with the same nonce returns the first
+    # message (sendReminders resends safely); a nonce over 25 characters is a 400.
+    discord = DiscordStandIn()
+    _, [member] = call(discord, "GET", f"/guilds/{GUILD_ID}/members/search?query=rina")
+    _, channel = call(
+        discord, "POST", "/users/@me/channels", {"recipient_id": member["user"]["id"]}
+    )
+    path = f"/channels/{channel['id']}/messages"
+    body = {"content": "Reminder", "nonce": "a" * 25, "enforce_nonce": True}
+    first, again = call(discord, "POST", path, body), call(discord, "POST", path, body)
+    assert first == again and first[0] == 200
+    assert len(discord.sent()["directMessages"]) == 1
+    assert call(discord, "POST", path, {**body, "nonce": "b"})[1]["id"] != first[1]["id"]
+    assert call(discord, "POST", path, {**body, "nonce": "a" * 26})[0] == 400
+    # without enforce_nonce, Discord posts again
+    assert call(discord, "POST", path, {**body, "enforce_nonce": False})[1]["id"] != first[1]["id"]
