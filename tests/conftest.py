@@ -21,6 +21,7 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
     os.environ.pop(variable, None)
 
 import threading  # noqa: E402
+import time  # noqa: E402
 import types  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,6 +31,7 @@ import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 import roles  # noqa: E402
+import stripe._http_client  # noqa: E402
 from botocore.utils import EVENT_ALIASES  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -170,6 +172,27 @@ def tables(request):
         FRESH_TABLES.make(dynamodb())
         yield dynamodb()
     dynamodb.cache_clear()
+
+
+class _WaitsPassAtOnce:
+    """The `time` module, but a sleep returns at once."""
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def stripe_retries_at_once(request, monkeypatch):
+    """Stripe's client sleeps before each network retry (0.5 s, then longer): real waits in
+    every test of a Stripe fault, 15 s of the handler tests' in all. The handler tests count
+    the retries and check what each did, never how long the client waited; so its waits pass
+    at once there (its `time`'s sleep), the attempts and their order unchanged."""
+    if request.node.get_closest_marker("handlers"):
+        monkeypatch.setattr(stripe._http_client, "time", _WaitsPassAtOnce())
+    yield
 
 
 @pytest.fixture
