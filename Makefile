@@ -39,9 +39,13 @@ test: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 	$(PY) -m pytest -n auto --dist loadgroup tests/infra tests/e2e tests/local tests/handlers tests/unit
 
 # The one-minute loop: pure rules and the handlers on moto, on every core, with a quarter of
-# the property tests' examples (the `fast` profile, tests/conftest.py).
+# the property tests' examples (the `fast` profile, tests/conftest.py). Compiled modules are
+# kept in .pycache/ even where PYTHONDONTWRITEBYTECODE is set: without them every worker of every
+# run compiles the project, its libraries and pytest's rewritten tests again (docs/testing.md).
+PYCACHE := $(CURDIR)/.pycache
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -n auto --hypothesis-profile=fast tests/unit tests/handlers
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(PYCACHE) \
+		$(PY) -m pytest -n auto --hypothesis-profile=fast tests/unit tests/handlers
 
 # The product packages' types against the libraries' own: Stripe's request params, msgspec,
 # Powertools, botocore (docs/typecheck.md). pyright is pinned in package.json; its settings are

@@ -22,12 +22,18 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
     os.environ.pop(variable, None)
 
 import threading  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import botocore.hooks  # noqa: E402
 import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 import roles  # noqa: E402
+import stripe._http_client  # noqa: E402
+from botocore.utils import EVENT_ALIASES  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
@@ -36,7 +42,7 @@ import local.stripe_contract  # noqa: E402
 from database import settings as database_settings  # noqa: E402
 from database.client import dynamodb  # noqa: E402
 from local import moto_patches  # noqa: E402
-from support import SERVICE, create_tables  # noqa: E402
+from support import SERVICE, FreshTables  # noqa: E402
 
 # Every test gets a fresh DynamoDB client (a new botocore session: database/client.py), as a
 # new Lambda container does; but each new session would parse botocore's JSON models again
@@ -52,6 +58,39 @@ def _session_sharing_the_loader(self, *args, **kwargs):
 
 
 botocore.session.Session.__init__ = _session_sharing_the_loader
+
+# A new session also registers botocore's ~120 built-in event handlers, and each registration
+# aliases the event's name (EventAliaser, a cache per session) and checks by `inspect` that the
+# handler takes **kwargs: two pure functions of their argument, computed again for every
+# session, two thirds of a new client's cost. One answer for the run: the names' aliases are
+# botocore's fixed EVENT_ALIASES, and a function's parameters do not change.
+_ALIASED_NAMES: dict[str, str] = {}
+_new_aliaser = botocore.hooks.EventAliaser.__init__
+
+
+def _aliaser_sharing_its_cache(self, *args, **kwargs):
+    _new_aliaser(self, *args, **kwargs)
+    if self._event_aliases == EVENT_ALIASES:
+        self._alias_name_cache = _ALIASED_NAMES
+
+
+botocore.hooks.EventAliaser.__init__ = _aliaser_sharing_its_cache
+_TAKES_KWARGS: dict[Callable, bool] = {}
+_accepts_kwargs = botocore.hooks.accepts_kwargs
+
+
+def _accepts_kwargs_once(handler):
+    # A method's answer is its function's (**kwargs is not bound): keyed by the function, so no
+    # session's objects are kept alive by the cache. Other callables are asked every time.
+    function = getattr(handler, "__func__", handler)
+    if not isinstance(function, types.FunctionType):
+        return _accepts_kwargs(handler)
+    if function not in _TAKES_KWARGS:
+        _TAKES_KWARGS[function] = _accepts_kwargs(function)
+    return _TAKES_KWARGS[function]
+
+
+botocore.hooks.accepts_kwargs = _accepts_kwargs_once
 
 # Each handler runs with its own function's IAM role (tests/roles.py, local/iam.py): before
 # any test module imports a handler.
@@ -120,16 +159,41 @@ def settings_follow_the_environment(monkeypatch):
     database_settings.read_again()
 
 
+FRESH_TABLES = FreshTables()
+
+
 @pytest.fixture
 def tables(request):
-    """Fresh, empty tables (and a fresh client bound to them) for one test."""
+    """Fresh, empty tables (and a fresh client bound to them) for one test: a new moto (every
+    service's state reset), serverless.yml's tables in it as create_tables makes them."""
     if request.node.get_closest_marker("unit"):
         pytest.fail("tests/unit is pure rules: a test on moto tables belongs in tests/handlers")
     with mock_aws():
         dynamodb.cache_clear()
-        create_tables(dynamodb())
+        FRESH_TABLES.make(dynamodb())
         yield dynamodb()
     dynamodb.cache_clear()
+
+
+class _WaitsPassAtOnce:
+    """The `time` module, but a sleep returns at once."""
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def stripe_retries_at_once(request, monkeypatch):
+    """Stripe's client sleeps before each network retry (0.5 s, then longer): real waits in
+    every test of a Stripe fault, 15 s of the handler tests' in all. The handler tests count
+    the retries and check what each did, never how long the client waited; so its waits pass
+    at once there (its `time`'s sleep), the attempts and their order unchanged."""
+    if request.node.get_closest_marker("handlers"):
+        monkeypatch.setattr(stripe._http_client, "time", _WaitsPassAtOnce())
+    yield
 
 
 @pytest.fixture

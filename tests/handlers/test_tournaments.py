@@ -762,9 +762,14 @@ def test_which_leaderboard_a_date_reads(period, date, expected):
     assert store.starts_at(period, parse_time(date), today) == expected
 
 
-def test_a_malformed_connection_string_fails_the_reset_as_unavailable():
+def test_a_malformed_connection_string_fails_the_reset_as_unavailable(monkeypatch):
+    # pymongo reads a string without a scheme as a host name: the reset fails when no server
+    # is found, after serverSelectionTimeoutMS (as in `on`, a second, not the function's 5).
+    monkeypatch.setitem(mongo.TIMEOUTS_MS, "serverSelectionTimeoutMS", 1000)
+    mongo.client.cache_clear()
     with pytest.raises(Unavailable):
         mongo.reset_scores("not-a-mongodb-url")
+    mongo.client.cache_clear()
 
 
 def test_the_snapshot_never_overwrites_an_existing_one(on, bot_db):

@@ -226,6 +226,7 @@ NOT_COPIED = shutil.ignore_patterns(
     ".ruff_cache",
     ".hypothesis",
     "__pycache__",
+    ".pycache",  # make test-fast's compiled modules
     "oauth.yml",
     "discord.yml",
     "tournament.yml",
