@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from database.times import format_time, parse_stored
-from database.zones import local, zone
+from rules.zones import local, zone
 
 SCHEDULED, BOOKED, CANCELED = "SCHEDULED", "BOOKED", "CANCELED"
 MEETING, SESSION = "meeting", "session"

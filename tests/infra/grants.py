@@ -9,8 +9,8 @@ and then shows in the review as a diff of grants.json, one line per (action, res
 function and by the stage feature that adds it (docs/testing.md, "Grants").
 
 Per function: its DynamoDB actions on each table, index or stream (by logical id) and its
-queues' actions; CloudWatch Logs and Secrets Manager grants are left out (every function logs;
-each secret's readers are checked on their own).
+queues' actions; CloudWatch Logs, Secrets Manager and SES grants are left out (every function
+logs; each secret's readers and the SES identity are checked on their own).
 """
 
 from __future__ import annotations
@@ -72,13 +72,15 @@ def role_statements(role: dict) -> list[dict]:
 
 def grants_of_role(role: dict) -> set[Grant]:
     """A role's grants as the pin writes them: (DynamoDB verb, table/index/stream) and
-    (sqs:Action, queue); logs and secrets left out."""
+    (sqs:Action, queue); logs, secrets and SES left out."""
     granted: set[Grant] = set()
     for statement in role_statements(role):
         assert statement["Effect"] == "Allow", statement
         for action in as_list(statement["Action"]):
             service, _, verb = action.partition(":")
-            if service in ("logs", "secretsmanager"):
+            # Each checked on its own (test_packaging.py): a stage's secrets and SES identity
+            # are named by its settings, not by the template's resources.
+            if service in ("logs", "secretsmanager", "ses"):
                 continue
             for resource in as_list(statement["Resource"]):
                 if service == "dynamodb":
