@@ -157,6 +157,7 @@ DYNAMODB_GRANTS = {
         ("DeleteItem", AVAILABILITIES),
         ("UpdateItem", AVAILABILITIES),
         ("BatchGetItem", USERS),
+        ("UpdateItem", USERS),  # both members' calendar-feed versions, in the transaction
         ("PutItem", MEETINGS),
         ("UpdateItem", MEETINGS),  # contract v4: a coach's day of meetings
     },
@@ -169,6 +170,7 @@ DYNAMODB_GRANTS = {
             for table in (MEETINGS, AVAILABILITIES)
         ),
         ("PutItem", AVAILABILITIES),
+        ("UpdateItem", USERS),  # every member's calendar-feed version, in the transaction
     },
     "rescheduleMeeting": {
         ("BatchGetItem", AVAILABILITIES),
@@ -179,6 +181,7 @@ DYNAMODB_GRANTS = {
         ("PutItem", MEETINGS),
         ("UpdateItem", MEETINGS),
         ("BatchGetItem", USERS),
+        ("UpdateItem", USERS),  # both members' calendar-feed versions, in the transaction
     },
     "getCalendar": {
         ("GetItem", USERS),
@@ -200,11 +203,11 @@ DYNAMODB_GRANTS = {
         ("Query", AVAILABILITIES),
         ("DeleteItem", AVAILABILITIES),
     },
-    # The caller's hash, then their item and the token items in one transaction.
+    # The caller's hash, then their item, their feed item and an old address's token item
+    # (docs/calendar-feed.md) in one transaction.
     "calendarFeedAddress": {
         ("GetItem", USERS),
         ("UpdateItem", USERS),
-        ("PutItem", USERS),
         ("DeleteItem", USERS),
     },
     "getCalendarFeed": {
@@ -257,6 +260,7 @@ PAYMENT_GRANTS = {
         ("GetItem", MEETINGS),
         ("UpdateItem", MEETINGS),
         ("PutItem", AVAILABILITIES),
+        ("UpdateItem", USERS),  # a released hold: both members' calendar-feed versions
     },
     # Membership (dev and prod too): the claim of a check and its answer, both UpdateItem.
     "getUserAccess": {("UpdateItem", USERS)},
