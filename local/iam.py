@@ -186,17 +186,15 @@ def requests(
     action = f"{service}:{operation}"
     if service == "secretsmanager" and "SecretId" in params:
         return [Request(action, _secret_arn(params["SecretId"], region), common)]
-    if service == "sesv2" and operation == "SendEmail":
-        # Authorised against the sending identity (the From address's domain, as the stages
-        # verify one), with the From address as `ses:FromAddress`.
-        address = parseaddr(str(params.get("FromEmailAddress", "")))[1]
-        identity = f"arn:aws:ses:{region}:{ACCOUNT_ID}:identity/{address.rpartition('@')[2]}"
-        return [Request(action, identity, {**common, "ses:FromAddress": [address]})]
     if service == "sqs" and "QueueUrl" in params:
         queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         return [Request(action, f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}", common)]
     if service == "ses" and operation == "SendEmail":
-        return [Request(action, _ses_identity_arn(params, region), common)]
+        # Authorised on the sending identity, with the bare From address as `ses:FromAddress`
+        # (sendReminders' grant is conditional on it).
+        address = parseaddr(str(params.get("FromEmailAddress", "")))[1]
+        conditions = {**common, "ses:FromAddress": [address]}
+        return [Request(action, _ses_identity_arn(params, region), conditions)]
     # Anything else is authorised against "*": a role must grant it on every resource.
     return [Request(action, "*", common)]
 
