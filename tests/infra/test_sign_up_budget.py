@@ -190,9 +190,9 @@ def test_the_bounds_add_up_to_less_than_cognitos_5_seconds():
 def test_a_cold_sign_up_measured(moto_url, shop_url):
     """Every service answering: the cold path's CPU (the interpreter, the imports, the clients'
     creation, the calls' own work) against the floor measured in the same run (the same calls
-    with none of our code), best of 5 each, interleaved: the machine's speed cancels out, so the check holds
-    on a slow or busy machine as on a fast one. What it means on Lambda (at its share of a core)
-    is printed, and set against COLD_START_SECONDS in the sign-up budget above."""
+    with none of our code), best of 5 each, interleaved: the machine's speed cancels out, so the
+    check holds on a slow or busy machine as on a fast one. What it means on Lambda (at its
+    share of a core) is printed, and set against COLD_START_SECONDS in the sign-up budget."""
     ours, floor = [], []
     for run in range(5):
         _, cpu, result = cold_sign_up(f"cold{run}", shop_url, **on_moto(moto_url))
