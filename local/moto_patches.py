@@ -43,6 +43,16 @@ PATCHES = (
     ),
     Patch("untracked", "BaseModel.__new__", "tests/local/test_local_stream_retention.py"),
     Patch(
+        "serialization",
+        "XFormedAttributePicker.__call__, responses.method_names_from_class",
+        "tests/local/test_local_serialization.py",
+    ),
+    Patch(
+        "mock_restart",
+        "MockAWS._enable_patching, MockAWS._disable_patching",
+        "tests/local/test_local_mock_restart.py",
+    ),
+    Patch(
         "mail",
         "SESV2Response.send_email, SESBackend.send_raw_email",
         "tests/local/test_local_mail.py",
@@ -70,10 +80,20 @@ def check(installed: str | None = None) -> None:
 def install() -> None:
     """Applies every patch (idempotent), after checking moto's version."""
     check()
-    from local import dynamodb_limits, mail, stream_retention, transactions, untracked
+    from local import (
+        dynamodb_limits,
+        mail,
+        mock_restart,
+        serialization,
+        stream_retention,
+        transactions,
+        untracked,
+    )
 
     dynamodb_limits.apply()  # refuse what DynamoDB refuses (sizes of keys and items)
     transactions.install()  # TransactWriteItems without table copies, tokens honoured
     stream_retention.install()  # stream records and iterators kept as long as DynamoDB does
     untracked.install()  # no list of every item moto ever made
+    serialization.install()  # the same answers, each member's candidate names found once
+    mock_restart.install()  # a new moto per test, its `requests` callbacks registered once
     mail.install()  # SES's refusals (size, headers, addresses) and each mail's time

@@ -177,6 +177,13 @@ class _Tokens:
             self.requests.pop(self.expiry.popleft()[1], None)
 
 
+def _binary(value: Any) -> str:
+    """A binary attribute's value (B, BS: moto parses them to bytes) in the parameters' digest."""
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"{type(value).__name__} in a transaction's parameters")
+
+
 def transact_write_items_handler(self: DynamoHandler) -> Any:
     """DynamoHandler.transact_write_items, answering a token seen within the window as its
     first success did (or refusing it with other parameters)."""
@@ -191,6 +198,7 @@ def transact_write_items_handler(self: DynamoHandler) -> Any:
         json.dumps(
             {name: value for name, value in self.body.items() if name != "ClientRequestToken"},
             sort_keys=True,
+            default=_binary,
         ).encode()
     ).digest()
     if token in tokens.requests:

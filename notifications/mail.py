@@ -11,8 +11,10 @@ try again:
   (unverified identity, MAIL FROM domain), a suspended account. Never retried.
 
 Settings (docs/settings.md): MAIL_FROM (`ChessDojo <no-reply@example.org>`; unset: the stage
-sends no mail) and MAIL_IDENTITY_ARN (the verified SES identity the From address belongs to:
-the resource the function's `ses:SendEmail` is authorised on), read once per container.
+sends no mail), read once per container. A send names no identity ARN: SES authorises the From
+address's own verified identity (the resource of the function's `ses:SendEmail` grant);
+`FromEmailAddressIdentityArn` is only for sending authorization, a delegate sending as another
+account's identity, which this backend never is.
 Standard library and botocore only (the Lambda runtime ships botocore).
 """
 
@@ -58,7 +60,6 @@ _DEFINITIVE = {
 }
 # An address SES takes: ASCII, one local part and a domain of dot-separated labels.
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_IDENTITY_ARN = re.compile(r"arn:aws[\w-]*:ses:[\w-]+:\d{12}:identity/.+")
 
 
 class MailError(Exception):
@@ -83,17 +84,13 @@ class Attachment:
 @dataclass(frozen=True)
 class Settings:
     mail_from: str  # MAIL_FROM: `Name <address>` or an address; empty: no mail on this stage
-    identity_arn: str  # MAIL_IDENTITY_ARN: the SES identity of that address; may be empty
 
 
 def read(environ: Mapping[str, str]) -> Settings:
     mail_from = text(environ, "MAIL_FROM")
     if mail_from and not _ADDRESS.fullmatch(parseaddr(mail_from)[1]):
         raise InvalidSetting("MAIL_FROM", "an email address, or `Name <address>`", mail_from)
-    identity_arn = text(environ, "MAIL_IDENTITY_ARN")
-    if identity_arn and not _IDENTITY_ARN.fullmatch(identity_arn):
-        raise InvalidSetting("MAIL_IDENTITY_ARN", "an SES identity ARN", identity_arn)
-    return Settings(mail_from=mail_from, identity_arn=identity_arn)
+    return Settings(mail_from=mail_from)
 
 
 current = once(read)  # read once per container (database/settings.py)
@@ -125,8 +122,6 @@ def send_mail(to: str, subject: str, text: str, attachment: Attachment | None = 
         "Destination": {"ToAddresses": [recipient]},
         "Content": {"Raw": {"Data": raw}},
     }
-    if settings.identity_arn:
-        request["FromEmailAddressIdentityArn"] = settings.identity_arn
     try:
         return ses().send_email(**request)["MessageId"]
     except ClientError as error:

@@ -16,7 +16,6 @@ from local_stack import running_stack
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STAGE = (ROOT / "config" / "local.yml").read_text()
 MAIL_FROM = re.search(r"^mailFrom: '(.+)'$", LOCAL_STAGE, re.M)[1]  # type: ignore[index]
-IDENTITY = re.search(r"^sesIdentityArn: '(.+)'$", LOCAL_STAGE, re.M)[1]  # type: ignore[index]
 
 SEND = """
 import json, sys
@@ -56,7 +55,6 @@ def send(stack, to, subject, text, attachment=None, mail_from=MAIL_FROM) -> dict
         "AWS_SESSION_TOKEN": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
         "MAIL_FROM": mail_from,
-        "MAIL_IDENTITY_ARN": IDENTITY if mail_from == MAIL_FROM else "",
     }
     answer = subprocess.run(
         [sys.executable, "-c", SEND, json.dumps([to, subject, text, attachment])],

@@ -25,14 +25,12 @@ from local import iam
 from notifications import mail
 
 FROM = "ChessDojo <no-reply@example.org>"
-IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/example.org"
 
 
 @pytest.fixture
 def ses(monkeypatch):
     """moto's SES with the stage's identity verified, and a stage that mails from it."""
     monkeypatch.setenv("MAIL_FROM", FROM)
-    monkeypatch.setenv("MAIL_IDENTITY_ARN", IDENTITY)
     mail.ses.cache_clear()
     with mock_aws():
         mail.ses().create_email_identity(EmailIdentity="example.org")
@@ -137,7 +135,6 @@ def test_an_international_domain_is_sent_as_punycode(ses):
 
 def test_a_sender_ses_has_not_verified_is_refused_for_good(ses, monkeypatch):
     monkeypatch.setenv("MAIL_FROM", "ChessDojo <no-reply@elsewhere.org>")
-    monkeypatch.delenv("MAIL_IDENTITY_ARN")
 
     with pytest.raises(mail.MailRejected, match="MessageRejected"):
         mail.send_mail("anna@example.com", "x", "y")
@@ -190,8 +187,6 @@ def test_a_stage_with_mail_from_sends(ses):
     [
         ("MAIL_FROM", "ChessDojo"),
         ("MAIL_FROM", "no-reply@"),
-        ("MAIL_IDENTITY_ARN", "example.org"),
-        ("MAIL_IDENTITY_ARN", "arn:aws:s3:::bucket"),
     ],
 )
 def test_a_bad_setting_fails_the_cold_start_naming_it(monkeypatch, variable, value):
@@ -202,14 +197,15 @@ def test_a_bad_setting_fails_the_cold_start_naming_it(monkeypatch, variable, val
         mail.current()
 
 
-def test_the_request_names_the_identity_and_the_bare_from_address(ses):
+def test_the_request_names_the_bare_from_address_and_no_identity_arn(ses):
+    """No FromEmailAddressIdentityArn: it is for sending authorization only (a delegate using
+    another account's identity), and SES authorises the From address's own identity."""
     with Stubber(mail.ses()) as stubber:
         stubber.add_response(
             "send_email",
             {"MessageId": "m-1"},
             {
                 "FromEmailAddress": "no-reply@example.org",
-                "FromEmailAddressIdentityArn": IDENTITY,
                 "Destination": {"ToAddresses": ["anna@example.com"]},
                 "Content": {"Raw": {"Data": ANY}},
             },
@@ -306,8 +302,9 @@ def test_timeouts_and_outages_are_retried_once_then_left_for_later(ses, fault, m
 
 
 def test_a_function_role_must_grant_ses_send_email_on_the_identity(ses):
-    """As on AWS (local/iam.py): the mail is authorised on the identity it names."""
-    grant = {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [IDENTITY]}
+    """As on AWS (local/iam.py): the mail is authorised on its From address's identity."""
+    identity = "arn:aws:ses:us-east-1:123456789012:identity/example.org"
+    grant = {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [identity]}
     allowed = iam.Role("dojo-scheduler-test-mailer", "mailer-role", (grant,))
     elsewhere = {**grant, "Resource": ["arn:aws:ses:us-east-1:123456789012:identity/other.org"]}
     denied = iam.Role("dojo-scheduler-test-mailer", "mailer-role", (elsewhere,))

@@ -84,6 +84,25 @@ def test_the_token_with_other_parameters_is_refused(tables):
     assert snapshot(tables) == state
 
 
+def test_a_token_is_honoured_for_binary_attributes(tables):
+    """B and BS values (bytes once moto parses them) are parameters like any other."""
+
+    def put(data: bytes) -> list[dict]:
+        item = {
+            "owner": {"S": "alice"},
+            "id": {"S": "b1"},
+            "blob": {"B": data},
+            "blobs": {"BS": [data, b"\xff"]},
+        }
+        return [{"Put": {"TableName": TABLE, "Item": item}}]
+
+    tables.transact_write_items(TransactItems=put(b"\x00\x01"), ClientRequestToken="token-b")
+    tables.transact_write_items(TransactItems=put(b"\x00\x01"), ClientRequestToken="token-b")
+    with pytest.raises(ClientError) as error:
+        tables.transact_write_items(TransactItems=put(b"\x00\x02"), ClientRequestToken="token-b")
+    assert error.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+
+
 def test_after_ten_minutes_the_token_is_a_new_request(tables, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(local.transactions, "clock", lambda: now[0])
