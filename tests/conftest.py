@@ -175,6 +175,18 @@ def tables(request):
     dynamodb.cache_clear()
 
 
+@pytest.fixture
+def built_once(tables, request):
+    """`built_once(build)`: what `build(tables)` makes, built once per process and copied into
+    each test's new moto after (support.FreshTables.built_once): for a module's costly starting
+    state (a club of players with bookings made through the handlers)."""
+
+    def built(build):
+        return FRESH_TABLES.built_once(tables, f"{request.module.__name__}.{build.__name__}", build)
+
+    return built
+
+
 class _WaitsPassAtOnce:
     """The `time` module, but a sleep returns at once."""
 

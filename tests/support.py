@@ -5,8 +5,9 @@ import json
 import pickle
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
 from botocore.exceptions import ClientError
@@ -16,6 +17,7 @@ import local.aws
 from database.client import to_item
 from local.serverless import load
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 
@@ -58,13 +60,32 @@ class FreshTables:
 
     def __init__(self) -> None:
         self._made: bytes | None = None
+        self._built: dict[str, bytes] = {}
 
-    def make(self, client) -> None:
-        """serverless.yml's tables, empty, in the moto `client` talks to, which has none yet."""
+    @staticmethod
+    def _backend(client) -> Any:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
 
-        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][client.meta.region_name]
+        return dynamodb_backends[DEFAULT_ACCOUNT_ID][client.meta.region_name]
+
+    def built_once(self, client, name: str, build: Callable[[Any], T]) -> T:
+        """A fixture's starting state, `build(client)` run on the fresh tables of its moto, at
+        the cost of a copy: the process's first test that asks for `name` runs it and keeps the
+        tables it left (items, indexes, stream records) with what it returned; every later one
+        gets a copy of both, new objects each time, as `make` copies the empty tables. Only for
+        a state that lives in DynamoDB alone, built by the same calls whatever the test (no
+        setting, clock or other service it depends on differs between tests)."""
+        backend = self._backend(client)
+        if name not in self._built:
+            result = build(client)
+            self._built[name] = pickle.dumps((backend.tables, result))
+        backend.tables, result = pickle.loads(self._built[name])
+        return result
+
+    def make(self, client) -> None:
+        """serverless.yml's tables, empty, in the moto `client` talks to, which has none yet."""
+        backend = self._backend(client)
         if backend.tables:
             raise RuntimeError(f"a new moto has no tables, this one has {list(backend.tables)}")
         if self._made is None:

@@ -39,7 +39,12 @@ def call(route, caller="root", **query):
 
 
 @pytest.fixture
-def club(tables):
+def club(tables, built_once):
+    built_once(a_club)
+    return tables
+
+
+def a_club(tables):
     add_user(tables, "root", isAdmin=True)
     for n in range(7):
         add_user(tables, f"player{n}")
@@ -55,7 +60,6 @@ def club(tables):
     joined = http_event("PUT /availability/book", caller="player6", body={"owner": "player2",
                         "id": uuid("a5")})  # fmt: skip
     assert book.handler(joined, None)["statusCode"] == 200  # a seat: not a meeting
-    return tables
 
 
 EVERYTHING = {

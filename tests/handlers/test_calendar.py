@@ -66,7 +66,12 @@ def everything(caller, limit, **query):
 
 
 @pytest.fixture
-def club(tables):
+def club(tables, built_once):
+    built_once(bobs_club)
+    return tables
+
+
+def bobs_club(tables):
     """bob's calendar from 2030-01-01: his open a-bob and group session group-bob, the meeting
     m-alice he booked from alice, the meeting m-bob carol booked from him, alice's group session
     group-alice he joined; plus what is not his, and what is before the calendar's start."""
@@ -86,7 +91,6 @@ def club(tables):
     left = http_event("PUT /meeting/cancel/{id}", caller="bob", path={"id": uuid("group-left")})
     assert cancel.handler(left, None)["statusCode"] == 200
     publish(tables, "alice", "not-bobs")
-    return tables
 
 
 BOBS_AVAILABILITIES = {"a-bob", "group-bob", "group-alice"}
@@ -216,7 +220,12 @@ def _client():
 
 
 @pytest.fixture
-def market(tables):
+def market(tables, built_once):
+    built_once(demos_market)
+    return tables
+
+
+def demos_market(tables):
     """demo (1200-1300) and what others offer from 2030-01-01: four open availabilities that
     admit demo's cohort, and everything a calendar must not offer demo."""
     add_user(tables, "demo", cohort="1200-1300")
@@ -243,7 +252,6 @@ def market(tables):
         "PUT /meeting/cancel/{id}", caller="dave", path={"id": uuid("group-canceled")}
     )
     assert cancel.handler(owner_cancels, None)["statusCode"] == 200
-    return tables
 
 
 DEMO_CAN_BOOK = {"for-demo-cohort", "for-all", "group-seats", "later"}

@@ -45,7 +45,12 @@ def database_calls(client) -> list[str]:
 
 
 @pytest.fixture
-def club(tables):
+def club(tables, built_once):
+    built_once(a_club)
+    return tables
+
+
+def a_club(tables):
     """olga's open availability X, her group session G that pat joined, and her meeting H with
     pat, which pat canceled after the slot had ended; mallory (and his second account, mal2)
     want to squat them."""
@@ -69,7 +74,6 @@ def club(tables):
             }
         ),
     )
-    return tables
 
 
 # PUT /availability: the API issues ids
