@@ -6,7 +6,7 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from support import TABLE_NAMES, FreshTables, snapshot
+from support import TABLE_NAMES, FreshTables, scanned, snapshot
 
 EMPTY = {name: [] for name in TABLE_NAMES.values()}
 
@@ -105,3 +105,22 @@ def test_each_test_starts_on_empty_tables_and_streams(tables, test):
     assert snapshot(tables) == EMPTY
     assert not any(stream_records(tables, streams).values())
     write_everywhere(tables)
+
+
+def test_a_snapshot_is_what_the_scans_return(tables):
+    """support.snapshot reads moto's memory; it must be every table's Scan, item for item."""
+    write_everywhere(tables)
+    nested = {
+        "username": {"S": "nested"},
+        "n": {"N": "1.50"},
+        "flag": {"BOOL": False},
+        "none": {"NULL": True},
+        "names": {"SS": ["b", "a"]},
+        "numbers": {"NS": ["2", "10"]},
+        "list": {"L": [{"S": "x"}, {"M": {"deep": {"L": [{"N": "3"}]}}}]},
+        "map": {"M": {"empty": {"M": {}}, "set": {"SS": ["z"]}}},
+    }
+    tables.put_item(TableName=TABLE_NAMES["UsersTable"], Item=nested)
+
+    assert snapshot(tables) == scanned(tables)
+    assert any(len(items) == 2 for items in snapshot(tables).values())

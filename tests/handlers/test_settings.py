@@ -189,8 +189,13 @@ def test_settings_are_read_once_per_container():
 
 
 def cold_start(code: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
-    """`code` in a fresh interpreter whose environment is `environment` alone (and PATH)."""
+    """`code` in a fresh interpreter whose environment is `environment` alone (and PATH, and
+    where the run keeps compiled modules: `make test-fast`'s .pycache/, so the child does not
+    compile every module it imports again)."""
     env = {**environment, "PATH": os.environ.get("PATH", "")}
+    for variable in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE"):
+        if variable in os.environ:
+            env[variable] = os.environ[variable]
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
