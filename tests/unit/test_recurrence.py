@@ -23,6 +23,7 @@ from rules.recurrence import (
     parse_rule,
 )
 from rules.zones import zone
+from support import hypothesis_examples
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -81,7 +82,7 @@ walls = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=hypothesis_examples(300), deadline=None)
 @given(
     wall=walls,
     name=st.sampled_from(ZONES),
@@ -193,7 +194,7 @@ def test_rules_the_contract_allows():
         assert parse_rule(text, first, berlin).text == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=hypothesis_examples(200), deadline=None)
 @given(
     first=st.datetimes(
         min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
