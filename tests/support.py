@@ -126,6 +126,26 @@ def publish(client, body: dict) -> dict:
     return record.to_json()
 
 
+def put_secret(name: str, value: dict) -> None:
+    """The stage secret `name` (a JSON object) in the current moto's Secrets Manager, as
+    CreateSecret makes it, without a client (a new boto3 session and client a test, as
+    `boto3.client` made them, cost more than the call): the tests' own setup."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secretsmanager_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].create_secret(
+        name=name,
+        secret_string=json.dumps(value),
+        secret_binary=None,
+        description=None,
+        tags=None,
+        kms_key_id=None,
+        client_request_token=None,
+        replica_regions=[],
+        force_overwrite=False,
+    )
+
+
 def snapshot(client) -> dict[str, list]:
     """Every item of every table, to prove a rejected request changed nothing: read from the
     memory of the moto `client` talks to, each item as a Scan returns it (binary values, which

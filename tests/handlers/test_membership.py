@@ -29,7 +29,15 @@ from handlers.availability import book
 from handlers.user import access, create
 from handlers.user import get as get_user
 from membership import check, settings, shop
-from support import add_user, availability, body, http_event, post_confirmation_event, snapshot
+from support import (
+    add_user,
+    availability,
+    body,
+    http_event,
+    post_confirmation_event,
+    put_secret,
+    snapshot,
+)
 from support import publish as store
 from support import uuid as fixture_id
 
@@ -78,10 +86,7 @@ class Shop:
 @pytest.fixture
 def membership_on(tables, monkeypatch):
     """A stage with a shop: its key in Secrets Manager (moto), read by name."""
-    import boto3
-
-    secrets = boto3.client("secretsmanager", region_name="us-east-1")
-    secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"wixApiKey": KEY}))
+    put_secret(SECRET_NAME, {"wixApiKey": KEY})
     monkeypatch.setenv("SHOP_SECRET_NAME", SECRET_NAME)
     monkeypatch.setenv("SHOP_URL", SHOP + "/")
     clear_caches()  # the key is cached per container

@@ -11,7 +11,6 @@ import logging
 import re
 import time
 
-import boto3
 import botocore.session
 import pytest
 import requests
@@ -28,7 +27,7 @@ from local.streams import lambda_record
 from notifications.changes import announcement, availability_changes, discord_time
 from notifications.deliver import RESERVE_MS, Notifier, Settings
 from notifications.discord import Discord
-from support import SilentServer, add_user, availability, body, http_event
+from support import SilentServer, add_user, availability, body, http_event, put_secret
 
 API = "https://discord.test/api/v10"
 MESSAGES = re.compile(rf"{API}/channels/\d+/messages")
@@ -574,9 +573,7 @@ SECRET = "dojo-scheduler/test/discord"  # serverless.yml's DISCORD_SECRET_NAME o
 
 
 def create_bot_secret() -> None:
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name=SECRET, SecretString=json.dumps({notify.TOKEN_KEY: "test-bot-token"})
-    )
+    put_secret(SECRET, {notify.TOKEN_KEY: "test-bot-token"})
 
 
 @pytest.fixture

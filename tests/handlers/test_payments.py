@@ -36,7 +36,7 @@ from local import stripe_contract
 from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
-from support import SERVICE, add_user, availability, body, http_event, snapshot, uuid
+from support import SERVICE, add_user, availability, body, http_event, put_secret, snapshot, uuid
 from support import publish as store
 
 SECRET_NAME = "dojo-scheduler/test/stripe"
@@ -61,11 +61,7 @@ BOOKING = {
 @pytest.fixture
 def payments_on(tables, monkeypatch):
     """A stage with payments: its Stripe keys in Secrets Manager (moto), read by name."""
-    secrets = _aws_client("secretsmanager")
-    secrets.create_secret(
-        Name=SECRET_NAME,
-        SecretString=json.dumps({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}),
-    )
+    put_secret(SECRET_NAME, {"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET})
     monkeypatch.setenv("STRIPE_SECRET_NAME", SECRET_NAME)
     monkeypatch.setenv("FRONTEND_HOST", "https://club.example")
     monkeypatch.setenv("stage", STAGE)

@@ -19,6 +19,7 @@ from database.models import Meeting, Price
 from local import stripe_contract
 from local.stripe_contract import API_VERSION, Ledger, Refusal, check, decode, route_of
 from payments import stripe_client
+from support import put_secret
 
 HEADERS = {"Stripe-Version": API_VERSION}
 API = "https://api.stripe.com/v1"
@@ -249,12 +250,7 @@ def test_a_refused_request_never_reaches_the_mock_s_callback():
 @pytest.fixture
 def our_stripe(tables, monkeypatch):
     """payments/stripe_client.py with its key in Secrets Manager (moto), Stripe mocked."""
-    import boto3
-
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="dojo-scheduler/test/stripe",
-        SecretString=json.dumps({"secretKey": "sk_test_1", "webhookSecret": "whsec_1"}),
-    )
+    put_secret("dojo-scheduler/test/stripe", {"secretKey": "sk_test_1", "webhookSecret": "whsec_1"})
     monkeypatch.setenv("STRIPE_SECRET_NAME", "dojo-scheduler/test/stripe")
     monkeypatch.setenv("stage", "test")
     clear_caches()

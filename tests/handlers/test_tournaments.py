@@ -23,7 +23,7 @@ from handlers.calendar import get as get_calendar
 from handlers.tournaments import create, get_leaderboard, snapshot, update_leaderboard
 from handlers.tournaments import list as list_tournaments
 from local.mongo import MongoStandIn
-from support import SERVICE, RoundTrips, SilentServer, body, http_event
+from support import SERVICE, RoundTrips, SilentServer, body, http_event, put_secret
 from support import snapshot as table_snapshot
 from tournaments import mongo, sites
 
@@ -124,12 +124,7 @@ def bot_db(mongo_server):
 @pytest.fixture
 def on(tables, monkeypatch, mongo_server):
     """A stage with tournaments: its table, and the bot's secret in Secrets Manager (moto)."""
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name=SECRET_NAME,
-        SecretString=json.dumps(
-            {"botAccessToken": TOKEN, "mongoConnectionString": mongo_server.url}
-        ),
-    )
+    put_secret(SECRET_NAME, {"botAccessToken": TOKEN, "mongoConnectionString": mongo_server.url})
     monkeypatch.setenv("TOURNAMENTS_TABLE", "test-tournaments")
     monkeypatch.setenv("TOURNAMENT_SECRET_NAME", SECRET_NAME)
     monkeypatch.setitem(mongo.TIMEOUTS_MS, "serverSelectionTimeoutMS", 1000)
