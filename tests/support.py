@@ -1,6 +1,7 @@
 """Events, tables and table snapshots shared by the handler tests."""
 
 import copy
+import functools
 import json
 import pickle
 import socket
@@ -124,6 +125,16 @@ def publish(client, body: dict) -> dict:
     record = Availability.from_json(body)
     put(client, "test-availabilities", stored(record))
     return record.to_json()
+
+
+@functools.cache
+def streams_client() -> Any:
+    """The tests' own DynamoDB Streams client, one for the process: it reads whichever moto is
+    current (a test's handlers get new clients, as a new container does; the test's reader
+    need not, and a new session and client cost more than its reads)."""
+    import botocore.session
+
+    return botocore.session.get_session().create_client("dynamodbstreams", region_name="us-east-1")
 
 
 def put_secret(name: str, value: dict) -> None:

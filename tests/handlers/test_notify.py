@@ -11,7 +11,6 @@ import logging
 import re
 import time
 
-import botocore.session
 import pytest
 import requests
 import responses
@@ -27,7 +26,15 @@ from local.streams import lambda_record
 from notifications.changes import announcement, availability_changes, discord_time
 from notifications.deliver import RESERVE_MS, Notifier, Settings
 from notifications.discord import Discord
-from support import SilentServer, add_user, availability, body, http_event, put_secret
+from support import (
+    SilentServer,
+    add_user,
+    availability,
+    body,
+    http_event,
+    put_secret,
+    streams_client,
+)
 
 API = "https://discord.test/api/v10"
 MESSAGES = re.compile(rf"{API}/channels/\d+/messages")
@@ -73,7 +80,7 @@ class Streams:
 
 @pytest.fixture
 def streams(tables):
-    return Streams(tables, botocore.session.get_session().create_client("dynamodbstreams"))
+    return Streams(tables, streams_client())
 
 
 class DiscordApi:

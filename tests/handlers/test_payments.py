@@ -36,7 +36,17 @@ from local import stripe_contract
 from local.streams import first_failure, lambda_record
 from payments import settings as payments_settings
 from payments import stripe_client
-from support import SERVICE, add_user, availability, body, http_event, put_secret, snapshot, uuid
+from support import (
+    SERVICE,
+    add_user,
+    availability,
+    body,
+    http_event,
+    put_secret,
+    snapshot,
+    streams_client,
+    uuid,
+)
 from support import publish as store
 
 SECRET_NAME = "dojo-scheduler/test/stripe"
@@ -457,11 +467,7 @@ class RefundStream:
     number of times (serverless.yml: maximumRetryAttempts)."""
 
     def __init__(self, client):
-        import botocore.session
-
-        self.streams = botocore.session.get_session().create_client(
-            "dynamodbstreams", region_name="us-east-1"
-        )
+        self.streams = streams_client()
         self.arn = client.describe_table(TableName="test-payments")["Table"]["LatestStreamArn"]
         shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]
         self.iterator = self.streams.get_shard_iterator(

@@ -14,7 +14,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import boto3
-import botocore.session
 import pytest
 import requests
 import responses
@@ -34,7 +33,7 @@ from notifications import mail
 from notifications.discord import Discord
 from notifications.remind import Reminders, Settings
 from notifications.reminders import local_start
-from support import add_user, availability, body, http_event
+from support import add_user, availability, body, http_event, streams_client
 
 START = "2030-01-08T18:00:00.000Z"  # Tue 8 Jan 2030, 19:00 in Berlin, 13:00 in New York
 FROM = "ChessDojo <no-reply@example.org>"
@@ -45,7 +44,7 @@ FROM = "ChessDojo <no-reply@example.org>"
 
 @pytest.fixture
 def streams(tables):
-    return Streams(tables, botocore.session.get_session().create_client("dynamodbstreams"))
+    return Streams(tables, streams_client())
 
 
 @pytest.fixture

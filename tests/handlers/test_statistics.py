@@ -6,7 +6,6 @@ moto tables, and moto's stream records (NEW_AND_OLD_IMAGES) are handed to the fu
 Lambda hands them over (tests/handlers/test_notify.Streams).
 """
 
-import botocore.session
 import pytest
 from test_notify import Streams
 
@@ -16,12 +15,12 @@ from handlers.availability import book, delete
 from handlers.availability import set as set_availability
 from handlers.meeting import cancel
 from handlers.stream import statistics as count_statistics
-from support import add_user, availability, body, client_error, fail, http_event
+from support import add_user, availability, body, client_error, fail, http_event, streams_client
 
 
 @pytest.fixture
 def streams(tables):
-    return Streams(tables, botocore.session.get_session().create_client("dynamodbstreams"))
+    return Streams(tables, streams_client())
 
 
 @pytest.fixture
