@@ -38,7 +38,7 @@ test: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 	$(PYRIGHT)
 	$(PY) -m pytest -n auto --dist loadgroup tests/infra tests/e2e tests/local tests/handlers tests/unit
 
-# The one-minute loop: pure rules and the handlers on moto, on every core, with a quarter of
+# The one-minute loop: pure rules and the handlers on moto, on every core, with a tenth of
 # the property tests' examples (the `fast` profile, tests/conftest.py). Compiled modules are
 # kept in .pycache/ even where PYTHONDONTWRITEBYTECODE is set: without them every worker of every
 # run compiles the project, its libraries and pytest's rewritten tests again (docs/testing.md).

@@ -33,7 +33,7 @@ TABLE_NAMES = {
 
 def hypothesis_examples(full: int) -> int:
     """A property test's `max_examples`: `full` in `make test`, the same share of it as the
-    loaded profile's default is of hypothesis's own (a quarter in make test-fast's `fast`
+    loaded profile's default is of hypothesis's own (a tenth in make test-fast's `fast`
     profile, tests/conftest.py). Read when the test module is imported, after the profile.
     hypothesis is imported here, not with support: it loads zoneinfo, whose absence from a
     free booking's modules tests/infra/test_imports.py checks in a process that imports
