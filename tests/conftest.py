@@ -49,6 +49,18 @@ from support import SERVICE, FreshTables  # noqa: E402
 # (endpoints, the service's API), the bulk of the handler tests' time. One data loader for
 # all sessions of the run: botocore's loader caches what it parsed, and the models never change.
 _LOADER = botocore.loaders.create_loader()
+
+
+class _SearchPaths(list):
+    """The shared loader's search paths, each once: every boto3 session appends its data folder
+    to its loader's, which for the shared loader would grow by one path per session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+_LOADER._search_paths = _SearchPaths(_LOADER.search_paths)
 _new_session = botocore.session.Session.__init__
 
 
