@@ -278,6 +278,23 @@ def test_none_after_a_cancel(stack):
     assert stack.send(minutes_before(START, 59))["due"] == 0  # out of the index for good
 
 
+def test_a_cancel_delivered_before_its_booking_sends_nothing(stack):
+    """The two records of one meeting arrive in the other order (a retried batch, or the
+    meeting's records after the availability's): the booking's still plans its reminders, and
+    the send finds the meeting canceled."""
+    meeting = book_as("bob", publish("alice"))
+    booked = stack.streams.take("availabilities") + stack.streams.take("meetings")
+    cancel_as("alice", meeting["id"])
+    canceled = stack.streams.take("availabilities") + stack.streams.take("meetings")
+    assert booked and canceled
+    for records in (canceled, booked):
+        assert plan_reminders.handler({"Records": records}, None)["batchItemFailures"] == []
+
+    answer = stack.send(minutes_before(START, 60))
+    assert answer["sent"] == 0 and answer["dropped"] == {"canceled": 2}
+    assert sent(stack) == {} and stack.mailbox.messages() == []
+
+
 def test_a_rescheduled_meeting_is_reminded_at_its_new_time(stack):
     meeting = book_as("bob", publish("alice"))
     later = "2030-01-09T18:00:00.000Z"
