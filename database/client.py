@@ -182,6 +182,18 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def conditional(write: Callable[..., dict], **request: Any) -> dict | None:
+    """The answer of the conditional write `write(**request)` (a client's put_item, update_item
+    or delete_item), or None when its condition did not hold: the expected end of a lost race
+    or a repeat, which changed nothing. Any other failure is raised."""
+    try:
+        return write(**request)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return None
+        raise
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

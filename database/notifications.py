@@ -17,10 +17,8 @@ Both expire by TTL (`expirationTime`): claims a week after the change (a stream 
 
 import time
 
-from botocore.exceptions import ClientError
-
 from database import settings
-from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item
+from database.client import USERS_TABLE, conditional, dynamodb, from_item, to_item
 
 
 def notifications_table() -> str:
@@ -53,8 +51,9 @@ def recipient(username: str) -> dict | None:
 
 def claim(key: str) -> bool:
     """Claims the side effect `key`: True for the first caller, False ever after."""
-    try:
-        dynamodb().put_item(
+    return (
+        conditional(
+            dynamodb().put_item,
             TableName=notifications_table(),
             Item=to_item(
                 {
@@ -66,11 +65,8 @@ def claim(key: str) -> bool:
             ),
             ConditionExpression="attribute_not_exists(id)",
         )
-        return True
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
+        is not None
+    )
 
 
 def claim_state(key: str) -> str | None:
@@ -93,17 +89,14 @@ def finish(key: str, state: str) -> None:
 
 def release(key: str) -> None:
     """Gives a claim back: the side effect certainly did not happen, a redelivery may do it."""
-    try:
-        dynamodb().delete_item(
-            TableName=notifications_table(),
-            Key=to_item({"id": key}),
-            ConditionExpression="#state = :sending",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=to_item({":sending": SENDING}),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    conditional(
+        dynamodb().delete_item,
+        TableName=notifications_table(),
+        Key=to_item({"id": key}),
+        ConditionExpression="#state = :sending",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues=to_item({":sending": SENDING}),
+    )
 
 
 def save_announcement(
@@ -151,13 +144,10 @@ def announcement(owner: str, availability_id: str) -> dict | None:
 
 def forget_announcement(owner: str, availability_id: str, message_id: str) -> None:
     """Drops the record of a deleted post (unless a newer post replaced it meanwhile)."""
-    try:
-        dynamodb().delete_item(
-            TableName=notifications_table(),
-            Key=to_item({"id": _announcement_key(owner, availability_id)}),
-            ConditionExpression="messageId = :message",
-            ExpressionAttributeValues=to_item({":message": message_id}),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    conditional(
+        dynamodb().delete_item,
+        TableName=notifications_table(),
+        Key=to_item({"id": _announcement_key(owner, availability_id)}),
+        ConditionExpression="messageId = :message",
+        ExpressionAttributeValues=to_item({":message": message_id}),
+    )

@@ -15,16 +15,14 @@ expire by TTL two days after the start.
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
-
 from database import settings
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
     USERS_TABLE,
     batch_get,
+    conditional,
     dynamodb,
-    error_code,
     from_item,
     query_items,
     to_item,
@@ -50,8 +48,9 @@ def bucket(at: datetime) -> str:
 def plan(item: dict) -> bool:
     """Stores one reminder owed (notifications.reminders.reminder_item), pending; False when it
     exists already (a redelivered change, or sent or settled before): never twice."""
-    try:
-        dynamodb().put_item(
+    return (
+        conditional(
+            dynamodb().put_item,
             TableName=reminders_table(),
             Item=to_item(
                 {
@@ -62,11 +61,8 @@ def plan(item: dict) -> bool:
             ),
             ConditionExpression="attribute_not_exists(id)",
         )
-        return True
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
+        is not None
+    )
 
 
 def due(at: datetime, catch_up: timedelta) -> Iterator[dict]:
@@ -95,8 +91,9 @@ def due(at: datetime, catch_up: timedelta) -> Iterator[dict]:
 def claim(reminder_id: str, channel: str, at: int, lease: int) -> bool:
     """Claims the send of the reminder on `channel` at `at` (epoch seconds): True for the one
     caller that may send now. A claim older than `lease` seconds is a dead run's: taken over."""
-    try:
-        dynamodb().update_item(
+    return (
+        conditional(
+            dynamodb().update_item,
             TableName=reminders_table(),
             Key=to_item({"id": reminder_id}),
             UpdateExpression="SET #state = :sending, #claimed = :at",
@@ -107,11 +104,8 @@ def claim(reminder_id: str, channel: str, at: int, lease: int) -> bool:
                 {":sending": SENDING, ":at": at, ":expired": at - lease}
             ),
         )
-        return True
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
+        is not None
+    )
 
 
 def finish(reminder_id: str, channel: str, state: str, at: int) -> None:
@@ -127,53 +121,45 @@ def finish(reminder_id: str, channel: str, state: str, at: int) -> None:
 
 def release(reminder_id: str, channel: str, claimed_at: int) -> None:
     """Gives a claim back: the send certainly failed, the next run tries again."""
-    try:
-        dynamodb().update_item(
-            TableName=reminders_table(),
-            Key=to_item({"id": reminder_id}),
-            UpdateExpression="REMOVE #state, #claimed",
-            ConditionExpression="#state = :sending AND #claimed = :at",
-            ExpressionAttributeNames={"#state": f"{channel}State", "#claimed": f"{channel}At"},
-            ExpressionAttributeValues=to_item({":sending": SENDING, ":at": claimed_at}),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    conditional(
+        dynamodb().update_item,
+        TableName=reminders_table(),
+        Key=to_item({"id": reminder_id}),
+        UpdateExpression="REMOVE #state, #claimed",
+        ConditionExpression="#state = :sending AND #claimed = :at",
+        ExpressionAttributeNames={"#state": f"{channel}State", "#claimed": f"{channel}At"},
+        ExpressionAttributeValues=to_item({":sending": SENDING, ":at": claimed_at}),
+    )
 
 
 def retry(reminder_id: str, at: datetime) -> None:
     """Keeps a reminder some channel still owes in the catch-up window: due again at `at`."""
-    try:
-        dynamodb().update_item(
-            TableName=reminders_table(),
-            Key=to_item({"id": reminder_id}),
-            UpdateExpression="SET dueBucket = :bucket, dueKey = :key",
-            ConditionExpression="attribute_exists(dueBucket)",
-            ExpressionAttributeValues=to_item(
-                {":bucket": bucket(at), ":key": f"{format_time(at)}#{reminder_id}"}
-            ),
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    conditional(
+        dynamodb().update_item,
+        TableName=reminders_table(),
+        Key=to_item({"id": reminder_id}),
+        UpdateExpression="SET dueBucket = :bucket, dueKey = :key",
+        ConditionExpression="attribute_exists(dueBucket)",
+        ExpressionAttributeValues=to_item(
+            {":bucket": bucket(at), ":key": f"{format_time(at)}#{reminder_id}"}
+        ),
+    )
 
 
 def settle(reminder_id: str, outcome: str) -> bool:
     """Takes the reminder out of DueIndex for good, saying why (`sent`, `canceled`, `late`...);
     False when another run settled it first."""
-    try:
-        dynamodb().update_item(
+    return (
+        conditional(
+            dynamodb().update_item,
             TableName=reminders_table(),
             Key=to_item({"id": reminder_id}),
             UpdateExpression="SET outcome = :outcome REMOVE dueBucket, dueKey",
             ConditionExpression="attribute_exists(dueBucket)",
             ExpressionAttributeValues=to_item({":outcome": outcome}),
         )
-        return True
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
+        is not None
+    )
 
 
 def get(reminder_id: str) -> dict | None:
