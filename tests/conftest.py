@@ -27,7 +27,6 @@ import types  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import botocore.client  # noqa: E402
 import botocore.hooks  # noqa: E402
 import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
@@ -104,25 +103,6 @@ def _accepts_kwargs_once(handler):
 
 
 botocore.hooks.accepts_kwargs = _accepts_kwargs_once
-
-# Each new client also builds its class anew: a method per operation of the service's model,
-# then whatever the session's `creating-client-class` handlers add. For the same model and the
-# same handlers that is the same class, so the run makes it once per (service, API version,
-# handlers): a boto3 session's own handlers, or a test's, make another key.
-_CLIENT_CLASSES: dict[tuple, type] = {}
-_create_client_class = botocore.client.ClientCreator._create_client_class
-
-
-def _client_class_once(self, service_name, service_model):
-    event = f"creating-client-class.{service_model.service_id.hyphenize()}"
-    handlers = tuple(self._event_emitter._emitter._handlers.prefix_search(event))
-    key = (service_name, service_model.api_version, handlers)
-    if key not in _CLIENT_CLASSES:
-        _CLIENT_CLASSES[key] = _create_client_class(self, service_name, service_model)
-    return _CLIENT_CLASSES[key]
-
-
-botocore.client.ClientCreator._create_client_class = _client_class_once
 
 # Each handler runs with its own function's IAM role (tests/roles.py, local/iam.py): before
 # any test module imports a handler.
