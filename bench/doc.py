@@ -1,9 +1,11 @@
 """The bench writes its result tables into the doc they belong to, docs/performance.md, between
 marker comments (`<!-- bench:cold -->` … `<!-- /bench:cold -->`), stamped with the command, the
 date and the commit measured: every figure there comes from a command, never from a hand copy,
-and says which code it describes. Only what lies between a section's markers is replaced.
+and says which code it describes. Only what lies between a section's markers is replaced. A
+marker is a line of its own: the doc's prose may name one (as this docstring does) in passing.
 """
 
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -59,8 +61,8 @@ def revision() -> str:
 
 def _split(text: str, name: str, doc: Path) -> tuple[str, str, str]:
     start, end = markers(name)
-    before, found, rest = text.partition(start)
-    inside, found_end, after = rest.partition(end)
-    if not (found and found_end) or start in after:
-        raise MissingMarkers(f"{doc} needs one `{start}` … `{end}` pair to write into")
-    return before, inside, after
+    starts = [m.start() for m in re.finditer(f"^{re.escape(start)}$", text, re.MULTILINE)]
+    ends = [m.start() for m in re.finditer(f"^{re.escape(end)}$", text, re.MULTILINE)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise MissingMarkers(f"{doc} needs one `{start}` … `{end}` pair, each on a line of its own")
+    return text[: starts[0]], text[starts[0] + len(start) : ends[0]], text[ends[0] + len(end) :]

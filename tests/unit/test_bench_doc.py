@@ -69,10 +69,24 @@ def test_a_second_run_replaces_the_first(tmp_path):
     assert "`def5678`" in text and "`abc1234`" not in text
 
 
+def test_prose_that_names_a_marker_is_not_the_marker(tmp_path):
+    """docs/performance.md's introduction names `<!-- bench:cold -->` in passing: a run once took
+    that for the section's start and replaced the introduction with its tables."""
+    path = _doc(tmp_path)
+    prose = "Each bench writes between markers (`<!-- bench:cold -->` … `<!-- /bench:cold -->`).\n"
+    path.write_text(prose + path.read_text())
+    doc.write("cold", FAKE, command="python -m bench", code="`abc1234`", when=WHEN, doc=path)
+    text = path.read_text()
+    assert text.startswith(prose + "# Performance\n\nWhy the figures are what they are.\n")
+    assert "the previous run's table" not in text and "code at `abc1234`" in text
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "no markers at all\n",
+        "the prose names `<!-- bench:cold -->` and `<!-- /bench:cold -->` only\n",
+        "<!-- /bench:cold -->\n<!-- bench:cold -->\nclosed before opened\n",
         "<!-- bench:cold -->\nopened, never closed\n",
         "<!-- bench:cold -->\n<!-- /bench:cold -->\n<!-- bench:cold -->\n<!-- /bench:cold -->\n",
     ],
