@@ -12,11 +12,17 @@ import msgspec
 from database import users
 from database.models import Membership
 from database.times import now
-from membership import settings, shop
+from membership import settings
 from rules.membership import FREE_TIER
+
+# The shop's client (membership/shop.py: requests, and the key from Secrets Manager) is
+# imported where the shop is asked: most `GET /user/access` find a check made within the
+# minute and answer what is stored, and their cold start loads none of it (make bench).
 
 
 def at_sign_up(email: str) -> Membership:
+    from membership import shop
+
     status = shop.subscription_status(email, shop.SIGN_UP_SHOP_SECONDS)
     if status is None:
         return Membership(status=FREE_TIER, pending=True)
@@ -28,6 +34,8 @@ def recheck(username: str) -> Membership:
     stored, claimed = users.claim_membership_check(username, at, settings.RECHECK_SECONDS)
     if not claimed:
         return stored
+    from membership import shop
+
     status = shop.subscription_status(stored.email)
     users.store_membership_check(username, at, status)
     if status is None:  # the status stays what it was until the shop answers

@@ -96,8 +96,9 @@ ALLOWED = {
     "handlers.reminders.send": ["requests", "notifications", *SECRET],
     **dict.fromkeys(STRIPE_FUNCTIONS, STRIPE_DEPENDENCIES),
     **TOURNAMENT_FUNCTIONS,
-    # Asks the club's shop (requests) with its key from Secrets Manager (boto3, under Powertools).
-    "handlers.user.access": ["membership.shop", "membership.check", "requests", *SECRET],
+    # The membership check; the shop's client (requests, its key from Secrets Manager) only once
+    # a check is due (test_access_checked_within_the_minute_never_loads_the_shop).
+    "handlers.user.access": ["membership.check"],
 }
 
 
@@ -200,6 +201,35 @@ def test_sign_up_without_a_shop_never_loads_its_client():
     shop = ["membership.shop", "membership.check", "api.secrets"]
     stray = [m for m in result["modules"] if matches(m, shop)]
     assert not stray, stray
+
+
+@pytest.mark.parametrize("checked_at, shop_loaded", [(4102444800, False), (None, True)])
+def test_access_checked_within_the_minute_never_loads_the_shop(checked_at, shop_loaded):
+    """getUserAccess, run for real (moto) in a fresh interpreter on a stage with a shop: a
+    member whose check is recent is answered from her profile, and neither the shop's client
+    nor the secrets' reader is loaded; a member whose check is due loads them to ask (here the
+    shop cannot be asked: she stays a member, pending). (moto loads requests and boto3 itself,
+    so the shop's own modules are what is checked.)"""
+    fields = "" if checked_at is None else f", membershipCheckedAt={checked_at}"
+    result = loaded(
+        "import json, os, sys\n"
+        "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x',\n"
+        "    AWS_DEFAULT_REGION='us-east-1', SHOP_SECRET_NAME='dojo-scheduler/test/shop',\n"
+        "    SHOP_URL='http://127.0.0.1:9')\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from moto import mock_aws\n"
+        "with mock_aws():\n"
+        "    import support\n"
+        "    from database.client import dynamodb\n"
+        "    from handlers.user import access\n"
+        "    support.create_tables(dynamodb())\n"
+        f"    support.add_user(dynamodb(), 'mia', subscriptionStatus='SUBSCRIBED'{fields})\n"
+        "    answer = access.handler(support.http_event('GET /user/access', caller='mia'))\n"
+        "print(json.dumps({'status': answer['statusCode'], 'modules': sorted(sys.modules)}))"
+    )
+    assert result["status"] == 200
+    shop = [m for m in result["modules"] if matches(m, ["membership.shop", "api.secrets"])]
+    assert bool(shop) == shop_loaded, shop
 
 
 def test_zones_load_on_their_paths():
