@@ -39,6 +39,7 @@ from botocore.exceptions import ClientError
 from database import feed_version, sequence, settings
 from database.client import (
     MEETINGS_TABLE,
+    conditional,
     dynamodb,
     error_code,
     from_item,
@@ -421,19 +422,17 @@ def cancel_paid_writes(record: Record, refund_due: bool, at: datetime) -> list[d
 def claim_refund_attempt(session: str) -> Record | None:
     """The next attempt at a pending refund (its number names its idempotency key); None
     when the refund is not pending any more."""
-    try:
-        item = dynamodb().update_item(
-            TableName=payments_table(),
-            Key=to_item({"id": session}),
-            UpdateExpression="ADD refundAttempts :one",
-            ConditionExpression="#status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item({":one": 1, ":pending": REFUND_PENDING}),
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    item = conditional(
+        dynamodb().update_item,
+        TableName=payments_table(),
+        Key=to_item({"id": session}),
+        UpdateExpression="ADD refundAttempts :one",
+        ConditionExpression="#status = :pending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=to_item({":one": 1, ":pending": REFUND_PENDING}),
+        ReturnValues="ALL_NEW",
+    )
+    if item is None:
         return None
     return Record.from_item(from_item(item["Attributes"]))
 

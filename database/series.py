@@ -38,6 +38,7 @@ from database.availabilities import (
 from database.client import (
     AVAILABILITIES_TABLE,
     MEETINGS_TABLE,
+    conditional,
     dynamodb,
     error_code,
     from_item,
@@ -272,20 +273,18 @@ def delete(owner: str, series_id: str, at: datetime) -> int:
     """Ends the owner's series (no more occurrences are made) and deletes its open
     occurrences; a booked one (a meeting now) and a group session someone joined stay.
     Answers how many were deleted. Another player's series, or none: 404."""
-    try:
-        dynamodb().update_item(
-            TableName=MEETINGS_TABLE,
-            Key=to_item({"id": series_key(series_id)}),
-            UpdateExpression="SET ended = :yes, expirationTime = :expires REMOVE seriesStatus",
-            ConditionExpression="seriesOwner = :owner",
-            ExpressionAttributeValues=to_item(
-                {":yes": True, ":expires": _expires(at), ":owner": owner}
-            ),
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise NotFound(SERIES_NOT_FOUND) from error
-        raise
+    ended = conditional(
+        dynamodb().update_item,
+        TableName=MEETINGS_TABLE,
+        Key=to_item({"id": series_key(series_id)}),
+        UpdateExpression="SET ended = :yes, expirationTime = :expires REMOVE seriesStatus",
+        ConditionExpression="seriesOwner = :owner",
+        ExpressionAttributeValues=to_item(
+            {":yes": True, ":expires": _expires(at), ":owner": owner}
+        ),
+    )
+    if ended is None:
+        raise NotFound(SERIES_NOT_FOUND)
     # The series can make no occurrence now: those it made are all in the owner's partition.
     request = owned_query(owner)
     request["FilterExpression"] = "seriesId = :series"
@@ -298,15 +297,11 @@ def delete(owner: str, series_id: str, at: datetime) -> int:
 
 
 def _delete_open(owner: str, occurrence: str, series_id: str) -> int:
-    try:
-        dynamodb().delete_item(
-            TableName=AVAILABILITIES_TABLE,
-            Key=to_item({"owner": owner, "id": occurrence}),
-            ConditionExpression=f"seriesId = :series AND ({_NOBODY_JOINED})",
-            ExpressionAttributeValues=to_item({":series": series_id, ":zero": 0}),
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return 0  # booked or joined meanwhile: it stays
-        raise
-    return 1
+    deleted = conditional(
+        dynamodb().delete_item,
+        TableName=AVAILABILITIES_TABLE,
+        Key=to_item({"owner": owner, "id": occurrence}),
+        ConditionExpression=f"seriesId = :series AND ({_NOBODY_JOINED})",
+        ExpressionAttributeValues=to_item({":series": series_id, ":zero": 0}),
+    )
+    return 0 if deleted is None else 1  # booked or joined meanwhile: it stays

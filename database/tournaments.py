@@ -22,7 +22,7 @@ import msgspec
 from botocore.exceptions import ClientError
 
 from database import parallel, settings
-from database.client import dynamodb, error_code, from_item, to_item, translate_errors
+from database.client import conditional, dynamodb, error_code, from_item, to_item, translate_errors
 from database.errors import Conflict, Invalid
 from database.times import format_time, parse_stored
 
@@ -72,16 +72,14 @@ def add_tournament(record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "listing": LISTING,
         "expirationTime": int((end + KEEP_AFTER_END).timestamp()),
     }
-    try:
-        dynamodb().put_item(
-            TableName=table(),
-            Item=to_item(item),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+    created = conditional(
+        dynamodb().put_item,
+        TableName=table(),
+        Item=to_item(item),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    if created is not None:
         return _public(item), True
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
     stored = dynamodb().get_item(TableName=table(), Key=to_item(key), ConsistentRead=True)
     if "Item" not in stored:  # expired (TTL) between the two calls: the bot may post again
         raise Conflict("The tournament was being replaced; post it again")
@@ -367,15 +365,12 @@ def reset_done(month: str) -> bool:
 @translate_errors
 def record_reset(month: str, at: datetime) -> None:
     """Marks the scores reset for `month` (a retry of the job then skips the reset)."""
-    try:
-        dynamodb().put_item(
-            TableName=table(),
-            Item=to_item({"pk": RESET, "sk": month, "resetAt": format_time(at)}),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    conditional(
+        dynamodb().put_item,
+        TableName=table(),
+        Item=to_item({"pk": RESET, "sk": month, "resetAt": format_time(at)}),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
 
 
 # --- the bot's standings, as its request body holds them ---------------------------------------

@@ -4,7 +4,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from database.client import USERS_TABLE, dynamodb, error_code, from_item, to_item, translate_errors
+from database.client import (
+    USERS_TABLE,
+    conditional,
+    dynamodb,
+    error_code,
+    from_item,
+    to_item,
+    translate_errors,
+)
 from database.errors import Conflict, NotFound
 from database.models import Membership, OwnUser, StripeAccount
 
@@ -32,17 +40,13 @@ def create_user(
     item = {"username": username, "email": email, "name": name}
     if membership is not None:
         item.update(membership.to_item())
-    try:
-        (client or dynamodb()).put_item(
-            TableName=USERS_TABLE,
-            Item=to_item(item),
-            ConditionExpression="attribute_not_exists(username)",
-        )
-        return True
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
+    created = conditional(
+        (client or dynamodb()).put_item,
+        TableName=USERS_TABLE,
+        Item=to_item(item),
+        ConditionExpression="attribute_not_exists(username)",
+    )
+    return created is not None
 
 
 @translate_errors
@@ -51,20 +55,18 @@ def update_user(username: str, changes: dict[str, Any]) -> OwnUser:
     if not changes:
         return require_user(username)
     names = {f"#{field}": field for field in changes}
-    try:
-        result = dynamodb().update_item(
-            TableName=USERS_TABLE,
-            Key=to_item({"username": username}),
-            UpdateExpression="SET " + ", ".join(f"#{field} = :{field}" for field in changes),
-            ConditionExpression="attribute_exists(username)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item({f":{k}": v for k, v in changes.items()}),
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise NotFound("User not found") from error
-        raise
+    result = conditional(
+        dynamodb().update_item,
+        TableName=USERS_TABLE,
+        Key=to_item({"username": username}),
+        UpdateExpression="SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+        ConditionExpression="attribute_exists(username)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=to_item({f":{k}": v for k, v in changes.items()}),
+        ReturnValues="ALL_NEW",
+    )
+    if result is None:
+        raise NotFound("User not found")
     return OwnUser.from_item(from_item(result["Attributes"]))
 
 
@@ -86,22 +88,20 @@ def get_payout_account(username: str) -> StripeAccount:
 def claim_payout_account(username: str, account_id: str) -> StripeAccount:
     """Stores the player's connected account, once: a second account is never stored over the
     first (the caller then uses the stored one)."""
-    try:
-        result = dynamodb().update_item(
-            TableName=USERS_TABLE,
-            Key=to_item({"username": username}),
-            UpdateExpression="SET stripeAccountId = :account",
-            ConditionExpression="attribute_exists(username) AND "
-            "(attribute_not_exists(stripeAccountId) OR stripeAccountId = :account)",
-            ExpressionAttributeValues=to_item({":account": account_id}),
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    result = conditional(
+        dynamodb().update_item,
+        TableName=USERS_TABLE,
+        Key=to_item({"username": username}),
+        UpdateExpression="SET stripeAccountId = :account",
+        ConditionExpression="attribute_exists(username) AND "
+        "(attribute_not_exists(stripeAccountId) OR stripeAccountId = :account)",
+        ExpressionAttributeValues=to_item({":account": account_id}),
+        ReturnValues="ALL_NEW",
+    )
+    if result is None:
         current = get_payout_account(username)  # 404 when the player is gone
         if current.account_id is None:
-            raise Conflict("Your account changed meanwhile: please try again") from error
+            raise Conflict("Your account changed meanwhile: please try again")
         return current
     return StripeAccount.from_item(from_item(result["Attributes"]))
 
@@ -111,28 +111,24 @@ def update_payout_account(username: str, account: StripeAccount, as_of: int) -> 
     """Stripe's view of the player's connected account at `as_of` (the event's time, epoch
     seconds); an older view than the one stored changes nothing. False when it changed
     nothing (another account, or a stale event)."""
-    try:
-        dynamodb().update_item(
-            TableName=USERS_TABLE,
-            Key=to_item({"username": username}),
-            UpdateExpression="SET stripeChargesEnabled = :charges, "
-            "stripeDetailsSubmitted = :details, stripeAccountUpdated = :as_of",
-            ConditionExpression="stripeAccountId = :account AND "
-            "(attribute_not_exists(stripeAccountUpdated) OR stripeAccountUpdated <= :as_of)",
-            ExpressionAttributeValues=to_item(
-                {
-                    ":account": account.account_id,
-                    ":charges": account.charges_enabled,
-                    ":details": account.details_submitted,
-                    ":as_of": as_of,
-                }
-            ),
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    updated = conditional(
+        dynamodb().update_item,
+        TableName=USERS_TABLE,
+        Key=to_item({"username": username}),
+        UpdateExpression="SET stripeChargesEnabled = :charges, "
+        "stripeDetailsSubmitted = :details, stripeAccountUpdated = :as_of",
+        ConditionExpression="stripeAccountId = :account AND "
+        "(attribute_not_exists(stripeAccountUpdated) OR stripeAccountUpdated <= :as_of)",
+        ExpressionAttributeValues=to_item(
+            {
+                ":account": account.account_id,
+                ":charges": account.charges_enabled,
+                ":details": account.details_submitted,
+                ":as_of": as_of,
+            }
+        ),
+    )
+    return updated is not None
 
 
 @translate_errors
@@ -171,16 +167,12 @@ def store_membership_check(username: str, at: int, status: str | None) -> bool:
     else:
         update = "SET subscriptionStatus = :status, membershipPending = :no"
         values = {":status": status, ":no": False}
-    try:
-        dynamodb().update_item(
-            TableName=USERS_TABLE,
-            Key=to_item({"username": username}),
-            UpdateExpression=update,
-            ConditionExpression="membershipCheckedAt = :at",
-            ExpressionAttributeValues=to_item({**values, ":at": at}),
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    stored = conditional(
+        dynamodb().update_item,
+        TableName=USERS_TABLE,
+        Key=to_item({"username": username}),
+        UpdateExpression=update,
+        ConditionExpression="membershipCheckedAt = :at",
+        ExpressionAttributeValues=to_item({**values, ":at": at}),
+    )
+    return stored is not None
