@@ -51,22 +51,20 @@ def recipient(username: str) -> dict | None:
 
 def claim(key: str) -> bool:
     """Claims the side effect `key`: True for the first caller, False ever after."""
-    return (
-        conditional(
-            dynamodb().put_item,
-            TableName=notifications_table(),
-            Item=to_item(
-                {
-                    "id": key,
-                    "state": SENDING,
-                    "claimedAt": int(time.time()),
-                    "expirationTime": int(time.time()) + CLAIM_SECONDS,
-                }
-            ),
-            ConditionExpression="attribute_not_exists(id)",
-        )
-        is not None
+    claimed = conditional(
+        dynamodb().put_item,
+        TableName=notifications_table(),
+        Item=to_item(
+            {
+                "id": key,
+                "state": SENDING,
+                "claimedAt": int(time.time()),
+                "expirationTime": int(time.time()) + CLAIM_SECONDS,
+            }
+        ),
+        ConditionExpression="attribute_not_exists(id)",
     )
+    return claimed is not None
 
 
 def claim_state(key: str) -> str | None:

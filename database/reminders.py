@@ -14,6 +14,7 @@ expire by TTL two days after the start.
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from database import settings
 from database.client import (
@@ -42,27 +43,25 @@ def reminders_table() -> str:
 
 def bucket(at: datetime) -> str:
     """The UTC hour `at` falls in, as DueIndex's partition: `2026-12-08T17`."""
-    return format_time(at)[:13]
+    return _bucket(format_time(at))
+
+
+def _bucket(stamp: str) -> str:
+    """The hour of a stored time (`2026-12-08T17:45:00Z`): its first 13 characters."""
+    return stamp[:13]
 
 
 def plan(item: dict) -> bool:
     """Stores one reminder owed (notifications.reminders.reminder_item), pending; False when it
     exists already (a redelivered change, or sent or settled before): never twice."""
-    return (
-        conditional(
-            dynamodb().put_item,
-            TableName=reminders_table(),
-            Item=to_item(
-                {
-                    **item,
-                    "dueBucket": item["dueAt"][:13],
-                    "dueKey": f"{item['dueAt']}#{item['id']}",
-                }
-            ),
-            ConditionExpression="attribute_not_exists(id)",
-        )
-        is not None
+    due_at = item["dueAt"]
+    stored = conditional(
+        dynamodb().put_item,
+        TableName=reminders_table(),
+        Item=to_item({**item, "dueBucket": _bucket(due_at), "dueKey": f"{due_at}#{item['id']}"}),
+        ConditionExpression="attribute_not_exists(id)",
     )
+    return stored is not None
 
 
 def due(at: datetime, catch_up: timedelta) -> Iterator[dict]:
@@ -91,53 +90,46 @@ def due(at: datetime, catch_up: timedelta) -> Iterator[dict]:
 def claim(reminder_id: str, channel: str, at: int, lease: int) -> bool:
     """Claims the send of the reminder on `channel` at `at` (epoch seconds): True for the one
     caller that may send now. A claim older than `lease` seconds is a dead run's: taken over."""
-    return (
-        conditional(
-            dynamodb().update_item,
-            TableName=reminders_table(),
-            Key=to_item({"id": reminder_id}),
-            UpdateExpression="SET #state = :sending, #claimed = :at",
-            ConditionExpression="attribute_exists(dueBucket) AND (attribute_not_exists(#state) "
-            "OR (#state = :sending AND #claimed < :expired))",
-            ExpressionAttributeNames={"#state": f"{channel}State", "#claimed": f"{channel}At"},
-            ExpressionAttributeValues=to_item(
-                {":sending": SENDING, ":at": at, ":expired": at - lease}
-            ),
-        )
-        is not None
+    return _update(
+        reminder_id,
+        UpdateExpression="SET #state = :sending, #claimed = :at",
+        ConditionExpression="attribute_exists(dueBucket) AND (attribute_not_exists(#state) "
+        "OR (#state = :sending AND #claimed < :expired))",
+        ExpressionAttributeNames=_channel(channel),
+        ExpressionAttributeValues=to_item({":sending": SENDING, ":at": at, ":expired": at - lease}),
     )
 
 
-def finish(reminder_id: str, channel: str, state: str, at: int) -> None:
-    """Records how a claimed send ended: SENT or REJECTED (never tried again)."""
-    dynamodb().update_item(
-        TableName=reminders_table(),
-        Key=to_item({"id": reminder_id}),
-        UpdateExpression="SET #state = :state, #claimed = :at",
-        ExpressionAttributeNames={"#state": f"{channel}State", "#claimed": f"{channel}At"},
-        ExpressionAttributeValues=to_item({":state": state, ":at": at}),
+def finish(reminder_id: str, channel: str, state: str, claimed_at: int) -> bool:
+    """Records how the send claimed at `claimed_at` ended: SENT or REJECTED (never tried again).
+    False when that claim is not held any more (a run that outlived its lease, whose claim was
+    taken over): the run holding it records its own outcome."""
+    return _update(
+        reminder_id,
+        UpdateExpression="SET #state = :state",
+        ConditionExpression="#state = :sending AND #claimed = :at",
+        ExpressionAttributeNames=_channel(channel),
+        ExpressionAttributeValues=to_item(
+            {":state": state, ":sending": SENDING, ":at": claimed_at}
+        ),
     )
 
 
 def release(reminder_id: str, channel: str, claimed_at: int) -> None:
     """Gives a claim back: the send certainly failed, the next run tries again."""
-    conditional(
-        dynamodb().update_item,
-        TableName=reminders_table(),
-        Key=to_item({"id": reminder_id}),
+    _update(
+        reminder_id,
         UpdateExpression="REMOVE #state, #claimed",
         ConditionExpression="#state = :sending AND #claimed = :at",
-        ExpressionAttributeNames={"#state": f"{channel}State", "#claimed": f"{channel}At"},
+        ExpressionAttributeNames=_channel(channel),
         ExpressionAttributeValues=to_item({":sending": SENDING, ":at": claimed_at}),
     )
 
 
 def retry(reminder_id: str, at: datetime) -> None:
     """Keeps a reminder some channel still owes in the catch-up window: due again at `at`."""
-    conditional(
-        dynamodb().update_item,
-        TableName=reminders_table(),
-        Key=to_item({"id": reminder_id}),
+    _update(
+        reminder_id,
         UpdateExpression="SET dueBucket = :bucket, dueKey = :key",
         ConditionExpression="attribute_exists(dueBucket)",
         ExpressionAttributeValues=to_item(
@@ -149,17 +141,29 @@ def retry(reminder_id: str, at: datetime) -> None:
 def settle(reminder_id: str, outcome: str) -> bool:
     """Takes the reminder out of DueIndex for good, saying why (`sent`, `canceled`, `late`...);
     False when another run settled it first."""
-    return (
-        conditional(
-            dynamodb().update_item,
-            TableName=reminders_table(),
-            Key=to_item({"id": reminder_id}),
-            UpdateExpression="SET outcome = :outcome REMOVE dueBucket, dueKey",
-            ConditionExpression="attribute_exists(dueBucket)",
-            ExpressionAttributeValues=to_item({":outcome": outcome}),
-        )
-        is not None
+    return _update(
+        reminder_id,
+        UpdateExpression="SET outcome = :outcome REMOVE dueBucket, dueKey",
+        ConditionExpression="attribute_exists(dueBucket)",
+        ExpressionAttributeValues=to_item({":outcome": outcome}),
     )
+
+
+def _update(reminder_id: str, **update: Any) -> bool:
+    """Applies `update` (an UpdateItem's expressions) to the reminder: False when its
+    condition did not hold (a race lost or a repeat: nothing changed)."""
+    answer = conditional(
+        dynamodb().update_item,
+        TableName=reminders_table(),
+        Key=to_item({"id": reminder_id}),
+        **update,
+    )
+    return answer is not None
+
+
+def _channel(channel: str) -> dict[str, str]:
+    """The names of a channel's send state and the time it was claimed or ended."""
+    return {"#state": f"{channel}State", "#claimed": f"{channel}At"}
 
 
 def get(reminder_id: str) -> dict | None:

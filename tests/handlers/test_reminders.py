@@ -423,6 +423,20 @@ def test_a_claim_left_by_a_dead_run_is_taken_over_after_the_lease(stack):
     assert len(sent(stack)) == 2
 
 
+def test_a_dead_runs_late_outcome_never_overwrites_the_run_that_took_over(stack):
+    book_as("bob", publish("alice"))
+    stack.plan()
+    due = minutes_before(START, 60)
+    [pending, _] = sorted(store.due(datetime.fromisoformat(due), timedelta(hours=1)), key=str)
+    at = int(datetime.fromisoformat(due).timestamp())
+    assert store.claim(pending["id"], store.DISCORD, at, 300)  # a run that then stalled
+    stack.send(minutes_before(START, 50))  # the lease is over: taken over and sent
+    assert store.get(pending["id"])["discordState"] == store.SENT
+    # The stalled run wakes up and records what its own send met: nothing changes.
+    assert not store.finish(pending["id"], store.DISCORD, store.REJECTED, at)
+    assert store.get(pending["id"])["discordState"] == store.SENT
+
+
 # --- group sessions ----------------------------------------------------------------------------
 
 
