@@ -410,13 +410,20 @@ def test_ses_throttling_from_the_service_is_mail_unavailable(mailbox):
             mail.send_mail("bob@example.com", "s", "t")
 
 
-def test_a_claim_left_by_a_dead_run_is_taken_over_after_the_lease(stack):
+def _claim_left_by_a_stalled_run(stack) -> tuple[dict, str, int]:
+    """One of a booking's two reminders, claimed on Discord at its due time by a run that then
+    died or stalled: (the reminder, its due time, the claim's time)."""
     book_as("bob", publish("alice"))
     stack.plan()
     due = minutes_before(START, 60)
     [pending, _] = sorted(store.due(datetime.fromisoformat(due), timedelta(hours=1)), key=str)
     at = int(datetime.fromisoformat(due).timestamp())
-    assert store.claim(pending["id"], store.DISCORD, at, 300)  # a run that then died
+    assert store.claim(pending["id"], store.DISCORD, at, 300)
+    return pending, due, at
+
+
+def test_a_claim_left_by_a_dead_run_is_taken_over_after_the_lease(stack):
+    _, due, _ = _claim_left_by_a_stalled_run(stack)
     stack.send(due)
     assert len(sent(stack)) == 1  # the other member's; this one is held
     stack.send(minutes_before(START, 50))  # 10 minutes on: the lease is over
@@ -424,12 +431,7 @@ def test_a_claim_left_by_a_dead_run_is_taken_over_after_the_lease(stack):
 
 
 def test_a_dead_runs_late_outcome_never_overwrites_the_run_that_took_over(stack):
-    book_as("bob", publish("alice"))
-    stack.plan()
-    due = minutes_before(START, 60)
-    [pending, _] = sorted(store.due(datetime.fromisoformat(due), timedelta(hours=1)), key=str)
-    at = int(datetime.fromisoformat(due).timestamp())
-    assert store.claim(pending["id"], store.DISCORD, at, 300)  # a run that then stalled
+    pending, _, at = _claim_left_by_a_stalled_run(stack)
     stack.send(minutes_before(START, 50))  # the lease is over: taken over and sent
     assert store.get(pending["id"])["discordState"] == store.SENT
     # The stalled run wakes up and records what its own send met: nothing changes.
